@@ -1,0 +1,31 @@
+//! The pure heart of upkeep: everything that can be decided from values alone.
+//!
+//! - [`reference`]: image references (`[host[:port]/]path[:tag][@digest]`), normalised the way
+//!   Docker does, with validated tags and digests.
+//! - [`version`]: tags read as versions under a [`Scheme`] (`docker`, `semver`, `loose`,
+//!   `regex`), their total order, compatibility and the classification of a move.
+//! - [`range`]: semver-style ranges (`^1.2`, `~1.2.3`, `>=1.2 <2`, `1.x`).
+//! - [`select`]: choosing the update target from a tag list under constraints.
+//! - [`policy`]: per-deployment update policies and a pure `decide`.
+//! - [`manifest`]: the version manifest with its deployment history, and its YAML form.
+//!
+//! # What this crate does not do
+//! No IO, no async, no clock, no environment: the current time is always an argument
+//! (`now`), tag lists and push times come in as data, and YAML comes in and goes out as text.
+//! Its `clippy.toml` forbids reading the clock, the environment and the file system, and CI
+//! checks that no crate doing IO is among its dependencies.
+
+pub mod manifest;
+pub mod policy;
+pub mod range;
+pub mod reference;
+pub mod select;
+pub mod version;
+
+pub use version::{Scheme, UpdateKind, Version};
+
+/// A point in time, always passed in by the caller; the core never reads the clock.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// A span of time, such as a check interval or a minimum tag age.
+pub use chrono::TimeDelta;

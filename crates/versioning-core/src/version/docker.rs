@@ -1,0 +1,245 @@
+//! The `docker` scheme: Renovate's docker versioning plus named pre-releases.
+
+use super::error::{ErrorKind, Position};
+use super::{Parts, Release, Span, VersionError, looks_like_commit_hash};
+
+/// Pre-release words recognised at the start of the text after the first `-`. `m` (a
+/// milestone) counts only with a number (`m1`), so that a variant such as `-musl` is not
+/// mistaken for one.
+const PRERELEASE_WORDS: [&str; 13] = [
+    "alpha", "beta", "rc", "preview", "pre", "dev", "snapshot", "nightly", "canary", "next",
+    "edge", "ea", "m",
+];
+
+pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
+    let bytes = text.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return Err(VersionError::new(text, ErrorKind::Empty));
+    };
+    if looks_like_commit_hash(text) {
+        return Err(VersionError::new(text, ErrorKind::CommitHash));
+    }
+    let mut at = 0;
+    if matches!(first, b'v' | b'V') {
+        at = 1;
+    }
+    if !bytes.get(at).is_some_and(u8::is_ascii_digit) {
+        return Err(VersionError::new(text, ErrorKind::Name));
+    }
+
+    let mut parts = Parts::default();
+    at = read_release(text, at, &mut parts.release)?;
+    parts.written_parts = u8::try_from(parts.release.len()).unwrap_or(u8::MAX);
+
+    // A suffix glued to the last number: a pre-release when it starts with a letter.
+    if bytes.get(at).is_some_and(u8::is_ascii_alphabetic) {
+        let start = at;
+        while bytes
+            .get(at)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.')
+        {
+            at += 1;
+        }
+        if bytes[at - 1] == b'.' {
+            return Err(unexpected(text, at - 1, Position::Prerelease));
+        }
+        parts.prerelease = Span::new(start, at);
+    }
+
+    match bytes.get(at) {
+        None => return Ok(parts),
+        Some(b'_') => {
+            // `8.1.2.4_1`: a rebuild marker; kept as a variant, underscore included.
+            let end = build_start(bytes, at);
+            parts.variant = Span::new(at, end);
+            at = validate_variant(text, at + 1, end)?;
+        }
+        Some(b'-') => {
+            let start = at + 1;
+            let end = build_start(bytes, start);
+            if start == end {
+                return Err(VersionError::new(
+                    text,
+                    if end == bytes.len() {
+                        ErrorKind::UnexpectedEnd(Position::Variant)
+                    } else {
+                        ErrorKind::EmptySegment(Position::Variant)
+                    },
+                ));
+            }
+            let mut variant_start = start;
+            if parts.prerelease.is_empty()
+                && let Some(prerelease_end) = named_prerelease(bytes, start, end)
+            {
+                parts.prerelease = Span::new(start, prerelease_end);
+                variant_start = prerelease_end;
+                if bytes.get(prerelease_end) == Some(&b'-') {
+                    variant_start += 1;
+                    if variant_start == end {
+                        return Err(VersionError::new(
+                            text,
+                            ErrorKind::UnexpectedEnd(Position::Variant),
+                        ));
+                    }
+                }
+            }
+            if variant_start < end {
+                parts.variant = Span::new(variant_start, end);
+            }
+            at = validate_variant(text, variant_start, end)?;
+        }
+        Some(b'+') => {}
+        Some(_) => return Err(unexpected(text, at, Position::Release)),
+    }
+
+    if at < bytes.len() {
+        // Only `+` can stop the variant before the end.
+        let start = at + 1;
+        if start == bytes.len() {
+            return Err(VersionError::new(
+                text,
+                ErrorKind::UnexpectedEnd(Position::Build),
+            ));
+        }
+        for (offset, b) in bytes.iter().enumerate().skip(start) {
+            if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
+                return Err(unexpected(text, offset, Position::Build));
+            }
+        }
+        parts.build = Span::new(start, bytes.len());
+    }
+    Ok(parts)
+}
+
+/// Reads `digits ('.' digits)*` from `at`; returns where it stopped.
+pub(super) fn read_release(
+    text: &str,
+    mut at: usize,
+    release: &mut Release,
+) -> Result<usize, VersionError> {
+    let bytes = text.as_bytes();
+    loop {
+        let (value, end) = read_number(text, at, Position::Release)?;
+        release.push(value);
+        at = end;
+        if bytes.get(at) == Some(&b'.') && bytes.get(at + 1).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        } else if bytes.get(at) == Some(&b'.') {
+            return Err(match bytes.get(at + 1) {
+                None => VersionError::new(text, ErrorKind::UnexpectedEnd(Position::Release)),
+                Some(_) => unexpected(text, at + 1, Position::Release),
+            });
+        } else {
+            return Ok(at);
+        }
+    }
+}
+
+/// Reads a run of digits at `at` as a number; leading zeros are allowed.
+pub(super) fn read_number(
+    text: &str,
+    at: usize,
+    position: Position,
+) -> Result<(u64, usize), VersionError> {
+    let bytes = text.as_bytes();
+    let mut value: u64 = 0;
+    let mut end = at;
+    while let Some(digit) = bytes.get(end).filter(|b| b.is_ascii_digit()) {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+            .ok_or_else(|| VersionError::new(text, ErrorKind::TooLarge(position)))?;
+        end += 1;
+    }
+    if end == at {
+        return Err(match bytes.get(at) {
+            None => VersionError::new(text, ErrorKind::UnexpectedEnd(position)),
+            Some(_) => unexpected(text, at, position),
+        });
+    }
+    Ok((value, end))
+}
+
+pub(super) fn unexpected(text: &str, offset: usize, position: Position) -> VersionError {
+    let found = text
+        .get(offset..)
+        .and_then(|rest| rest.chars().next())
+        .unwrap_or('?');
+    VersionError::new(
+        text,
+        ErrorKind::UnexpectedChar {
+            found,
+            offset,
+            position,
+        },
+    )
+}
+
+/// Where build metadata starts (`+`), or the end of the text.
+fn build_start(bytes: &[u8], from: usize) -> usize {
+    bytes[from..]
+        .iter()
+        .position(|b| *b == b'+')
+        .map_or(bytes.len(), |offset| from + offset)
+}
+
+/// Checks that a variant holds only tag characters; returns its end.
+fn validate_variant(text: &str, start: usize, end: usize) -> Result<usize, VersionError> {
+    let bytes = text.as_bytes();
+    for (offset, b) in bytes.iter().enumerate().take(end).skip(start) {
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
+            return Err(unexpected(text, offset, Position::Variant));
+        }
+    }
+    Ok(end)
+}
+
+/// When the text in `start..end` begins with a pre-release word (in forms such as `rc`,
+/// `rc1`, `rc.1`, `RC-1`, `beta.2.1`), returns where that pre-release ends.
+fn named_prerelease(bytes: &[u8], start: usize, end: usize) -> Option<usize> {
+    let word_end = (start..end)
+        .find(|&i| !bytes[i].is_ascii_alphabetic())
+        .unwrap_or(end);
+    let word = &bytes[start..word_end];
+    let known = PRERELEASE_WORDS
+        .iter()
+        .any(|candidate| word.eq_ignore_ascii_case(candidate.as_bytes()));
+    if !known {
+        return None;
+    }
+    let mut at = word_end;
+    let digits = |from: usize| {
+        (from..end)
+            .find(|&i| !bytes[i].is_ascii_digit())
+            .unwrap_or(end)
+    };
+    match bytes.get(at) {
+        Some(b) if at < end && b.is_ascii_digit() => at = digits(at),
+        Some(b'.' | b'-') if bytes.get(at + 1).is_some_and(u8::is_ascii_digit) && at + 1 < end => {
+            at = digits(at + 1);
+        }
+        _ => {
+            if word.eq_ignore_ascii_case(b"m") {
+                // A lone `m` is no milestone.
+                return None;
+            }
+        }
+    }
+    // Dotted identifiers may follow: `beta.2.1`, `rc.1.hotfix`.
+    while at < end
+        && bytes[at] == b'.'
+        && bytes.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
+        && at + 1 < end
+    {
+        at += 1;
+        while at < end && bytes[at].is_ascii_alphanumeric() {
+            at += 1;
+        }
+    }
+    // The pre-release must end the text or hand over to a variant or build metadata.
+    match bytes.get(at) {
+        None | Some(b'-' | b'+') => Some(at),
+        Some(_) if at == end => Some(at),
+        Some(_) => None,
+    }
+}
