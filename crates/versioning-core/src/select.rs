@@ -13,7 +13,8 @@
 //! - it is not in the set of versions to skip (the agent adds a version it rolled back from).
 //!
 //! When the current tag is not a version (`latest`, `stable`), every stable version tag
-//! without a variant is eligible, so the newest plain release is chosen; `within` does not
+//! without a variant (and not a date stamp such as `20260805`) is eligible, so the newest
+//! plain release is chosen; `within` does not
 //! apply because there is no line to stay in.
 //!
 //! # What this module does not do
@@ -182,6 +183,9 @@ pub enum Rejection {
     Prerelease,
     /// A variant, and the current tag is a name, which resolves only to plain releases.
     Variant,
+    /// A date stamp (`20260805`), and the current tag is a name, which resolves only to
+    /// release numbers.
+    DateStamp,
     /// Does not match the include pattern.
     NotIncluded,
     /// Matches the exclude pattern.
@@ -210,6 +214,9 @@ impl fmt::Display for Rejection {
             Self::OutsideLine(within) => write!(f, "outside the current {within} line"),
             Self::Prerelease => f.write_str("a pre-release, and pre-releases are not allowed"),
             Self::Variant => f.write_str("a variant, and a named tag resolves to plain releases"),
+            Self::DateStamp => {
+                f.write_str("a date stamp, and a named tag resolves to release numbers")
+            }
             Self::NotIncluded => f.write_str("does not match the include pattern"),
             Self::Excluded => f.write_str("matches the exclude pattern"),
             Self::OutOfRange => f.write_str("outside the version range"),
@@ -374,6 +381,9 @@ impl Selector {
                 }
                 if version.variant().is_some() {
                     return Err(Rejection::Variant);
+                }
+                if version.is_date_stamped() {
+                    return Err(Rejection::DateStamp);
                 }
             }
         }

@@ -144,6 +144,20 @@ fn names_resolve_to_the_newest_plain_release() {
     assert_eq!(pick_default("latest", &tags).as_deref(), Some("1.26.0"));
     let selected = select(Scheme::Docker, "stable", tags, Constraints::default()).unwrap();
     assert_eq!(selected.kind, UpdateKind::Unknown);
+    // Date stamps are snapshots, not major versions.
+    assert_eq!(
+        pick_default("latest", &["3.24.1", "20260805"]).as_deref(),
+        Some("3.24.1")
+    );
+    let any = within(Within::Any);
+    assert_eq!(
+        pick("3", &["3", "4", "20260805"], any.clone()).as_deref(),
+        Some("4")
+    );
+    assert_eq!(
+        pick("20260701", &["3", "20260805"], any).as_deref(),
+        Some("20260805")
+    );
     // A floating tag covers the specific one, so it is the newest.
     assert_eq!(
         pick_default("latest", &["1.26.0", "1.26", "1"]).as_deref(),

@@ -31,23 +31,36 @@ pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
     at = read_release(text, at, &mut parts.release)?;
     parts.written_parts = u8::try_from(parts.release.len()).unwrap_or(u8::MAX);
 
-    // A suffix glued to the last number: a pre-release when it starts with a letter.
+    // A suffix glued to the last number is a pre-release when it starts with a pre-release
+    // word (`3.15.0rc1`, `19beta3`, `3.7.0b1`). Other glued letters, such as Java's update
+    // number in `8u502`, start a variant: reading them as pre-releases would sort `8u502`
+    // before `8`.
     if bytes.get(at).is_some_and(u8::is_ascii_alphabetic) {
         let start = at;
-        while bytes
-            .get(at)
-            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.')
-        {
-            at += 1;
+        let word_end = (at..bytes.len())
+            .find(|&i| !bytes[i].is_ascii_alphabetic())
+            .unwrap_or(bytes.len());
+        if is_glued_prerelease_word(&bytes[start..word_end]) {
+            while bytes
+                .get(at)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.')
+            {
+                at += 1;
+            }
+            if bytes[at - 1] == b'.' {
+                return Err(unexpected(text, at - 1, Position::Prerelease));
+            }
+            parts.prerelease = Span::new(start, at);
+        } else {
+            let end = build_start(bytes, at);
+            parts.variant = Span::new(start, end);
+            at = validate_variant(text, start, end)?;
         }
-        if bytes[at - 1] == b'.' {
-            return Err(unexpected(text, at - 1, Position::Prerelease));
-        }
-        parts.prerelease = Span::new(start, at);
     }
 
     match bytes.get(at) {
         None => return Ok(parts),
+        Some(_) if !parts.variant.is_empty() => {}
         Some(b'_') => {
             // `8.1.2.4_1`: a rebuild marker; kept as a variant, underscore included.
             let end = build_start(bytes, at);
@@ -192,6 +205,15 @@ fn validate_variant(text: &str, start: usize, end: usize) -> Result<usize, Versi
         }
     }
     Ok(end)
+}
+
+/// The words that make a glued suffix a pre-release: the named ones, and Python's `a`, `b`
+/// and `c` (`3.7.0a1`, `3.7.0b1`).
+fn is_glued_prerelease_word(word: &[u8]) -> bool {
+    PRERELEASE_WORDS
+        .iter()
+        .chain(&["a", "b", "c"])
+        .any(|candidate| word.eq_ignore_ascii_case(candidate.as_bytes()))
 }
 
 /// When the text in `start..end` begins with a pre-release word (in forms such as `rc`,

@@ -53,7 +53,9 @@
 //! Two versions are **compatible** (one may replace the other) only when they come from the
 //! same scheme, have the same variant and, under `docker` and `regex`, the same number of
 //! release parts. So `1.20` never flips to `1.20.0`, and `1.12-alpine` never moves to
-//! `1.15-alpine-perl`.
+//! `1.15-alpine-perl`. A date-stamped release (a first part of eight digits or more, such as
+//! `20260805`) is compatible only with another date-stamped one, so `alpine:3` never moves to
+//! `alpine:20260805`.
 //!
 //! # Examples
 //!
@@ -91,6 +93,9 @@ pub use kind::{UnknownUpdateKind, UpdateKind};
 pub use pattern::PatternScheme;
 
 use error::ErrorKind;
+
+/// The smallest first release part read as a date stamp: eight digits, `YYYYMMDD`.
+const DATE_STAMP_MINIMUM: u64 = 10_000_000;
 
 /// The longest text read as a version; longer input is refused rather than scanned.
 pub const MAX_VERSION_LEN: usize = 512;
@@ -305,11 +310,19 @@ impl Version {
         self.parts.prerelease.is_empty() && self.parts.variant.is_empty()
     }
 
+    /// True when the first release part is a date or a timestamp (eight digits or more, as
+    /// in `alpine:20260805`): such tags are snapshots, not a major version twenty million.
+    pub fn is_date_stamped(&self) -> bool {
+        self.major() >= DATE_STAMP_MINIMUM
+    }
+
     /// True when this version may replace `other` or be replaced by it: same scheme, same
-    /// variant and, under `docker` and `regex`, the same number of release parts.
+    /// variant, both date-stamped or neither and, under `docker` and `regex`, the same number
+    /// of release parts.
     pub fn is_compatible_with(&self, other: &Self) -> bool {
         self.family == other.family
             && self.variant() == other.variant()
+            && self.is_date_stamped() == other.is_date_stamped()
             && match self.family {
                 Family::Semver | Family::Loose => true,
                 Family::Docker | Family::Regex => {

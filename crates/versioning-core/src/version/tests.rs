@@ -140,6 +140,16 @@ fn docker_reads_releases_prereleases_and_variants() {
         ("4.0.1-ls123", &[4, 0, 1], None, Some("ls123"), None),
         ("3.19.1-r1", &[3, 19, 1], None, Some("r1"), None),
         ("8.1.2.4_1", &[8, 1, 2, 4], None, Some("_1"), None),
+        (
+            "8.4.25RC1-alpine",
+            &[8, 4, 25],
+            Some("RC1"),
+            Some("alpine"),
+            None,
+        ),
+        ("8u502", &[8], None, Some("u502"), None),
+        ("8u502-b07-jdk", &[8], None, Some("u502-b07-jdk"), None),
+        ("8u502+b1", &[8], None, Some("u502"), Some("b1")),
         ("1.2.3+build.5", &[1, 2, 3], None, None, Some("build.5")),
         (
             "1.2.3-alpine+b7",
