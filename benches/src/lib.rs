@@ -1,1 +1,41 @@
-//! placeholder
+//! Inputs for upkeep's criterion benchmarks: the real tag corpus and tag lists of a chosen
+//! size shaped like real ones.
+
+/// Every Docker Official Image tag, as `image:tag` lines (see `testdata/README.md`).
+pub const CORPUS: &str = include_str!("../../testdata/official-image-tags.txt");
+
+/// The tags of the corpus, without their image names.
+pub fn corpus_tags() -> Vec<&'static str> {
+    CORPUS
+        .lines()
+        .filter_map(|line| line.split_once(':').map(|(_, tag)| tag))
+        .collect()
+}
+
+/// `count` distinct tags shaped like a busy image's list: `x.y.z` releases, each also with
+/// two variants, and a few pre-releases and names mixed in, in no particular order.
+pub fn realistic_tags(count: usize) -> Vec<String> {
+    let mut tags = Vec::with_capacity(count);
+    let mut n: u64 = 0;
+    while tags.len() < count {
+        // Spread the numbers so that the list is not sorted.
+        let (major, minor, patch) = (n % 13, (n / 13) % 40, n / 520);
+        let release = format!("{major}.{minor}.{patch}");
+        let shapes = [
+            release.clone(),
+            format!("{release}-alpine"),
+            format!("{release}-bookworm-slim"),
+            format!("{release}-rc1"),
+        ];
+        for tag in shapes {
+            if tags.len() < count {
+                tags.push(tag);
+            }
+        }
+        if n % 97 == 0 && tags.len() < count {
+            tags.push(format!("sha-{n:07x}"));
+        }
+        n += 1;
+    }
+    tags
+}

@@ -52,9 +52,8 @@ pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
             }
             parts.prerelease = Span::new(start, at);
         } else {
-            let end = build_start(bytes, at);
-            parts.variant = Span::new(start, end);
-            at = validate_variant(text, start, end)?;
+            at = variant_end(text, start)?;
+            parts.variant = Span::new(start, at);
         }
     }
 
@@ -63,13 +62,13 @@ pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
         Some(_) if !parts.variant.is_empty() => {}
         Some(b'_') => {
             // `8.1.2.4_1`: a rebuild marker; kept as a variant, underscore included.
-            let end = build_start(bytes, at);
+            let end = variant_end(text, at + 1)?;
             parts.variant = Span::new(at, end);
-            at = validate_variant(text, at + 1, end)?;
+            at = end;
         }
         Some(b'-') => {
             let start = at + 1;
-            let end = build_start(bytes, start);
+            let end = variant_end(text, start)?;
             if start == end {
                 return Err(VersionError::new(
                     text,
@@ -99,7 +98,7 @@ pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
             if variant_start < end {
                 parts.variant = Span::new(variant_start, end);
             }
-            at = validate_variant(text, variant_start, end)?;
+            at = end;
         }
         Some(b'+') => {}
         Some(_) => return Err(unexpected(text, at, Position::Release)),
@@ -114,10 +113,8 @@ pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
                 ErrorKind::UnexpectedEnd(Position::Build),
             ));
         }
-        for (offset, b) in bytes.iter().enumerate().skip(start) {
-            if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
-                return Err(unexpected(text, offset, Position::Build));
-            }
+        if let Some(offset) = bytes[start..].iter().position(|b| !is_tag_byte(*b)) {
+            return Err(unexpected(text, start + offset, Position::Build));
         }
         parts.build = Span::new(start, bytes.len());
     }
@@ -149,6 +146,7 @@ pub(super) fn read_release(
 }
 
 /// Reads a run of digits at `at` as a number; leading zeros are allowed.
+#[inline]
 pub(super) fn read_number(
     text: &str,
     at: usize,
@@ -157,11 +155,20 @@ pub(super) fn read_number(
     let bytes = text.as_bytes();
     let mut value: u64 = 0;
     let mut end = at;
-    while let Some(digit) = bytes.get(end).filter(|b| b.is_ascii_digit()) {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
-            .ok_or_else(|| VersionError::new(text, ErrorKind::TooLarge(position)))?;
+    while let Some(&byte) = bytes.get(end) {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        // Nineteen digits always fit in a u64; only longer runs need the checked path.
+        value = if end - at < 19 {
+            value * 10 + u64::from(digit)
+        } else {
+            value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(digit)))
+                .ok_or_else(|| VersionError::new(text, ErrorKind::TooLarge(position)))?
+        };
         end += 1;
     }
     if end == at {
@@ -173,6 +180,7 @@ pub(super) fn read_number(
     Ok((value, end))
 }
 
+#[cold]
 pub(super) fn unexpected(text: &str, offset: usize, position: Position) -> VersionError {
     let found = text
         .get(offset..)
@@ -188,23 +196,31 @@ pub(super) fn unexpected(text: &str, offset: usize, position: Position) -> Versi
     )
 }
 
-/// Where build metadata starts (`+`), or the end of the text.
-fn build_start(bytes: &[u8], from: usize) -> usize {
-    bytes[from..]
-        .iter()
-        .position(|b| *b == b'+')
-        .map_or(bytes.len(), |offset| from + offset)
+/// Reads tag characters from `from` to the end or to a `+` (build metadata follows);
+/// returns where it stopped.
+fn variant_end(text: &str, from: usize) -> Result<usize, VersionError> {
+    let bytes = text.as_bytes();
+    match bytes[from..].iter().position(|b| !is_tag_byte(*b)) {
+        None => Ok(bytes.len()),
+        Some(offset) if bytes[from + offset] == b'+' => Ok(from + offset),
+        Some(offset) => Err(unexpected(text, from + offset, Position::Variant)),
+    }
 }
 
-/// Checks that a variant holds only tag characters; returns its end.
-fn validate_variant(text: &str, start: usize, end: usize) -> Result<usize, VersionError> {
-    let bytes = text.as_bytes();
-    for (offset, b) in bytes.iter().enumerate().take(end).skip(start) {
-        if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
-            return Err(unexpected(text, offset, Position::Variant));
+/// `[A-Za-z0-9_.-]`, by table: the variant scan is the hot path of reading a tag.
+#[inline]
+fn is_tag_byte(byte: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            table[i] = b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-';
+            i += 1;
         }
-    }
-    Ok(end)
+        table
+    };
+    TABLE[usize::from(byte)]
 }
 
 /// The words that make a glued suffix a pre-release: the named ones, and Python's `a`, `b`
@@ -219,6 +235,13 @@ fn is_glued_prerelease_word(word: &[u8]) -> bool {
 /// When the text in `start..end` begins with a pre-release word (in forms such as `rc`,
 /// `rc1`, `rc.1`, `RC-1`, `beta.2.1`), returns where that pre-release ends.
 fn named_prerelease(bytes: &[u8], start: usize, end: usize) -> Option<usize> {
+    // Most variants (`alpine`, `bookworm`, `slim`) fail on the first letter.
+    if !matches!(
+        bytes[start].to_ascii_lowercase(),
+        b'a' | b'b' | b'r' | b'p' | b'd' | b's' | b'n' | b'c' | b'e' | b'm'
+    ) {
+        return None;
+    }
     let word_end = (start..end)
         .find(|&i| !bytes[i].is_ascii_alphabetic())
         .unwrap_or(end);

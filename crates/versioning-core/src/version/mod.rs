@@ -197,11 +197,13 @@ struct Span {
 }
 
 impl Span {
+    #[inline]
     fn new(start: usize, end: usize) -> Self {
-        // Callers refuse text longer than MAX_VERSION_LEN first, so both fit in u16.
+        // Version::parse refuses text longer than MAX_VERSION_LEN, so both fit in u16.
+        debug_assert!(end <= MAX_VERSION_LEN);
         Self {
-            start: u16::try_from(start).unwrap_or(u16::MAX),
-            end: u16::try_from(end).unwrap_or(u16::MAX),
+            start: start as u16,
+            end: end as u16,
         }
     }
 

@@ -135,7 +135,7 @@ fn read_identifiers(
     let mut at = start;
     loop {
         let identifier_start = at;
-        while at < end && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'-') {
+        while at < end && is_identifier_byte(bytes[at]) {
             at += 1;
         }
         if at == identifier_start {
@@ -148,8 +148,8 @@ fn read_identifiers(
         }
         let identifier = &bytes[identifier_start..at];
         if strict_numbers
-            && identifier.len() > 1
             && identifier[0] == b'0'
+            && identifier.len() > 1
             && identifier.iter().all(u8::is_ascii_digit)
         {
             return Err(VersionError::new(text, ErrorKind::LeadingZero(position)));
@@ -160,4 +160,20 @@ fn read_identifiers(
             return Ok(at);
         }
     }
+}
+
+/// `[0-9A-Za-z-]`, by table: this loop is the hot path of reading a tag with a pre-release.
+#[inline]
+fn is_identifier_byte(byte: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            table[i] = b.is_ascii_alphanumeric() || b == b'-';
+            i += 1;
+        }
+        table
+    };
+    TABLE[usize::from(byte)]
 }

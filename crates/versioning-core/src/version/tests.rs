@@ -87,6 +87,15 @@ fn assert_parts(scheme: &Scheme, text: &str, expected: Expected<'_>) {
     assert_eq!(version.to_string(), text, "display gives the input back");
 }
 
+/// A tag and its release, pre-release, variant and build.
+type PartsCase<'a> = (
+    &'a str,
+    &'a [u64],
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
 #[test]
 fn docker_reads_releases_prereleases_and_variants() {
     let s = &Scheme::Docker;
@@ -98,7 +107,7 @@ fn docker_reads_releases_prereleases_and_variants() {
     assert_parts(s, "v3.7.11", plain(&[3, 7, 11]));
     assert_parts(s, "V1.0", plain(&[1, 0]));
     assert_parts(s, "20260805", plain(&[20_260_805]));
-    let cases: &[(&str, &[u64], Option<&str>, Option<&str>, Option<&str>)] = &[
+    let cases: &[PartsCase<'_>] = &[
         ("3.7.0b1", &[3, 7, 0], Some("b1"), None, None),
         ("3.15.0rc1", &[3, 15, 0], Some("rc1"), None, None),
         ("19beta3", &[19], Some("beta3"), None, None),

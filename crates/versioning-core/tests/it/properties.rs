@@ -131,17 +131,14 @@ proptest! {
         let constraints = Constraints { within, allow_prerelease, ..Constraints::default() };
         let selector = Selector::new(Scheme::Docker, &current, constraints);
         let selected = selector.select(tags.iter());
-        match &selected {
-            Some(selected) => {
-                prop_assert!(selector.eligibility(selected.tag()).is_ok());
-                prop_assert!(tags.iter().any(|tag| tag == selected.tag()));
-                if let Some(current) = selector.current() {
-                    prop_assert!(selected.version > *current);
-                    prop_assert!(selected.version.is_compatible_with(current));
-                    prop_assert!(selected.kind.is_upgrade());
-                }
+        if let Some(selected) = &selected {
+            prop_assert!(selector.eligibility(selected.tag()).is_ok());
+            prop_assert!(tags.iter().any(|tag| tag == selected.tag()));
+            if let Some(current) = selector.current() {
+                prop_assert!(selected.version > *current);
+                prop_assert!(selected.version.is_compatible_with(current));
+                prop_assert!(selected.kind.is_upgrade());
             }
-            None => {}
         }
         for tag in &tags {
             if let Ok(version) = selector.eligibility(tag.as_str()) {
