@@ -1,6 +1,8 @@
 //! Inputs for upkeep's criterion benchmarks: the real tag corpus and tag lists of a chosen
 //! size shaped like real ones.
 
+#![warn(missing_docs)]
+
 /// Every Docker Official Image tag, as `image:tag` lines (see `testdata/README.md`).
 pub const CORPUS: &str = include_str!("../../testdata/official-image-tags.txt");
 
@@ -32,7 +34,7 @@ pub fn realistic_tags(count: usize) -> Vec<String> {
                 tags.push(tag);
             }
         }
-        if n % 97 == 0 && tags.len() < count {
+        if n.is_multiple_of(97) && tags.len() < count {
             tags.push(format!("sha-{n:07x}"));
         }
         n += 1;

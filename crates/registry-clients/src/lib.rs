@@ -8,4 +8,6 @@
 //! Image references and tag versions come from [`upkeep_versioning_core`]; this crate adds IO
 //! and nothing that can be decided from values alone.
 
+#![warn(missing_docs)]
+
 pub use upkeep_versioning_core as core;

@@ -5,5 +5,7 @@
 //! state stores, health checks, notifiers and a journal. It is an empty shell until the issue
 //! that builds it lands; it has no behaviour yet.
 
+#![warn(missing_docs)]
+
 pub use upkeep_registry_clients as registry;
 pub use upkeep_versioning_core as core;

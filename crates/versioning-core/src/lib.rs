@@ -1,6 +1,6 @@
 //! The pure heart of upkeep: everything that can be decided from values alone.
 //!
-//! - [`reference`]: image references (`[host[:port]/]path[:tag][@digest]`), normalised the way
+//! - [`reference`](mod@reference): image references (`[host[:port]/]path[:tag][@digest]`), normalised the way
 //!   Docker does, with validated tags and digests.
 //! - [`version`]: tags read as versions under a [`Scheme`] (`docker`, `semver`, `loose`,
 //!   `regex`), their total order, compatibility and the classification of a move.
@@ -14,6 +14,8 @@
 //! (`now`), tag lists and push times come in as data, and YAML comes in and goes out as text.
 //! Its `clippy.toml` forbids reading the clock, the environment and the file system, and CI
 //! checks that no crate doing IO is among its dependencies.
+
+#![warn(missing_docs)]
 
 pub mod manifest;
 pub mod policy;

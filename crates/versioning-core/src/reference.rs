@@ -321,10 +321,11 @@ impl ImageRef {
             return &self.name;
         }
         let repository = self.repository();
-        if let Some(official) = repository.strip_prefix(OFFICIAL_PREFIX) {
-            if !official.contains('/') && !is_image_id(official) {
-                return official;
-            }
+        if let Some(official) = repository.strip_prefix(OFFICIAL_PREFIX)
+            && !official.contains('/')
+            && !is_image_id(official)
+        {
+            return official;
         }
         let first = repository.split('/').next().unwrap_or_default();
         if is_host_like(first) {
