@@ -1,7 +1,7 @@
 //! Target selection: the chosen tag is eligible, and no eligible tag is newer.
 #![no_main]
 
-use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use upkeep_versioning_core::Scheme;
 use upkeep_versioning_core::select::{Constraints, Selector, Within};
