@@ -703,3 +703,61 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<VersionError>();
     assert_send_sync::<UpdateKind>();
 }
+
+#[test]
+fn renovate_docker_versioning_cases() {
+    // Cases from Renovate's docker versioning tests, as our own data. Where our rules add
+    // named pre-releases after `-`, the expectation says so.
+    let s = &Scheme::Docker;
+    for valid in [
+        "1.2.3",
+        "18.04",
+        "10.1",
+        "3",
+        "1.1.1-alpine",
+        "v1.2.3",
+        "3.7.0b1",
+    ] {
+        assert!(Version::parse(valid, s).is_ok(), "{valid}");
+    }
+    for invalid in [
+        "foo", "latest", "alpine", "-1.2.3", ".1.2", "1.2.3.", "1..2",
+    ] {
+        assert!(Version::parse(invalid, s).is_err(), "{invalid}");
+    }
+    assert_order(s, "1.1.0", "1.1.1");
+    assert_order(s, "1.2.3", "1.2");
+    assert_order(s, "1.2.3-beta", "1.2.3");
+    assert_order(s, "1.2.3-alpine", "1.2.3");
+    assert_order(s, "2.0.0-alpine", "2.0.1-alpine");
+    let stable = |text: &str| !docker(text).is_prerelease();
+    assert!(stable("3.7.0"));
+    assert!(!stable("3.7.0b1"));
+    assert!(stable("3.7-alpine"));
+    // Renovate reads `-beta1-alpine` as a variant; we read `beta1` as the pre-release.
+    assert!(!stable("3.8.0-beta1-alpine"));
+    let compatible = |a: &str, b: &str| docker(a).is_compatible_with(&docker(b));
+    assert!(compatible("1.2.0", "1.3.0"));
+    assert!(!compatible("1.2.0-alpine", "1.3.0"));
+    assert!(!compatible("1", "1.2"));
+    let version = docker("1.2.3-alpine");
+    assert_eq!(
+        (
+            version.major(),
+            version.release_part(1),
+            version.release_part(2)
+        ),
+        (1, Some(2), Some(3))
+    );
+    assert_eq!(docker("1.2").release_part(2), None);
+    let mut tags: Vec<Version> = ["1.2.3", "1.2", "1.2.3-beta", "1.2.3-alpine", "1.2.4"]
+        .into_iter()
+        .map(docker)
+        .collect();
+    tags.sort();
+    let sorted: Vec<String> = tags.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        sorted,
+        ["1.2.3-beta", "1.2.3-alpine", "1.2.3", "1.2.4", "1.2"]
+    );
+}

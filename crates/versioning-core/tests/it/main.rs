@@ -21,3 +21,23 @@ pub(crate) fn tags_of(image: &str) -> Vec<&'static str> {
         .map(|(_, tag)| tag)
         .collect()
 }
+
+/// The core's public types can cross threads, so the engine and agent can share them.
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    use upkeep_versioning_core::{manifest, policy, range, reference, select, version};
+    assert_send_sync::<version::Version>();
+    assert_send_sync::<version::Scheme>();
+    assert_send_sync::<version::VersionError>();
+    assert_send_sync::<reference::ImageRef>();
+    assert_send_sync::<reference::ReferenceError>();
+    assert_send_sync::<range::Range>();
+    assert_send_sync::<select::Selector>();
+    assert_send_sync::<select::Selected>();
+    assert_send_sync::<select::Rejection>();
+    assert_send_sync::<policy::Decision>();
+    assert_send_sync::<policy::DeploymentState>();
+    assert_send_sync::<manifest::Manifest>();
+    assert_send_sync::<manifest::ManifestError>();
+}
