@@ -11,7 +11,7 @@ const PRERELEASE_WORDS: [&str; 13] = [
     "edge", "ea", "m",
 ];
 
-pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
+pub(super) fn parse(text: &str, parts: &mut Parts) -> Result<(), VersionError> {
     let bytes = text.as_bytes();
     let Some(&first) = bytes.first() else {
         return Err(VersionError::new(text, ErrorKind::Empty));
@@ -27,7 +27,6 @@ pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
         return Err(VersionError::new(text, ErrorKind::Name));
     }
 
-    let mut parts = Parts::default();
     at = read_release(text, at, &mut parts.release)?;
     parts.written_parts = u8::try_from(parts.release.len()).unwrap_or(u8::MAX);
 
@@ -58,7 +57,7 @@ pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
     }
 
     match bytes.get(at) {
-        None => return Ok(parts),
+        None => return Ok(()),
         Some(_) if !parts.variant.is_empty() => {}
         Some(b'_') => {
             // `8.1.2.4_1`: a rebuild marker; kept as a variant, underscore included.
@@ -118,7 +117,7 @@ pub(super) fn parse(text: &str) -> Result<Parts, VersionError> {
         }
         parts.build = Span::new(start, bytes.len());
     }
-    Ok(parts)
+    Ok(())
 }
 
 /// Reads `digits ('.' digits)*` from `at`; returns where it stopped.

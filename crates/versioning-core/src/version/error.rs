@@ -7,7 +7,11 @@ use std::fmt;
 /// The message quotes the input, says where reading stopped and, where the fix is obvious,
 /// suggests it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct VersionError {
+pub struct VersionError(Box<Inner>);
+
+/// Boxed so that `Result<(), VersionError>` stays one word on the hot parsing path.
+#[derive(Clone, PartialEq, Eq)]
+struct Inner {
     input: String,
     kind: ErrorKind,
 }
@@ -65,29 +69,30 @@ pub(crate) enum ErrorKind {
 }
 
 impl VersionError {
+    #[cold]
     pub(crate) fn new(input: &str, kind: ErrorKind) -> Self {
-        Self {
+        Self(Box::new(Inner {
             input: input.to_owned(),
             kind,
-        }
+        }))
     }
 
     /// The text that was not a version.
     pub fn input(&self) -> &str {
-        &self.input
+        &self.0.input
     }
 
     /// True when the input is a name or a commit hash rather than a malformed version:
     /// `latest`, `stable`, `sha-1a2b3c4`, `5d41402`.
     pub fn is_name(&self) -> bool {
-        matches!(self.kind, ErrorKind::Name | ErrorKind::CommitHash)
+        matches!(self.0.kind, ErrorKind::Name | ErrorKind::CommitHash)
     }
 }
 
 impl fmt::Display for VersionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let input = &self.input;
-        match &self.kind {
+        let input = &self.0.input;
+        match &self.0.kind {
             ErrorKind::Empty => f.write_str("empty version: expected a number such as '1.2.3'"),
             ErrorKind::TooLong(len) => write!(
                 f,

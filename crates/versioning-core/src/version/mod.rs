@@ -252,17 +252,21 @@ impl Version {
         if text.len() > MAX_VERSION_LEN {
             return Err(VersionError::new(text, ErrorKind::TooLong(text.len())));
         }
-        let parts = match scheme {
-            Scheme::Docker => docker::parse(text)?,
-            Scheme::Semver => semver::parse_strict(text)?,
-            Scheme::Loose => semver::parse_loose(text)?,
-            Scheme::Regex(pattern) => pattern.parse(text)?,
-        };
-        Ok(Self {
-            text: CompactString::from(text),
+        // Parsed in place: the parts are written once, not moved out of each parser.
+        let mut version = Self {
+            text: CompactString::const_new(""),
             family: scheme.family(),
-            parts,
-        })
+            parts: Parts::default(),
+        };
+        let parts = &mut version.parts;
+        match scheme {
+            Scheme::Docker => docker::parse(text, parts)?,
+            Scheme::Semver => semver::parse_strict(text, parts)?,
+            Scheme::Loose => semver::parse_loose(text, parts)?,
+            Scheme::Regex(pattern) => pattern.parse(text, parts)?,
+        }
+        version.text = CompactString::from(text);
+        Ok(version)
     }
 
     /// The text the version was read from.

@@ -66,7 +66,7 @@ impl PatternScheme {
         &self.source
     }
 
-    pub(super) fn parse(&self, text: &str) -> Result<Parts, VersionError> {
+    pub(super) fn parse(&self, text: &str, parts: &mut Parts) -> Result<(), VersionError> {
         if text.is_empty() {
             return Err(VersionError::new(text, ErrorKind::Empty));
         }
@@ -74,7 +74,6 @@ impl PatternScheme {
             .anchored
             .captures(text)
             .ok_or_else(|| VersionError::new(text, ErrorKind::NoMatch))?;
-        let mut parts = Parts::default();
         // Groups up to the last one present are release parts; a missing one between reads 0.
         let mut values = [None; 4];
         for (slot, (group, position)) in values.iter_mut().zip(RELEASE_GROUPS) {
@@ -105,7 +104,7 @@ impl PatternScheme {
         if let Some(found) = captures.name("compatibility").filter(|m| !m.is_empty()) {
             parts.variant = Span::new(found.start(), found.end());
         }
-        Ok(parts)
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use super::{Parts, Span, VersionError, looks_like_commit_hash};
 const RELEASE_POSITIONS: [Position; 3] = [Position::Major, Position::Minor, Position::Patch];
 
 /// `MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]`, with no leading zeros and no `v`.
-pub(super) fn parse_strict(text: &str) -> Result<Parts, VersionError> {
+pub(super) fn parse_strict(text: &str, parts: &mut Parts) -> Result<(), VersionError> {
     let bytes = text.as_bytes();
     match bytes.first() {
         None => return Err(VersionError::new(text, ErrorKind::Empty)),
@@ -17,7 +17,6 @@ pub(super) fn parse_strict(text: &str) -> Result<Parts, VersionError> {
         Some(b) if !b.is_ascii_digit() => return Err(VersionError::new(text, ErrorKind::Name)),
         Some(_) => {}
     }
-    let mut parts = Parts::default();
     let mut at = 0;
     for (index, position) in RELEASE_POSITIONS.into_iter().enumerate() {
         if index > 0 {
@@ -35,16 +34,16 @@ pub(super) fn parse_strict(text: &str) -> Result<Parts, VersionError> {
         at = end;
     }
     parts.written_parts = 3;
-    at = read_tail(text, at, &mut parts, true)?;
+    at = read_tail(text, at, parts, true)?;
     if at != bytes.len() {
         return Err(unexpected(text, at, Position::Patch));
     }
-    Ok(parts)
+    Ok(())
 }
 
 /// node-semver's loose mode: `[v=\s]*` before, spaces after, leading zeros allowed, the `-`
 /// before a pre-release optional, and partial versions padded to three parts.
-pub(super) fn parse_loose(text: &str) -> Result<Parts, VersionError> {
+pub(super) fn parse_loose(text: &str, parts: &mut Parts) -> Result<(), VersionError> {
     let bytes = text.as_bytes();
     let end = text.trim_end().len();
     let mut at = bytes
@@ -67,7 +66,6 @@ pub(super) fn parse_loose(text: &str) -> Result<Parts, VersionError> {
     if looks_like_commit_hash(&text[at..end]) {
         return Err(VersionError::new(text, ErrorKind::CommitHash));
     }
-    let mut parts = Parts::default();
     for (index, position) in RELEASE_POSITIONS.into_iter().enumerate() {
         if index > 0 {
             if bytes.get(at) == Some(&b'.') && bytes.get(at + 1).is_some_and(u8::is_ascii_digit) {
@@ -93,11 +91,11 @@ pub(super) fn parse_loose(text: &str) -> Result<Parts, VersionError> {
         at = read_identifiers(text, at, end, Position::Prerelease, false)?;
         parts.prerelease = Span::new(start, at);
     }
-    at = read_tail(&text[..end], at, &mut parts, false)?;
+    at = read_tail(&text[..end], at, parts, false)?;
     if at != end {
         return Err(unexpected(text, at, Position::Patch));
     }
-    Ok(parts)
+    Ok(())
 }
 
 /// Reads `[-PRERELEASE][+BUILD]` at `at` within `text`.
