@@ -1,0 +1,867 @@
+//! The generic OCI Distribution client: any registry that speaks the v2 API.
+//!
+//! It probes `/v2/` once, answers `WWW-Authenticate` challenges (Bearer tokens fetched and
+//! cached per scope until they expire, or Basic credentials), pages tag listings by `Link`,
+//! asks for every manifest type it reads, and checks every manifest body against its digest.
+//! The hosted registries' extra APIs (Docker Hub's tag dates, Quay's active tags) are in
+//! the `hosted` module; this client is their fallback and their v2 half.
+//!
+//! # What this client does not do
+//! It never pushes or deletes, and it does not sort tags: the registry's order is kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LINK, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Mutex;
+use upkeep_versioning_core::reference::Digest;
+use url::Url;
+
+use crate::challenge::{self, BearerChallenge, Challenge};
+use crate::credentials::Credential;
+use crate::error::{ErrorKind, RegistryError};
+use crate::transport::Transport;
+use crate::{
+    MANIFEST_MEDIA_TYPES, Manifest, ManifestContent, Platform, PlatformManifest, Registry,
+    TagMetadata,
+};
+
+/// Tags asked for per page. ECR refuses more than 1000 (registry-reference §1.4).
+const PAGE_SIZE: u32 = 1000;
+/// A backstop against a registry whose `Link` never ends.
+const MAX_PAGES: usize = 1000;
+/// Tokens are renewed this long before they expire.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+/// The token lifetime when the server does not say (registry-reference §2.2).
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// Manifests larger than this are refused rather than read (the spec's own limit is 4 MiB).
+const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// A client for one OCI Distribution registry.
+pub struct OciRegistry {
+    /// The host as written in image references (`docker.io`).
+    host: String,
+    /// The host requests go to (`registry-1.docker.io` for Docker Hub).
+    api_host: String,
+    transport: Transport,
+    credential: Option<Credential>,
+    state: Mutex<AuthState>,
+}
+
+#[derive(Default)]
+struct AuthState {
+    /// `http(s)://api_host`, once probed.
+    base: Option<Url>,
+    /// The challenge `/v2/` answered with, if any.
+    challenge: Option<Challenge>,
+    /// Bearer tokens by scope.
+    tokens: BTreeMap<String, CachedToken>,
+}
+
+struct CachedToken {
+    token: String,
+    renew_at: Instant,
+}
+
+impl std::fmt::Debug for OciRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OciRegistry")
+            .field("host", &self.host)
+            .field("api_host", &self.api_host)
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OciRegistry {
+    /// A client for `host`, sending its requests to `api_host` through `transport`, with the
+    /// credential to use when the registry asks for one.
+    pub fn new(
+        host: &str,
+        api_host: &str,
+        transport: Transport,
+        credential: Option<Credential>,
+    ) -> Self {
+        Self {
+            host: host.to_owned(),
+            api_host: api_host.to_owned(),
+            transport,
+            credential,
+            state: Mutex::new(AuthState::default()),
+        }
+    }
+
+    /// The transport, for its request count.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    fn error(&self, repository: Option<&str>, kind: ErrorKind) -> RegistryError {
+        RegistryError::new(&self.host, repository, kind)
+    }
+
+    /// The base URL, probing `/v2/` the first time: plain HTTP for loopback hosts, HTTPS
+    /// first and then plain HTTP for hosts listed as insecure, HTTPS only elsewhere.
+    async fn base(&self) -> Result<Url, RegistryError> {
+        let mut state = self.state.lock().await;
+        if let Some(base) = &state.base {
+            return Ok(base.clone());
+        }
+        let schemes: &[&str] = if crate::transport::is_loopback(&self.api_host) {
+            &["http"]
+        } else if self.transport.allows_plain_http(&self.api_host) {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
+        let mut last_error = None;
+        for scheme in schemes {
+            let base = Url::parse(&format!("{scheme}://{}/", self.api_host)).map_err(|error| {
+                self.error(
+                    None,
+                    ErrorKind::Malformed {
+                        reason: format!("registry host '{}' is not a URL: {error}", self.api_host),
+                    },
+                )
+            })?;
+            let ping = base.join("v2/").map_err(|error| {
+                self.error(
+                    None,
+                    ErrorKind::Malformed {
+                        reason: format!("cannot build the /v2/ URL: {error}"),
+                    },
+                )
+            })?;
+            match self
+                .transport
+                .send(None, |client| client.get(ping.clone()))
+                .await
+            {
+                Ok(response) => {
+                    let status = response.status();
+                    if status == StatusCode::UNAUTHORIZED {
+                        state.challenge =
+                            challenge::preferred(&challenges(response.headers())).cloned();
+                    } else if !status.is_success() {
+                        return Err(self.status_error(None, "the v2 API", response).await);
+                    }
+                    state.base = Some(base.clone());
+                    return Ok(base);
+                }
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            self.error(
+                None,
+                ErrorKind::Malformed {
+                    reason: "no scheme to reach the registry with".to_owned(),
+                },
+            )
+        }))
+    }
+
+    /// Sends a request about `repository`, authenticating as the registry asks: with the
+    /// cached token or credentials first, then, after a 401, once more with a fresh token.
+    async fn send(
+        &self,
+        method: Method,
+        repository: &str,
+        url: &Url,
+        accept: Option<&str>,
+    ) -> Result<Response, RegistryError> {
+        let scope = challenge::pull_scope(repository);
+        let mut authorization = self.authorization(repository, &scope, None).await?;
+        for attempt in 0..2 {
+            let response = self
+                .transport
+                .send(Some(repository), |client| {
+                    let mut request = client.request(method.clone(), url.clone());
+                    if let Some(accept) = accept {
+                        request = request.header(ACCEPT, accept);
+                    }
+                    if let Some(value) = &authorization {
+                        request = request.header(AUTHORIZATION, value);
+                    }
+                    request
+                })
+                .await?;
+            if response.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
+                return Ok(response);
+            }
+            let challenges = challenges(response.headers());
+            let Some(answer) = challenge::preferred(&challenges).cloned() else {
+                return Ok(response);
+            };
+            if let Challenge::Bearer(bearer) = &answer
+                && bearer.error.as_deref() == Some("invalid_token")
+            {
+                self.state.lock().await.tokens.remove(&scope);
+            }
+            let fresh = self.authorization(repository, &scope, Some(answer)).await?;
+            if fresh.is_none() || fresh == authorization {
+                // Nothing new to offer: the credentials themselves are refused.
+                return Ok(response);
+            }
+            authorization = fresh;
+        }
+        Err(self.error(
+            Some(repository),
+            ErrorKind::Unauthorized {
+                message: "the registry refused every credential offered".to_owned(),
+                code: None,
+            },
+        ))
+    }
+
+    /// The `Authorization` value for a request in `scope`, from the challenge the registry
+    /// gave (`fresh`, after a 401) or the one `/v2/` gave; `None` when none is needed or
+    /// none can be made.
+    async fn authorization(
+        &self,
+        repository: &str,
+        scope: &str,
+        fresh: Option<Challenge>,
+    ) -> Result<Option<String>, RegistryError> {
+        let challenge = {
+            let mut state = self.state.lock().await;
+            if fresh.is_none()
+                && let Some(cached) = state.tokens.get(scope)
+                && cached.renew_at > Instant::now()
+            {
+                return Ok(Some(format!("Bearer {}", cached.token)));
+            }
+            match fresh {
+                Some(challenge) => {
+                    if state.challenge.is_none() {
+                        state.challenge = Some(challenge.clone());
+                    }
+                    challenge
+                }
+                None => match &state.challenge {
+                    Some(challenge) => challenge.clone(),
+                    None => return Ok(None),
+                },
+            }
+        };
+        match challenge {
+            Challenge::Basic { .. } => Ok(self.basic_authorization()),
+            Challenge::Bearer(bearer) => {
+                let token = self.fetch_token(repository, scope, &bearer).await?;
+                Ok(Some(format!("Bearer {token}")))
+            }
+            Challenge::Other { .. } => Ok(None),
+        }
+    }
+
+    fn basic_authorization(&self) -> Option<String> {
+        match &self.credential {
+            Some(Credential::Basic { username, password }) => {
+                use base64::Engine as _;
+                let pair = format!("{username}:{password}");
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Fetches a Bearer token for `scope` from the challenge's realm and caches it until
+    /// shortly before it expires (registry-reference §2.2).
+    async fn fetch_token(
+        &self,
+        repository: &str,
+        scope: &str,
+        bearer: &BearerChallenge,
+    ) -> Result<String, RegistryError> {
+        if let Some(Credential::RegistryToken(token)) = &self.credential {
+            return Ok(token.clone());
+        }
+        let mut realm = Url::parse(&bearer.realm).map_err(|error| {
+            self.error(
+                Some(repository),
+                ErrorKind::Malformed {
+                    reason: format!("token realm '{}' is not a URL: {error}", bearer.realm),
+                },
+            )
+        })?;
+        if realm.scheme() != "https"
+            && !self
+                .transport
+                .allows_plain_http(host_and_port(&realm).as_str())
+        {
+            return Err(self.error(Some(repository), ErrorKind::InsecureRefused));
+        }
+        let requested_scope = bearer.scope.clone().unwrap_or_else(|| scope.to_owned());
+        let identity_token = match &self.credential {
+            Some(Credential::IdentityToken(token)) => Some(token.clone()),
+            _ => None,
+        };
+        let response = if let Some(refresh_token) = identity_token {
+            // An identity token is an OAuth2 refresh token (registry-reference §2.2).
+            let mut form = vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh_token),
+                ("client_id", "upkeep".to_owned()),
+                ("scope", requested_scope.clone()),
+            ];
+            if let Some(service) = &bearer.service {
+                form.push(("service", service.clone()));
+            }
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+                .finish();
+            self.transport
+                .send(Some(repository), |client| {
+                    client
+                        .post(realm.clone())
+                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(body.clone())
+                })
+                .await?
+        } else {
+            {
+                let mut query = realm.query_pairs_mut();
+                if let Some(service) = &bearer.service {
+                    query.append_pair("service", service);
+                }
+                query.append_pair("scope", &requested_scope);
+                query.append_pair("client_id", "upkeep");
+            }
+            let basic = self.basic_authorization();
+            self.transport
+                .send(Some(repository), |client| {
+                    let request = client.get(realm.clone());
+                    match &basic {
+                        Some(value) => request.header(AUTHORIZATION, value),
+                        None => request,
+                    }
+                })
+                .await?
+        };
+        if !response.status().is_success() {
+            let status = response.status();
+            let message = read_error_message(response).await;
+            return Err(self.error(
+                Some(repository),
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    ErrorKind::Unauthorized {
+                        message: format!("the token server refused: {message}"),
+                        code: None,
+                    }
+                } else {
+                    ErrorKind::Refused {
+                        status: status.as_u16(),
+                        code: None,
+                        message: format!("token request failed: {message}"),
+                    }
+                },
+            ));
+        }
+        let answer: TokenAnswer = response.json().await.map_err(|error| {
+            self.error(
+                Some(repository),
+                ErrorKind::Malformed {
+                    reason: format!("token response is not the expected JSON: {error}"),
+                },
+            )
+        })?;
+        let token = answer.token.or(answer.access_token).ok_or_else(|| {
+            self.error(
+                Some(repository),
+                ErrorKind::Malformed {
+                    reason: "token response has neither 'token' nor 'access_token'".to_owned(),
+                },
+            )
+        })?;
+        let lifetime = answer
+            .expires_in
+            .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+        let renew_at = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN);
+        self.state.lock().await.tokens.insert(
+            scope.to_owned(),
+            CachedToken {
+                token: token.clone(),
+                renew_at,
+            },
+        );
+        Ok(token)
+    }
+
+    async fn url(&self, path: &str) -> Result<Url, RegistryError> {
+        let base = self.base().await?;
+        base.join(path).map_err(|error| {
+            self.error(
+                None,
+                ErrorKind::Malformed {
+                    reason: format!("cannot build a URL from '{path}': {error}"),
+                },
+            )
+        })
+    }
+
+    /// Turns an unsuccessful response into a typed error: by the registry's error code first,
+    /// by the status second (registry-reference §1.7).
+    async fn status_error(
+        &self,
+        repository: Option<&str>,
+        what: &str,
+        response: Response,
+    ) -> RegistryError {
+        let status = response.status();
+        let retry_after = crate::transport::retry_after(&response, std::time::SystemTime::now());
+        let body = read_body(response).await;
+        let (code, message) = parse_error_body(&body);
+        let kind = match (code.as_deref(), status) {
+            (Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "BLOB_UNKNOWN"), _)
+            | (_, StatusCode::NOT_FOUND) => ErrorKind::NotFound {
+                what: what.to_owned(),
+                code,
+            },
+            (Some("UNAUTHORIZED"), _) | (_, StatusCode::UNAUTHORIZED) => {
+                ErrorKind::Unauthorized { message, code }
+            }
+            (Some("DENIED"), _) | (_, StatusCode::FORBIDDEN) => ErrorKind::Denied { message },
+            (Some("TOOMANYREQUESTS"), _) | (_, StatusCode::TOO_MANY_REQUESTS) => {
+                ErrorKind::RateLimited { retry_after }
+            }
+            (_, status) if status.is_server_error() => ErrorKind::Server {
+                status: status.as_u16(),
+                message,
+            },
+            (code, status) => ErrorKind::Refused {
+                status: status.as_u16(),
+                code: code.map(str::to_owned),
+                message,
+            },
+        };
+        self.error(repository, kind)
+    }
+
+    async fn manifest_response(
+        &self,
+        method: Method,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Response, RegistryError> {
+        let url = self
+            .url(&format!("v2/{repository}/manifests/{reference}"))
+            .await?;
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let response = self.send(method, repository, &url, Some(&accept)).await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(self
+                .status_error(
+                    Some(repository),
+                    &format!("manifest '{reference}'"),
+                    response,
+                )
+                .await)
+        }
+    }
+}
+
+#[async_trait]
+impl Registry for OciRegistry {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn list_tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
+        let mut url = self
+            .url(&format!("v2/{repository}/tags/list?n={PAGE_SIZE}"))
+            .await?;
+        let mut tags = Vec::new();
+        let mut seen = BTreeSet::new();
+        for _ in 0..MAX_PAGES {
+            let response = self.send(Method::GET, repository, &url, None).await?;
+            if !response.status().is_success() {
+                return Err(self
+                    .status_error(Some(repository), "repository", response)
+                    .await);
+            }
+            let next = next_link(response.headers(), &url);
+            let page: TagPage = response.json().await.map_err(|error| {
+                self.error(
+                    Some(repository),
+                    ErrorKind::Malformed {
+                        reason: format!("tag list is not the expected JSON: {error}"),
+                    },
+                )
+            })?;
+            for tag in page.tags.unwrap_or_default() {
+                if seen.insert(tag.clone()) {
+                    tags.push(tag);
+                }
+            }
+            match next {
+                Some(next) => url = next,
+                None => return Ok(tags),
+            }
+        }
+        Err(self.error(
+            Some(repository),
+            ErrorKind::Malformed {
+                reason: format!("tag list did not end after {MAX_PAGES} pages"),
+            },
+        ))
+    }
+
+    async fn resolve_digest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Digest, RegistryError> {
+        let head = self
+            .manifest_response(Method::HEAD, repository, reference)
+            .await;
+        match head {
+            Ok(response) => {
+                if let Some(digest) = header_digest(response.headers()) {
+                    return Ok(digest);
+                }
+            }
+            Err(error) => match error.kind() {
+                // Some registries do not answer HEAD; GET answers with a body to hash.
+                ErrorKind::Refused {
+                    status: 405 | 501, ..
+                } => {}
+                _ => return Err(error),
+            },
+        }
+        Ok(self.manifest(repository, reference).await?.digest)
+    }
+
+    async fn manifest(&self, repository: &str, reference: &str) -> Result<Manifest, RegistryError> {
+        let response = self
+            .manifest_response(Method::GET, repository, reference)
+            .await?;
+        let announced = header_digest(response.headers());
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.split(';').next().unwrap_or(value).trim().to_owned());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| self.error(Some(repository), ErrorKind::Transport(error)))?;
+        if body.len() > MAX_MANIFEST_BYTES {
+            return Err(self.error(
+                Some(repository),
+                ErrorKind::Malformed {
+                    reason: format!("manifest of {} bytes is larger than 4 MiB", body.len()),
+                },
+            ));
+        }
+        let actual = sha256_digest(&body);
+        let expected = reference.parse::<Digest>().ok().or(announced);
+        if let Some(expected) = expected
+            && expected.as_str() != actual.as_str()
+        {
+            // Only sha256 is computed; a sha512 reference is compared by algorithm first.
+            if expected.as_str().starts_with("sha256:") {
+                return Err(self.error(
+                    Some(repository),
+                    ErrorKind::DigestMismatch {
+                        expected: expected.to_string(),
+                        actual: actual.to_string(),
+                    },
+                ));
+            }
+        }
+        let parsed: RawManifest = serde_json::from_slice(&body).map_err(|error| {
+            self.error(
+                Some(repository),
+                ErrorKind::Malformed {
+                    reason: format!("manifest is not JSON: {error}"),
+                },
+            )
+        })?;
+        let media_type = parsed
+            .media_type
+            .clone()
+            .or(content_type)
+            .unwrap_or_default();
+        let content = parsed
+            .into_content()
+            .map_err(|reason| self.error(Some(repository), ErrorKind::Malformed { reason }))?;
+        Ok(Manifest {
+            digest: actual,
+            media_type,
+            content,
+        })
+    }
+
+    async fn tag_metadata(&self, repository: &str) -> Result<Vec<TagMetadata>, RegistryError> {
+        Err(self.error(
+            Some(repository),
+            ErrorKind::Unsupported {
+                operation: "tag metadata (the OCI API has no push times)",
+            },
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct TagPage {
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    token: Option<String>,
+    access_token: Option<String>,
+    expires_in: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawManifest {
+    media_type: Option<String>,
+    config: Option<RawDescriptor>,
+    layers: Option<Vec<RawDescriptor>>,
+    manifests: Option<Vec<RawDescriptor>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDescriptor {
+    media_type: Option<String>,
+    digest: String,
+    platform: Option<RawPlatform>,
+}
+
+#[derive(Deserialize)]
+struct RawPlatform {
+    architecture: String,
+    os: String,
+    variant: Option<String>,
+    #[serde(rename = "os.version")]
+    os_version: Option<String>,
+}
+
+impl RawManifest {
+    /// Decides by shape, since OCI manifests may omit `mediaType` (registry-reference §1.5).
+    fn into_content(self) -> Result<ManifestContent, String> {
+        let digest = |raw: &str| {
+            raw.parse::<Digest>()
+                .map_err(|error| format!("manifest names a bad digest: {error}"))
+        };
+        if let Some(entries) = self.manifests {
+            let manifests = entries
+                .into_iter()
+                .map(|entry| {
+                    Ok(PlatformManifest {
+                        digest: digest(&entry.digest)?,
+                        media_type: entry.media_type.unwrap_or_default(),
+                        platform: entry.platform.map(|platform| Platform {
+                            os: platform.os,
+                            architecture: platform.architecture,
+                            variant: platform.variant,
+                            os_version: platform.os_version,
+                        }),
+                    })
+                })
+                .collect::<Result<_, String>>()?;
+            return Ok(ManifestContent::Index { manifests });
+        }
+        match (self.config, self.layers) {
+            (Some(config), Some(layers)) => Ok(ManifestContent::Image {
+                config: digest(&config.digest)?,
+                layers: layers.len(),
+            }),
+            _ => Err(
+                "manifest is neither an index (no 'manifests') nor an image (no 'config' and \
+                 'layers'); schema 1 manifests are not supported"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+fn challenges(headers: &HeaderMap) -> Vec<Challenge> {
+    challenge::parse_challenges(
+        headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|value| value.to_str().ok()),
+    )
+}
+
+fn header_digest(headers: &HeaderMap) -> Option<Digest> {
+    headers
+        .get("docker-content-digest")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `sha256:` and the hex of the bytes' SHA-256.
+pub(crate) fn sha256_digest(bytes: &[u8]) -> Digest {
+    let hash = Sha256::digest(bytes);
+    let mut text = String::with_capacity(71);
+    text.push_str("sha256:");
+    for byte in hash {
+        text.push_str(&format!("{byte:02x}"));
+    }
+    // 64 lower-case hex characters always make a valid sha256 digest.
+    text.parse()
+        .unwrap_or_else(|_| unreachable!("a sha256 digest is valid"))
+}
+
+fn host_and_port(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The `rel="next"` target of a `Link` header, resolved against the request URL.
+pub(crate) fn next_link(headers: &HeaderMap, request: &Url) -> Option<Url> {
+    headers
+        .get_all(LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|link| {
+            let (target, params) = link.trim().split_once(';')?;
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            let is_next = params.split(';').any(|param| {
+                let param = param.trim();
+                param == "rel=\"next\"" || param == "rel=next"
+            });
+            if is_next {
+                request.join(target).ok()
+            } else {
+                None
+            }
+        })
+}
+
+async fn read_body(response: Response) -> String {
+    response.text().await.unwrap_or_default()
+}
+
+async fn read_error_message(response: Response) -> String {
+    let body = read_body(response).await;
+    parse_error_body(&body).1
+}
+
+/// The first error's code and message of an OCI error body, or the body itself (cut short).
+fn parse_error_body(body: &str) -> (Option<String>, String) {
+    #[derive(Deserialize)]
+    struct Body {
+        errors: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    match serde_json::from_str::<Body>(body) {
+        Ok(parsed) => match parsed.errors.into_iter().next() {
+            Some(entry) => (entry.code, entry.message.unwrap_or_default()),
+            None => (None, String::new()),
+        },
+        Err(_) => {
+            let text: String = body.trim().chars().take(200).collect();
+            (None, text)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers() {
+        let request = Url::parse("https://r.example/v2/a/tags/list?n=2").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            LINK,
+            "</v2/a/tags/list?n=2&last=b>; rel=\"next\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&headers, &request).map(String::from),
+            Some("https://r.example/v2/a/tags/list?n=2&last=b".to_owned())
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            LINK,
+            "<https://other.example/x?next_page=abc>; rel=\"next\", </prev>; rel=\"prev\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&headers, &request).map(String::from),
+            Some("https://other.example/x?next_page=abc".to_owned())
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(LINK, "</prev>; rel=\"prev\"".parse().unwrap());
+        assert_eq!(next_link(&headers, &request), None);
+    }
+
+    #[test]
+    fn error_bodies() {
+        let body = r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"1.0.0"}}]}"#;
+        assert_eq!(
+            parse_error_body(body),
+            (
+                Some("MANIFEST_UNKNOWN".to_owned()),
+                "manifest unknown".to_owned()
+            )
+        );
+        assert_eq!(parse_error_body("true"), (None, "true".to_owned()));
+        assert_eq!(parse_error_body(r#"{"errors":[]}"#), (None, String::new()));
+    }
+
+    #[test]
+    fn digests_of_bytes() {
+        assert_eq!(
+            sha256_digest(b"").to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn manifests_by_shape() {
+        let image: RawManifest = serde_json::from_str(
+            r#"{"schemaVersion":2,"config":{"digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},"layers":[{"digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            image.into_content(),
+            Ok(ManifestContent::Image { layers: 1, .. })
+        ));
+        let index: RawManifest = serde_json::from_str(
+            r#"{"manifests":[{"digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]}"#,
+        )
+        .unwrap();
+        match index.into_content() {
+            Ok(ManifestContent::Index { manifests }) => {
+                let platform = manifests[0].platform.as_ref().map(ToString::to_string);
+                assert_eq!(platform.as_deref(), Some("linux/arm64/v8"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let schema1: RawManifest =
+            serde_json::from_str(r#"{"schemaVersion":1,"fsLayers":[]}"#).unwrap();
+        assert!(schema1.into_content().is_err());
+    }
+}
