@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use regex::Regex;
 use upkeep_versioning_core::Scheme;
 use upkeep_versioning_core::range::Range;
+use upkeep_versioning_core::reference::ImageRef;
 use upkeep_versioning_core::select::Within;
 
 /// Keep container deployments on the right image versions.
@@ -19,6 +20,61 @@ pub(crate) enum Command {
     /// Read, compare, classify, sort and choose tags as versions (for scripts)
     #[command(subcommand)]
     Version(VersionCommand),
+    /// List an image's tags, newest first, as versions with their family
+    Tags(TagsArgs),
+    /// Check an image for a newer tag: current and newest eligible tag, digests, update kind
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TagsArgs {
+    /// The image, such as `nginx`, `ghcr.io/owner/app` or `127.0.0.1:5000/test/app`
+    #[arg(value_name = "IMAGE", value_parser = parse_image)]
+    pub(crate) image: ImageRef,
+    #[command(flatten)]
+    pub(crate) scheme: SchemeArg,
+    /// Print JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Include tags that are not versions (`latest`, commit hashes)
+    #[arg(long)]
+    pub(crate) all: bool,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The image and its current tag, such as `nginx:1.25.3-alpine`
+    #[arg(value_name = "IMAGE:TAG", value_parser = parse_image)]
+    pub(crate) image: ImageRef,
+    #[command(flatten)]
+    pub(crate) scheme: SchemeArg,
+    /// Which line to stay in: patch (same x.y.z), minor (same x.y), major (same x) or any
+    #[arg(long, default_value = "major", value_name = "LINE")]
+    pub(crate) within: Within,
+    /// Only tags matching this regular expression
+    #[arg(long, value_name = "RE", value_parser = parse_regex)]
+    pub(crate) include: Option<Regex>,
+    /// No tag matching this regular expression
+    #[arg(long, value_name = "RE", value_parser = parse_regex)]
+    pub(crate) exclude: Option<Regex>,
+    /// Allow pre-releases beyond the current release
+    #[arg(long)]
+    pub(crate) allow_prerelease: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RegistryArgs {
+    /// A registry host (`host` or `host:port`) that may be reached over plain HTTP, like
+    /// Docker's insecure-registries; loopback hosts need no flag. May be repeated
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub(crate) insecure: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,4 +173,8 @@ fn parse_regex(text: &str) -> Result<Regex, String> {
         let reason = reason.strip_prefix("error: ").unwrap_or(reason);
         format!("invalid regular expression '{text}': {reason}")
     })
+}
+
+fn parse_image(text: &str) -> Result<ImageRef, String> {
+    text.parse().map_err(|error| format!("{error}"))
 }

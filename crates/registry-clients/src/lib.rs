@@ -13,10 +13,12 @@
 
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod challenge;
 pub mod credentials;
 mod error;
 pub mod oci;
+pub mod router;
 pub mod transport;
 
 use async_trait::async_trait;

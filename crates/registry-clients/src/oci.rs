@@ -481,7 +481,16 @@ impl Registry for OciRegistry {
             .await?;
         let mut tags = Vec::new();
         let mut seen = BTreeSet::new();
+        let mut visited = BTreeSet::new();
         for _ in 0..MAX_PAGES {
+            if !visited.insert(url.to_string()) {
+                return Err(self.error(
+                    Some(repository),
+                    ErrorKind::Malformed {
+                        reason: format!("tag list pages loop back to {url}"),
+                    },
+                ));
+            }
             let response = self.send(Method::GET, repository, &url, None).await?;
             if !response.status().is_success() {
                 return Err(self

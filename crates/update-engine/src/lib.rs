@@ -1,11 +1,13 @@
 //! Plan, apply and roll back image updates: the driver loop around the pure core.
 //!
-//! This crate will compose [`upkeep_versioning_core`] (what to do) with
-//! [`upkeep_registry_clients`] (what exists) and the parts that touch the host: runtimes,
-//! state stores, health checks, notifiers and a journal. It is an empty shell until the issue
-//! that builds it lands; it has no behaviour yet.
+//! It composes [`upkeep_versioning_core`] (what to do) with [`upkeep_registry_clients`]
+//! (what exists). Today it answers the first question of every update, "what is newer?",
+//! through [`check`]; runtimes, state stores, health checks, notifiers and the journal come
+//! with the issue that builds the engine.
 
 #![warn(missing_docs)]
+
+pub mod check;
 
 pub use upkeep_registry_clients as registry;
 pub use upkeep_versioning_core as core;

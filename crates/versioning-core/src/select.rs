@@ -432,5 +432,34 @@ where
     Selector::new(scheme, current_tag, constraints).select(tags)
 }
 
+/// The newest version among `tags` under `scheme`, whatever its variant, line or stability:
+/// what a person scanning the list would call "the newest tag". Names are skipped.
+pub fn newest<'a>(scheme: &Scheme, tags: impl IntoIterator<Item = &'a str>) -> Option<Version> {
+    tags.into_iter()
+        .filter_map(|tag| scheme.parse(tag).ok())
+        .fold(None, |best: Option<Version>, version| match best {
+            Some(best) if best >= version => Some(best),
+            _ => Some(version),
+        })
+}
+
+/// `tags` read as versions, newest first; equal versions keep their order. Names are left
+/// out; [`names`] gives them.
+pub fn newest_first<'a>(scheme: &Scheme, tags: impl IntoIterator<Item = &'a str>) -> Vec<Version> {
+    let mut versions: Vec<Version> = tags
+        .into_iter()
+        .filter_map(|tag| scheme.parse(tag).ok())
+        .collect();
+    versions.sort_by(|a, b| b.cmp(a));
+    versions
+}
+
+/// The tags that are not versions under `scheme`, in their given order.
+pub fn names<'a>(scheme: &Scheme, tags: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    tags.into_iter()
+        .filter(|tag| scheme.parse(tag).is_err())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

@@ -301,3 +301,27 @@ fn within_words_round_trip() {
         "unknown line 'majr': expected 'patch', 'minor', 'major' or 'any'"
     );
 }
+
+#[test]
+fn newest_of_any_kind_and_listings() {
+    let tags = [
+        "1.2.3",
+        "1.3.0-rc1",
+        "1.2.4-alpine",
+        "latest",
+        "1.2.4",
+        "v1.2.4",
+    ];
+    let newest = newest(&Scheme::Docker, tags).unwrap();
+    assert_eq!(newest.as_str(), "1.3.0-rc1");
+    let ordered: Vec<String> = newest_first(&Scheme::Docker, tags)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        ordered,
+        ["1.3.0-rc1", "1.2.4", "v1.2.4", "1.2.4-alpine", "1.2.3"]
+    );
+    assert_eq!(names(&Scheme::Docker, tags), ["latest"]);
+    assert_eq!(super::newest(&Scheme::Docker, ["latest"]), None);
+}

@@ -322,6 +322,27 @@ impl Version {
         self.major() >= DATE_STAMP_MINIMUM
     }
 
+    /// The shape of tags this one is compatible with, for listings: `x.y.z`, `x.y-alpine`,
+    /// `date`, `date-slim`. Compatible versions have the same family.
+    pub fn family(&self) -> String {
+        let mut family = if self.is_date_stamped() {
+            "date".to_owned()
+        } else {
+            const NAMES: [&str; 4] = ["x", "y", "z", "w"];
+            let parts: Vec<&str> = (0..self.parts.release.len())
+                .map(|i| NAMES.get(i).copied().unwrap_or("n"))
+                .collect();
+            parts.join(".")
+        };
+        if let Some(variant) = self.variant() {
+            if !variant.starts_with('_') {
+                family.push('-');
+            }
+            family.push_str(variant);
+        }
+        family
+    }
+
     /// True when this version may replace `other` or be replaced by it: same scheme, same
     /// variant, both date-stamped or neither and, under `docker` and `regex`, the same number
     /// of release parts.

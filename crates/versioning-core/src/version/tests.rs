@@ -761,3 +761,20 @@ fn renovate_docker_versioning_cases() {
         ["1.2.3-beta", "1.2.3-alpine", "1.2.3", "1.2.4", "1.2"]
     );
 }
+
+#[test]
+fn families_name_the_compatible_shape() {
+    let cases = [
+        ("1.2.3", "x.y.z"),
+        ("1.25-alpine", "x.y-alpine"),
+        ("3", "x"),
+        ("1.2.3.4.5", "x.y.z.w.n"),
+        ("20260805", "date"),
+        ("8.1.2.4_1", "x.y.z.w_1"),
+        ("1.2.3-rc1-alpine", "x.y.z-alpine"),
+    ];
+    for (tag, family) in cases {
+        assert_eq!(docker(tag).family(), family, "{tag}");
+    }
+    assert_eq!(docker("1.2.3").family(), docker("4.5.6").family());
+}
