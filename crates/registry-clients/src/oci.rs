@@ -444,6 +444,35 @@ impl OciRegistry {
         self.error(repository, kind)
     }
 
+    /// GETs `url` and reads the whole body. A body cut short (the connection closed early)
+    /// is asked for once more before it becomes an error.
+    async fn get_body(
+        &self,
+        repository: &str,
+        url: &Url,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<(HeaderMap, Vec<u8>), RegistryError> {
+        let mut attempt = 0;
+        loop {
+            let response = self.send(Method::GET, repository, url, accept).await?;
+            if !response.status().is_success() {
+                return Err(self.status_error(Some(repository), what, response).await);
+            }
+            let headers = response.headers().clone();
+            match response.bytes().await {
+                Ok(body) => return Ok((headers, body.to_vec())),
+                Err(error) if attempt == 0 => {
+                    tracing::debug!(registry = %self.host, %error, "body cut short; asking again");
+                    attempt += 1;
+                }
+                Err(error) => {
+                    return Err(self.error(Some(repository), ErrorKind::Transport(error)));
+                }
+            }
+        }
+    }
+
     async fn manifest_response(
         &self,
         method: Method,
@@ -491,14 +520,9 @@ impl Registry for OciRegistry {
                     },
                 ));
             }
-            let response = self.send(Method::GET, repository, &url, None).await?;
-            if !response.status().is_success() {
-                return Err(self
-                    .status_error(Some(repository), "repository", response)
-                    .await);
-            }
-            let next = next_link(response.headers(), &url);
-            let page: TagPage = response.json().await.map_err(|error| {
+            let (headers, body) = self.get_body(repository, &url, None, "repository").await?;
+            let next = next_link(&headers, &url);
+            let page: TagPage = serde_json::from_slice(&body).map_err(|error| {
                 self.error(
                     Some(repository),
                     ErrorKind::Malformed {
@@ -550,19 +574,23 @@ impl Registry for OciRegistry {
     }
 
     async fn manifest(&self, repository: &str, reference: &str) -> Result<Manifest, RegistryError> {
-        let response = self
-            .manifest_response(Method::GET, repository, reference)
+        let url = self
+            .url(&format!("v2/{repository}/manifests/{reference}"))
             .await?;
-        let announced = header_digest(response.headers());
-        let content_type = response
-            .headers()
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let (headers, body) = self
+            .get_body(
+                repository,
+                &url,
+                Some(&accept),
+                &format!("manifest '{reference}'"),
+            )
+            .await?;
+        let announced = header_digest(&headers);
+        let content_type = headers
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(|value| value.split(';').next().unwrap_or(value).trim().to_owned());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| self.error(Some(repository), ErrorKind::Transport(error)))?;
         if body.len() > MAX_MANIFEST_BYTES {
             return Err(self.error(
                 Some(repository),
