@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
-use upkeep_registry_clients::router::{RegistryRouter, RouterConfig, StaticCredentials};
+use upkeep_registry_clients::credentials::CredentialStore;
+use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_registry_clients::transport::TransportConfig;
 use upkeep_update_engine::check;
 use upkeep_versioning_core::select::{Constraints, names, newest_first};
