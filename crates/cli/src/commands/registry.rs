@@ -23,10 +23,9 @@ fn router(args: &RegistryArgs) -> anyhow::Result<RegistryRouter> {
         },
         ..RouterConfig::default()
     };
-    Ok(RegistryRouter::new(
-        config,
-        Arc::new(StaticCredentials::default()),
-    )?)
+    // Docker's config.json, its credential helpers and UPKEEP_AUTH_<HOST> overrides.
+    let credentials = CredentialStore::from_process()?;
+    Ok(RegistryRouter::new(config, Arc::new(credentials))?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
