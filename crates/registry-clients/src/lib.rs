@@ -17,6 +17,7 @@ pub mod cache;
 pub mod challenge;
 pub mod credentials;
 mod error;
+pub mod hosted;
 pub mod oci;
 pub mod router;
 pub mod transport;

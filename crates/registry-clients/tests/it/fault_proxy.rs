@@ -165,7 +165,9 @@ async fn serve(
     }
     let Ok(response) = request.send().await else {
         stream
-            .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .write_all(
+                b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
             .await?;
         return stream.shutdown().await;
     };
@@ -196,7 +198,9 @@ async fn serve(
     } else {
         body.len()
     };
-    out.push_str(&format!("content-length: {length}\r\nconnection: close\r\n\r\n"));
+    out.push_str(&format!(
+        "content-length: {length}\r\nconnection: close\r\n\r\n"
+    ));
     stream.write_all(out.as_bytes()).await?;
     if method != "HEAD" {
         let sent = if matches!(fault, Some(Fault::Truncate)) {

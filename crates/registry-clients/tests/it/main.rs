@@ -1,5 +1,12 @@
-//! registry-clients' one integration-test binary: the clients against in-process servers
-//! that play a registry's documented shapes and faults (`mock_registry`).
+//! registry-clients' one integration-test binary: the clients against real registries
+//! (Debian's docker-registry, started per test by `support`, without auth, with htpasswd Basic
+//! auth and with token auth), through a fault-injecting proxy, and against in-process servers
+//! that play documented shapes a real registry cannot show (`mock_registry`).
 #![allow(clippy::unwrap_used)]
 
+mod fault_proxy;
+mod faults;
+mod harness;
 mod mock_registry;
+mod real_registry;
+mod support;
