@@ -9,7 +9,7 @@ use upkeep_registry_clients::transport::{Transport, TransportConfig, http_client
 use upkeep_registry_clients::{ErrorKind, Registry};
 
 use crate::fault_proxy::{Fault, FaultProxy};
-use crate::support::{self, APP, Auth};
+use upkeep_test_registry::{self as support, APP, Auth};
 
 fn client_through(proxy: &FaultProxy) -> OciRegistry {
     let config = TransportConfig {

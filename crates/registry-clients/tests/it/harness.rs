@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use sha2::Digest as _;
 use upkeep_registry_clients::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 
-use crate::support::{self, APP, Auth, MULTI_TAG, OTHER, SERVICE, TestRegistry, V2S2};
+use upkeep_test_registry::{
+    self as support, APP, Auth, MULTI_TAG, OTHER, SERVICE, TestRegistry, V2S2,
+};
 
 /// Every manifest type, as a client should ask (registry-reference §1.5).
 const ACCEPT_ALL: &str = "application/vnd.oci.image.index.v1+json, \

@@ -1,5 +1,5 @@
 //! registry-clients' one integration-test binary: the clients against real registries
-//! (Debian's docker-registry, started per test by `support`, without auth, with htpasswd Basic
+//! (Debian's docker-registry, started per test by `upkeep-test-registry`, without auth, with htpasswd Basic
 //! auth and with token auth), through a fault-injecting proxy, and against in-process servers
 //! that play documented shapes a real registry cannot show (`mock_registry`).
 #![allow(clippy::unwrap_used)]
@@ -9,4 +9,3 @@ mod faults;
 mod harness;
 mod mock_registry;
 mod real_registry;
-mod support;

@@ -11,7 +11,7 @@ use upkeep_registry_clients::router::{RegistryRouter, RouterConfig, StaticCreden
 use upkeep_registry_clients::transport::{Transport, TransportConfig, http_client};
 use upkeep_registry_clients::{ErrorKind, Registry};
 
-use crate::support::{self, APP, Auth, MULTI_TAG, OTHER, TestRegistry, V2S2};
+use upkeep_test_registry::{self as support, APP, Auth, MULTI_TAG, OTHER, TestRegistry, V2S2};
 
 fn credential(registry: &TestRegistry) -> Option<Credential> {
     registry

@@ -8,14 +8,14 @@
 //! under CI (`CI` set and not empty) and otherwise print a loud skip line and return `None`:
 //!
 //! ```ignore
-//! let Some((registry, images)) = support::filled_registry(Auth::None).await else { return };
+//! let Some((registry, images)) = upkeep_test_registry::filled_registry(Auth::None).await else { return };
 //! ```
 //!
 //! It does not use the system's `docker-registry` service, Docker, or the network beyond
-//! 127.0.0.1, and it tests nothing itself: `harness.rs` holds the smoke tests.
+//! 127.0.0.1, and it tests nothing itself: registry-clients' `tests/it/harness.rs` holds the
+//! smoke tests. Test code only: never a dependency of a shipped crate.
 
-// Every test module uses a different part of the harness.
-#![allow(dead_code)]
+#![allow(clippy::print_stderr)]
 
 mod fixtures;
 mod server;
@@ -26,20 +26,15 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 
-#[allow(unused_imports)] // For the test modules; each uses a few.
-pub(crate) use fixtures::{
-    APP, MULTI_TAG, OTHER, PushedManifest, PushedRepository, StandardImages, V2S2,
-};
-#[allow(unused_imports)]
-pub(crate) use server::{Auth, PASSWORD, SERVICE, TestRegistry, USER};
-#[allow(unused_imports)]
-pub(crate) use token::TOKEN_ISSUER;
+pub use fixtures::{APP, MULTI_TAG, OTHER, PushedManifest, PushedRepository, StandardImages, V2S2};
+pub use server::{Auth, PASSWORD, SERVICE, TestRegistry, USER};
+pub use token::TOKEN_ISSUER;
 
 /// Starts a registry, or decides what to do when its programs are missing: under CI, panic
 /// (a missing service must fail the run); elsewhere, print a loud skip line to stderr and
 /// return `None` so the test can return early. Any other failure panics with the registry's
 /// last log lines.
-pub(crate) async fn registry(auth: Auth) -> Option<TestRegistry> {
+pub async fn registry(auth: Auth) -> Option<TestRegistry> {
     match TestRegistry::start(auth).await {
         Ok(registry) => Some(registry),
         Err(missing @ HarnessError::MissingProgram { .. }) => {
@@ -51,7 +46,7 @@ pub(crate) async fn registry(auth: Auth) -> Option<TestRegistry> {
 }
 
 /// [`registry`], then [`TestRegistry::fill_standard`].
-pub(crate) async fn filled_registry(auth: Auth) -> Option<(TestRegistry, StandardImages)> {
+pub async fn filled_registry(auth: Auth) -> Option<(TestRegistry, StandardImages)> {
     let registry = registry(auth).await?;
     match registry.fill_standard().await {
         Ok(images) => Some((registry, images)),
@@ -62,7 +57,7 @@ pub(crate) async fn filled_registry(auth: Auth) -> Option<(TestRegistry, Standar
 
 /// What went wrong while starting or filling a test registry.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum HarnessError {
+pub enum HarnessError {
     /// A program the harness runs is not on `PATH`.
     #[error(
         "`{program}` is not installed (apt package `{package}`); run scripts/test or \

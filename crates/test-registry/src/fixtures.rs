@@ -26,14 +26,14 @@ use upkeep_versioning_core::reference::Digest;
 use super::{HarnessError, TestRegistry, tools};
 
 /// The big repository: OCI images, more than 100 tags, a multi-platform index.
-pub(crate) const APP: &str = "test/app";
+pub const APP: &str = "test/app";
 /// A second OCI repository with a few tags.
-pub(crate) const OTHER: &str = "test/other";
+pub const OTHER: &str = "test/other";
 /// A repository of Docker schema-2 images.
-pub(crate) const V2S2: &str = "v2s2/app";
+pub const V2S2: &str = "v2s2/app";
 /// The tag of [`APP`]'s OCI index over `linux/amd64` (the `1.0.0` image), `linux/arm64/v8`
 /// and a BuildKit-style attestation manifest (`unknown/unknown`).
-pub(crate) const MULTI_TAG: &str = "1.0.0-multi";
+pub const MULTI_TAG: &str = "1.0.0-multi";
 
 /// The label that carries an image's version in its config.
 const VERSION_LABEL: &str = "org.opencontainers.image.version";
@@ -49,44 +49,44 @@ const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 /// Everything [`TestRegistry::fill_standard`] pushed.
 #[derive(Debug, Clone)]
-pub(crate) struct StandardImages {
+pub struct StandardImages {
     /// [`APP`]: `1.0.0`..`1.9.12` (130 versions), `1.M.0-alpine` and `1.M.12-alpine` for each
     /// minor M, `2.0.0-alpha.1`, `2.0.0-beta.2`, `2.0.0-rc1`, `latest` and `sha-3f2a9c1`
     /// (both the bytes of `1.9.12`), and [`MULTI_TAG`]: 156 tags. OCI media types.
-    pub(crate) app: PushedRepository,
+    pub app: PushedRepository,
     /// [`OTHER`]: `3.0.0`, `3.0.1`, `3.1.0`, `latest` (the bytes of `3.1.0`). OCI.
-    pub(crate) other: PushedRepository,
+    pub other: PushedRepository,
     /// [`V2S2`]: `2.0.0`, `2.0.1`, `2.1.0`, `latest` (the bytes of `2.1.0`). Docker schema 2.
-    pub(crate) v2s2: PushedRepository,
+    pub v2s2: PushedRepository,
 }
 
 impl StandardImages {
     /// The three repositories.
-    pub(crate) fn repositories(&self) -> [&PushedRepository; 3] {
+    pub fn repositories(&self) -> [&PushedRepository; 3] {
         [&self.app, &self.other, &self.v2s2]
     }
 }
 
 /// One repository's pushed manifests.
 #[derive(Debug, Clone)]
-pub(crate) struct PushedRepository {
+pub struct PushedRepository {
     /// The repository's name (`test/app`).
-    pub(crate) name: &'static str,
+    pub name: &'static str,
     /// Every tag, with what it points to.
-    pub(crate) tags: BTreeMap<String, PushedManifest>,
+    pub tags: BTreeMap<String, PushedManifest>,
     /// Manifests pushed by digest only: the index's arm64 image and attestation manifest.
-    pub(crate) untagged: Vec<PushedManifest>,
+    pub untagged: Vec<PushedManifest>,
 }
 
 impl PushedRepository {
     /// The tags, sorted by byte order (the registry lists them unsorted).
-    pub(crate) fn tag_names(&self) -> Vec<String> {
+    pub fn tag_names(&self) -> Vec<String> {
         self.tags.keys().cloned().collect()
     }
 
     /// What `tag` points to; panics naming the tag when it was not pushed.
     #[track_caller]
-    pub(crate) fn tag(&self, tag: &str) -> &PushedManifest {
+    pub fn tag(&self, tag: &str) -> &PushedManifest {
         self.tags
             .get(tag)
             .unwrap_or_else(|| panic!("the fixture has no tag {}:{tag}", self.name))
@@ -94,35 +94,35 @@ impl PushedRepository {
 
     /// The digest `tag` points to; panics naming the tag when it was not pushed.
     #[track_caller]
-    pub(crate) fn digest(&self, tag: &str) -> &Digest {
+    pub fn digest(&self, tag: &str) -> &Digest {
         &self.tag(tag).manifest.digest
     }
 }
 
 /// One manifest as the registry stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PushedManifest {
+pub struct PushedManifest {
     /// What a correct client returns for it: sha256 of [`Self::bytes`], the media type it
     /// was pushed with (served as `Content-Type`), and its content.
-    pub(crate) manifest: Manifest,
+    pub manifest: Manifest,
     /// The exact bytes the registry serves.
-    pub(crate) bytes: Vec<u8>,
+    pub bytes: Vec<u8>,
     /// For an image, the platform its config names (configs carry no variant here); `None`
     /// for an index.
-    pub(crate) platform: Option<Platform>,
+    pub platform: Option<Platform>,
     /// For an image, its config's `created`: 2024-12-31T00:00:00Z for the images umoci built
     /// (`1.0.0`, `3.0.0`, `2.0.0` and the arm64 image), then one hour more for each derived
     /// tag from 2025-01-01T00:00:00Z on, later versions later within a repository.
-    pub(crate) created: Option<Timestamp>,
+    pub created: Option<Timestamp>,
     /// For an image, its config's `org.opencontainers.image.version` label.
-    pub(crate) version_label: Option<String>,
+    pub version_label: Option<String>,
 }
 
 impl TestRegistry {
     /// Pushes the standard images (see [`StandardImages`]) and returns what was pushed; call
     /// it once per registry. Resets the token-request count afterwards, so tests count only
     /// their own client's requests. Takes about two seconds.
-    pub(crate) async fn fill_standard(&self) -> Result<StandardImages, HarnessError> {
+    pub async fn fill_standard(&self) -> Result<StandardImages, HarnessError> {
         let layout = build_layout(self.directory()).await?;
         tokio::try_join!(
             self.skopeo_push(&layout, "amd64", APP, "1.0.0", SkopeoFormat::Oci),

@@ -28,7 +28,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use super::{HarnessError, tools};
 
 /// The JWT `iss` the issuer signs with and the registry expects.
-pub(crate) const TOKEN_ISSUER: &str = "test-issuer";
+pub const TOKEN_ISSUER: &str = "test-issuer";
 
 /// How long tokens live, in seconds (Docker Hub's lifetime).
 const TOKEN_LIFETIME_SECONDS: u64 = 300;

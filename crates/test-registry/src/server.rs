@@ -17,11 +17,11 @@ use super::token::{Access, TOKEN_ISSUER, TokenIssuer};
 use super::{HarnessError, tools};
 
 /// The user name of the test credentials (Basic and token modes).
-pub(crate) const USER: &str = "testuser";
+pub const USER: &str = "testuser";
 /// The password of the test credentials (Basic and token modes).
-pub(crate) const PASSWORD: &str = "testpass";
+pub const PASSWORD: &str = "testpass";
 /// The registry's token `service` (and the JWT `aud`).
-pub(crate) const SERVICE: &str = "test-registry";
+pub const SERVICE: &str = "test-registry";
 
 /// The htpasswd realm, as it appears in `WWW-Authenticate: Basic realm="test-registry"`.
 const BASIC_REALM: &str = "test-registry";
@@ -35,7 +35,7 @@ const LOG_LINE_CHARS: usize = 400;
 
 /// How the registry authenticates.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Auth {
+pub enum Auth {
     /// Anonymous pull and push.
     None,
     /// htpasswd (bcrypt) Basic auth with one user.
@@ -52,7 +52,7 @@ pub(crate) enum Auth {
 
 impl Auth {
     /// Basic auth with [`USER`] and [`PASSWORD`].
-    pub(crate) fn basic() -> Self {
+    pub fn basic() -> Self {
         Self::Basic {
             user: USER,
             password: PASSWORD,
@@ -60,7 +60,7 @@ impl Auth {
     }
 
     /// The user name and password a client needs, if any.
-    pub(crate) fn credentials(&self) -> Option<(&'static str, &'static str)> {
+    pub fn credentials(&self) -> Option<(&'static str, &'static str)> {
         match self {
             Self::None => None,
             Self::Basic { user, password } => Some((user, password)),
@@ -86,7 +86,7 @@ impl fmt::Debug for Auth {
 /// A running registry. Independent of every other one (own port, own directory), so tests
 /// may run in parallel. Dropping it kills the process and deletes its directory; if the test
 /// is panicking, the log's last lines go to stderr first.
-pub(crate) struct TestRegistry {
+pub struct TestRegistry {
     child: Child,
     port: u16,
     auth: Auth,
@@ -98,7 +98,7 @@ pub(crate) struct TestRegistry {
 
 impl TestRegistry {
     /// Starts a registry and waits until `GET /v2/` answers.
-    pub(crate) async fn start(auth: Auth) -> Result<Self, HarnessError> {
+    pub async fn start(auth: Auth) -> Result<Self, HarnessError> {
         tools::require_programs()?;
         let directory = tempfile::Builder::new()
             .prefix("upkeep-registry-")
@@ -170,63 +170,63 @@ impl TestRegistry {
     }
 
     /// `http://127.0.0.1:PORT`.
-    pub(crate) fn base_url(&self) -> String {
+    pub fn base_url(&self) -> String {
         format!("http://{}", self.host())
     }
 
     /// `127.0.0.1:PORT`, as written in image references.
-    pub(crate) fn host(&self) -> String {
+    pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// The auth mode it was started with.
-    pub(crate) fn auth(&self) -> &Auth {
+    pub fn auth(&self) -> &Auth {
         &self.auth
     }
 
     /// The user name and password a client needs (Basic and token modes).
-    pub(crate) fn credentials(&self) -> Option<(&'static str, &'static str)> {
+    pub fn credentials(&self) -> Option<(&'static str, &'static str)> {
         self.auth.credentials()
     }
 
     /// The token endpoint (token mode), `http://127.0.0.1:PORT/token`.
-    pub(crate) fn token_realm(&self) -> Option<String> {
+    pub fn token_realm(&self) -> Option<String> {
         self.issuer.as_ref().map(TokenIssuer::realm)
     }
 
     /// How many requests reached the token issuer (answered or refused) since start or since
     /// the last [`Self::fill_standard`], which resets it; 0 outside token mode.
-    pub(crate) fn token_requests(&self) -> usize {
+    pub fn token_requests(&self) -> usize {
         self.issuer.as_ref().map_or(0, TokenIssuer::requests)
     }
 
     /// The `scope` parameters of those requests, one entry per request (several scopes of one
     /// request joined by a space).
-    pub(crate) fn token_scopes(&self) -> Vec<String> {
+    pub fn token_scopes(&self) -> Vec<String> {
         self.issuer
             .as_ref()
             .map_or_else(Vec::new, TokenIssuer::scopes)
     }
 
     /// Forgets the token requests counted so far.
-    pub(crate) fn reset_token_requests(&self) {
+    pub fn reset_token_requests(&self) {
         if let Some(issuer) = &self.issuer {
             issuer.reset_counts();
         }
     }
 
     /// The registry's temporary directory (config, storage, log, keys).
-    pub(crate) fn directory(&self) -> &Path {
+    pub fn directory(&self) -> &Path {
         self.directory.path()
     }
 
     /// The file the registry's stdout and stderr go to.
-    pub(crate) fn log_path(&self) -> PathBuf {
+    pub fn log_path(&self) -> PathBuf {
         self.directory.path().join(LOG_FILE)
     }
 
     /// The last `lines` lines of the registry's log, for failure messages.
-    pub(crate) fn log_tail(&self, lines: usize) -> String {
+    pub fn log_tail(&self, lines: usize) -> String {
         log_tail(self.directory.path(), lines)
     }
 
