@@ -5,13 +5,31 @@ use std::time::Duration;
 /// A failed registry operation. The message names the registry and, where there is one, the
 /// repository; the cause (an HTTP or IO error) is kept as the [`source`](std::error::Error::source)
 /// and not repeated in the message.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind}, from {registry}{}", repository_suffix(.repository.as_deref()))]
+#[derive(Debug)]
 pub struct RegistryError {
     registry: String,
     repository: Option<String>,
-    #[source]
     kind: Box<ErrorKind>,
+}
+
+impl std::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, from {}{}",
+            self.kind,
+            self.registry,
+            repository_suffix(self.repository.as_deref())
+        )
+    }
+}
+
+impl std::error::Error for RegistryError {
+    /// The kind's own cause (such as the HTTP error of [`ErrorKind::Transport`]); the kind
+    /// itself is already in the message.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.kind)
+    }
 }
 
 fn repository_suffix(repository: Option<&str>) -> String {

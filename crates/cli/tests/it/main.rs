@@ -2,6 +2,7 @@
 //! code, stdout and stderr.
 #![allow(clippy::unwrap_used)]
 
+mod registry;
 mod version;
 
 use std::io::Write;
@@ -26,8 +27,15 @@ impl std::fmt::Display for Run {
 
 /// Runs `upkeep ARGS` with `stdin` as its standard input.
 pub(crate) fn upkeep(args: &[&str], stdin: &str) -> Run {
+    upkeep_with_env(args, stdin, &[])
+}
+
+/// Runs `upkeep ARGS` with extra environment variables and no Docker config of the user's.
+pub(crate) fn upkeep_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_upkeep"))
         .args(args)
+        .env("DOCKER_CONFIG", "/nonexistent/upkeep-test")
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
