@@ -16,6 +16,7 @@ use reqwest::{Response, StatusCode};
 use tokio::sync::Semaphore;
 
 use crate::error::{ErrorKind, RegistryError};
+use crate::hosted::hub::HubRateLimit;
 
 /// How a [`Transport`] treats registries; the defaults suit a person's machine.
 #[derive(Debug, Clone)]
@@ -38,6 +39,10 @@ pub struct TransportConfig {
     pub connect_timeout: Duration,
     /// Whole-request timeout.
     pub request_timeout: Duration,
+    /// Manifest GETs kept in reserve: when a registry reports (as Docker Hub does) that this
+    /// many pulls or fewer are left, manifest GETs stop until its window passes; HEADs, which
+    /// do not count as pulls, go on.
+    pub pull_reserve: u32,
 }
 
 impl Default for TransportConfig {
@@ -51,6 +56,7 @@ impl Default for TransportConfig {
             max_retry_after: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            pull_reserve: 5,
         }
     }
 }
@@ -63,6 +69,7 @@ pub struct Transport {
     config: Arc<TransportConfig>,
     permits: Arc<Semaphore>,
     requests: Arc<AtomicU32>,
+    pull_limit: Arc<std::sync::Mutex<Option<HubRateLimit>>>,
 }
 
 impl Transport {
@@ -74,7 +81,13 @@ impl Transport {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
             requests: Arc::new(AtomicU32::new(0)),
+            pull_limit: Arc::default(),
         }
+    }
+
+    /// The pull limit the registry last reported (Docker Hub's `ratelimit-*` headers).
+    pub fn pull_limit(&self) -> Option<HubRateLimit> {
+        self.pull_limit.lock().ok().and_then(|limit| limit.clone())
     }
 
     /// The registry host.
@@ -158,14 +171,37 @@ impl Transport {
         {
             return Err(self.error(repository, ErrorKind::BudgetSpent { budget }));
         }
+        let request = build(&self.client)
+            .build()
+            .map_err(|error| self.error(repository, ErrorKind::Transport(error)))?;
+        if request.method() == reqwest::Method::GET
+            && request.url().path().contains("/manifests/")
+            && let Some(limit) = self.pull_limit()
+            && limit.is_nearly_spent(self.config.pull_reserve)
+        {
+            // Stop before the registry's count reaches zero (registry-reference §3.3, §11).
+            return Err(self.error(
+                repository,
+                ErrorKind::RateLimited {
+                    retry_after: limit.window,
+                },
+            ));
+        }
         // The semaphore is never closed, so acquiring only fails if it were; then go on
         // without a permit rather than fail the request.
         let _permit = self.permits.acquire().await.ok();
         self.requests.fetch_add(1, Ordering::Relaxed);
-        build(&self.client)
-            .send()
+        let response = self
+            .client
+            .execute(request)
             .await
-            .map_err(|error| self.error(repository, ErrorKind::Transport(error)))
+            .map_err(|error| self.error(repository, ErrorKind::Transport(error)))?;
+        if let Some(limit) = HubRateLimit::from_headers(response.headers())
+            && let Ok(mut recorded) = self.pull_limit.lock()
+        {
+            *recorded = Some(limit);
+        }
+        Ok(response)
     }
 
     /// Jittered exponential backoff: `initial * 2^attempt`, scaled by a random 50-100 %.

@@ -7,5 +7,6 @@
 mod fault_proxy;
 mod faults;
 mod harness;
+mod hosted;
 mod mock_registry;
 mod real_registry;
