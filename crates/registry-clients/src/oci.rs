@@ -227,6 +227,9 @@ impl OciRegistry {
         scope: &str,
         fresh: Option<Challenge>,
     ) -> Result<Option<String>, RegistryError> {
+        // The ping's challenge names no scope, or one for another repository (GHCR); only a
+        // challenge answering this repository's request says what this request needs.
+        let answers_this_request = fresh.is_some();
         let challenge = {
             let mut state = self.state.lock().await;
             if fresh.is_none()
@@ -250,7 +253,10 @@ impl OciRegistry {
         };
         match challenge {
             Challenge::Basic { .. } => Ok(self.basic_authorization()),
-            Challenge::Bearer(bearer) => {
+            Challenge::Bearer(mut bearer) => {
+                if !answers_this_request {
+                    bearer.scope = None;
+                }
                 let token = self.fetch_token(repository, scope, &bearer).await?;
                 Ok(Some(format!("Bearer {token}")))
             }

@@ -181,3 +181,78 @@ async fn ecr_without_aws_credentials_says_how_to_fix_it() {
     );
     assert!(error.to_string().contains(ECR_HOST), "{error}");
 }
+
+#[tokio::test]
+async fn ghcr_public_images_get_anonymous_tokens_and_page_by_link() {
+    let server = MockServer::start().await;
+    let realm = format!("{}/token", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header(
+                "WWW-Authenticate",
+                format!(
+                    r#"Bearer realm="{realm}",service="ghcr.io",scope="repository:user/image:pull""#
+                )
+                .as_str(),
+            ),
+        )
+        .mount(&server)
+        .await;
+    // GHCR's anonymous token answer (registry-reference §4): only `token`, no expiry.
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .and(wiremock::matchers::query_param(
+            "scope",
+            "repository:owner/app:pull",
+        ))
+        .and(wiremock::matchers::query_param("service", "ghcr.io"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"token":"djE6b3duZXIvYXBwOjE3MzU3MzI4MDA="}"#),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Oldest first, 100 per page, `Link` to the next (observed GHCR behaviour).
+    let first: Vec<String> = (0..100).map(|patch| format!("\"1.0.{patch}\"")).collect();
+    Mock::given(method("GET"))
+        .and(path("/v2/owner/app/tags/list"))
+        .and(wiremock::matchers::query_param_is_missing("last"))
+        .and(header(
+            "authorization",
+            "Bearer djE6b3duZXIvYXBwOjE3MzU3MzI4MDA=",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(format!(
+                    r#"{{"name":"owner/app","tags":[{}]}}"#,
+                    first.join(",")
+                ))
+                .insert_header(
+                    "Link",
+                    r#"</v2/owner/app/tags/list?last=1.0.99&n=100>; rel="next""#,
+                ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/owner/app/tags/list"))
+        .and(wiremock::matchers::query_param("last", "1.0.99"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"name":"owner/app","tags":["1.1.0","latest"]}"#),
+        )
+        .mount(&server)
+        .await;
+    let endpoints = Endpoints {
+        api_hosts: BTreeMap::from([("ghcr.io".to_owned(), server.address().to_string())]),
+        ..Endpoints::default()
+    };
+    let router = router(endpoints, None);
+    let image = "ghcr.io/owner/app:1.0.0".parse().unwrap();
+    let ghcr = router.registry_for(&image).await.unwrap();
+    let tags = ghcr.list_tags("owner/app").await.unwrap();
+    assert_eq!(tags.len(), 102);
+    assert_eq!(tags.last().map(String::as_str), Some("latest"));
+}
