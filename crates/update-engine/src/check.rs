@@ -25,7 +25,8 @@ pub struct CheckReport {
     /// The digest of `latest`.
     pub latest_digest: Option<String>,
     /// The kind of move to `latest`: `major`, `minor`, `patch`, `build`, `prerelease`, or
-    /// `none` when nothing is newer; `unknown` when the current tag is a name.
+    /// `none` when nothing is newer (or the current tag already points at `latest`'s image);
+    /// `unknown` when the current tag is a name pointing at another image.
     pub update: String,
     /// The newest version among all tags, whatever its variant, line or stability.
     pub newest_any: Option<String>,
@@ -52,6 +53,9 @@ pub async fn check(
         None => None,
     };
     let update = match &selected {
+        // From a name such as `latest`, the move has no size; when the name already points
+        // at the chosen version's image, there is no move at all.
+        Some(_) if current_digest.is_some() && current_digest == latest_digest => UpdateKind::None,
         Some(selected) => selected.kind,
         None => UpdateKind::None,
     };
@@ -159,6 +163,37 @@ mod tests {
         assert_eq!(report.latest_digest, None);
         assert_eq!(report.update, "none");
         assert_eq!(report.newest_any.as_deref(), Some("2.0.0-alpine"));
+    }
+
+    #[tokio::test]
+    async fn a_name_on_the_newest_image_needs_no_update() {
+        let mut registry = MockRegistry::new();
+        registry.expect_list_tags().returning(|_| {
+            Ok(vec![
+                "1.25.3".to_owned(),
+                "1.26.0".to_owned(),
+                "latest".to_owned(),
+            ])
+        });
+        registry
+            .expect_resolve_digest()
+            .returning(|_, tag| match tag {
+                "latest" | "1.26.0" => Ok(DIGEST_B.parse().unwrap()),
+                _ => Ok(DIGEST_A.parse().unwrap()),
+            });
+        let image: ImageRef = "nginx".parse().unwrap();
+        let report = check(&registry, &image, &Scheme::Docker, Constraints::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.latest.as_deref(), report.update.as_str()),
+            (Some("1.26.0"), "none")
+        );
+        let image: ImageRef = "nginx:1.25.3".parse().unwrap();
+        let report = check(&registry, &image, &Scheme::Docker, Constraints::default())
+            .await
+            .unwrap();
+        assert_eq!(report.update, "minor");
     }
 
     #[tokio::test]
