@@ -5,7 +5,7 @@ use regex::Regex;
 use upkeep_versioning_core::Scheme;
 use upkeep_versioning_core::range::Range;
 use upkeep_versioning_core::reference::ImageRef;
-use upkeep_versioning_core::select::Within;
+use upkeep_versioning_core::select::{Constraints, Within};
 
 /// Keep container deployments on the right image versions.
 #[derive(Debug, Parser)]
@@ -50,18 +50,8 @@ pub(crate) struct CheckArgs {
     pub(crate) image: ImageRef,
     #[command(flatten)]
     pub(crate) scheme: SchemeArg,
-    /// Which line to stay in: patch (same x.y.z), minor (same x.y), major (same x) or any
-    #[arg(long, default_value = "major", value_name = "LINE")]
-    pub(crate) within: Within,
-    /// Only tags matching this regular expression
-    #[arg(long, value_name = "RE", value_parser = parse_regex)]
-    pub(crate) include: Option<Regex>,
-    /// No tag matching this regular expression
-    #[arg(long, value_name = "RE", value_parser = parse_regex)]
-    pub(crate) exclude: Option<Regex>,
-    /// Allow pre-releases beyond the current release
-    #[arg(long)]
-    pub(crate) allow_prerelease: bool,
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
     /// Print JSON
     #[arg(long)]
     pub(crate) json: bool,
@@ -137,12 +127,22 @@ pub(crate) struct LatestArgs {
     /// The tag running now; a name such as `latest` resolves to the newest plain release
     #[arg(long, value_name = "TAG", allow_hyphen_values = true)]
     pub(crate) current: String,
-    /// Which line to stay in: patch (same x.y.z), minor (same x.y), major (same x) or any
-    #[arg(long, default_value = "major", value_name = "LINE")]
-    pub(crate) within: Within,
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
     /// Only versions in this range, such as `^1.2`, `~1.2.3`, `>=1.2 <2` or `1.x`
     #[arg(long, value_name = "RANGE", value_parser = parse_range)]
     pub(crate) range: Option<Range>,
+    /// Never choose this tag (or a version equal to it); may be repeated
+    #[arg(long, value_name = "TAG")]
+    pub(crate) skip: Vec<String>,
+}
+
+/// The selection rules `latest` and `check` share.
+#[derive(Debug, Args)]
+pub(crate) struct SelectionArgs {
+    /// Which line to stay in: patch (same x.y.z), minor (same x.y), major (same x) or any
+    #[arg(long, default_value = "major", value_name = "LINE")]
+    pub(crate) within: Within,
     /// Only tags matching this regular expression
     #[arg(long, value_name = "RE", value_parser = parse_regex)]
     pub(crate) include: Option<Regex>,
@@ -152,9 +152,19 @@ pub(crate) struct LatestArgs {
     /// Allow pre-releases beyond the current release
     #[arg(long)]
     pub(crate) allow_prerelease: bool,
-    /// Never choose this tag (or a version equal to it); may be repeated
-    #[arg(long, value_name = "TAG")]
-    pub(crate) skip: Vec<String>,
+}
+
+impl SelectionArgs {
+    /// The core's constraints for these flags.
+    pub(crate) fn constraints(self) -> Constraints {
+        Constraints {
+            within: self.within,
+            allow_prerelease: self.allow_prerelease,
+            include: self.include,
+            exclude: self.exclude,
+            ..Constraints::default()
+        }
+    }
 }
 
 fn parse_scheme(text: &str) -> Result<Scheme, String> {

@@ -10,7 +10,7 @@ use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_registry_clients::transport::TransportConfig;
 use upkeep_update_engine::check;
-use upkeep_versioning_core::select::{Constraints, names, newest_first};
+use upkeep_versioning_core::select::{names, newest_first};
 
 use crate::args::{CheckArgs, RegistryArgs, TagsArgs};
 use crate::output::print_lines;
@@ -103,13 +103,7 @@ pub(crate) fn tags(args: TagsArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let router = router(&args.registry)?;
-    let constraints = Constraints {
-        within: args.within,
-        allow_prerelease: args.allow_prerelease,
-        include: args.include,
-        exclude: args.exclude,
-        ..Constraints::default()
-    };
+    let constraints = args.selection.constraints();
     let report = runtime()?.block_on(async {
         let registry = router.registry_for(&args.image).await?;
         check::check(

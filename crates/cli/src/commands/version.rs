@@ -122,13 +122,9 @@ fn compare(scheme: &Scheme, a: &str, b: &str) -> anyhow::Result<ExitCode> {
 
 fn latest(args: LatestArgs) -> anyhow::Result<ExitCode> {
     let constraints = Constraints {
-        within: args.within,
-        allow_prerelease: args.allow_prerelease,
-        include: args.include,
-        exclude: args.exclude,
         range: args.range,
         skip: args.skip.into_iter().collect(),
-        ..Constraints::default()
+        ..args.selection.constraints()
     };
     let selector = Selector::new(args.scheme.scheme, &args.current, constraints);
     let tags = read_stdin_lines()?;
