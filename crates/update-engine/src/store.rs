@@ -46,9 +46,9 @@ pub enum StoreError {
         path: PathBuf,
         /// The newest backup, if there is one.
         newest_backup: Option<PathBuf>,
-        /// What is wrong, with the field or line.
+        /// What is wrong, with the field or line (boxed: it is large and rare).
         #[source]
-        source: ManifestError,
+        source: Box<ManifestError>,
     },
 }
 
@@ -112,7 +112,7 @@ impl StateDir {
             .map_err(|source| StoreError::Invalid {
                 newest_backup: self.backups().ok().and_then(|mut all| all.pop()),
                 path,
-                source,
+                source: Box::new(source),
             })
     }
 
