@@ -40,15 +40,15 @@ pub enum StoreError {
         source: io::Error,
     },
     /// The manifest is not valid; the message says where and how to restore a backup.
-    #[error("{} is not a valid manifest: {source}{}", path.display(), restore_hint(.newest_backup.as_deref(), path))]
+    // The problem is in the message, before the fix, and so not also a `source`.
+    #[error("{} is not a valid manifest: {problem}{}", path.display(), restore_hint(.newest_backup.as_deref(), path))]
     Invalid {
         /// The manifest file.
         path: PathBuf,
         /// The newest backup, if there is one.
         newest_backup: Option<PathBuf>,
         /// What is wrong, with the field or line (boxed: it is large and rare).
-        #[source]
-        source: Box<ManifestError>,
+        problem: Box<ManifestError>,
     },
 }
 
@@ -112,7 +112,7 @@ impl StateDir {
             .map_err(|source| StoreError::Invalid {
                 newest_backup: self.backups().ok().and_then(|mut all| all.pop()),
                 path,
-                source: Box::new(source),
+                problem: Box::new(source),
             })
     }
 
