@@ -21,6 +21,7 @@ mod fixtures;
 mod server;
 mod token;
 mod tools;
+pub mod web;
 
 use std::io::Write as _;
 use std::path::PathBuf;

@@ -9,15 +9,18 @@ use std::process::Stdio;
 use super::HarnessError;
 
 /// Every Debian package the harness needs, as one `apt-get install` argument list.
-pub(super) const APT_PACKAGES: &str = "docker-registry skopeo umoci apache2-utils openssl";
+pub(super) const APT_PACKAGES: &str =
+    "docker-registry skopeo umoci apache2-utils openssl busybox-static";
 
 /// The programs the harness runs, each with the Debian package that ships it.
-const PROGRAMS: [(&str, &str); 5] = [
+const PROGRAMS: [(&str, &str); 6] = [
     ("docker-registry", "docker-registry"),
     ("skopeo", "skopeo"),
     ("umoci", "umoci"),
     ("htpasswd", "apache2-utils"),
     ("openssl", "openssl"),
+    // The web images for Docker tests are made of it (`web.rs`).
+    ("busybox", "busybox-static"),
 ];
 
 /// How much of a failed program's stderr goes into the error.
