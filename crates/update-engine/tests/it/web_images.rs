@@ -9,6 +9,19 @@ use upkeep_test_registry::{self as support, Auth};
 
 use crate::{docker, docker_available};
 
+/// Removes the pulled images when the test ends, so runs do not pile up in the engine.
+struct PulledImages(Vec<String>);
+
+impl Drop for PulledImages {
+    fn drop(&mut self) {
+        for image in &self.0 {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "--force", image])
+                .output();
+        }
+    }
+}
+
 /// Removes the container when the test ends, however it ends.
 struct Container(String);
 
@@ -43,6 +56,12 @@ async fn web_images_pull_from_the_loopback_registry_and_behave_as_built() {
     };
     let images = registry.push_web_images().await.unwrap();
     let image = images.image.clone();
+    let _pulled = PulledImages(
+        WEB_TAGS
+            .iter()
+            .map(|(tag, _)| format!("{image}:{tag}"))
+            .collect(),
+    );
     for (tag, behaviour) in WEB_TAGS {
         let reference = format!("{image}:{tag}");
         docker(&["pull", "--quiet", &reference]);
