@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod health;
 pub mod store;
 
 pub use upkeep_registry_clients as registry;
