@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod health;
+pub mod hooks;
 pub mod store;
 
 pub use upkeep_registry_clients as registry;
