@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::journal::JournalEntry;
 use upkeep_versioning_core::manifest::{Manifest, ManifestError, Warning};
 
 /// The manifest's file name.
@@ -23,6 +24,8 @@ pub const MANIFEST_FILE: &str = "version-manifest.yaml";
 pub const ENV_FILE: &str = "versions.env";
 /// The folder of manifest backups.
 pub const BACKUP_DIR: &str = ".version-backups";
+/// The journal of the update in progress, present only while one is.
+pub const JOURNAL_FILE: &str = ".upkeep-journal.json";
 
 /// Why the state files could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,17 @@ pub enum StoreError {
         newest_backup: Option<PathBuf>,
         /// What is wrong, with the field or line (boxed: it is large and rare).
         problem: Box<ManifestError>,
+    },
+    /// The journal of an interrupted update cannot be read.
+    #[error(
+        "{} cannot be read ({problem}); an update was interrupted: check the service with `docker ps`, then delete the file",
+        path.display()
+    )]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
     },
 }
 
@@ -130,6 +144,56 @@ impl StateDir {
     /// Regenerates `versions.env` from `manifest`.
     pub fn write_env(&self, manifest: &Manifest) -> Result<(), StoreError> {
         write_atomically(&self.env_path(), manifest.versions_env().as_bytes())
+    }
+
+    /// The journal's path.
+    pub fn journal_path(&self) -> PathBuf {
+        self.directory.join(JOURNAL_FILE)
+    }
+
+    /// Records the update in progress, atomically, before its next step acts.
+    pub fn write_journal(&self, entry: &JournalEntry) -> Result<(), StoreError> {
+        let path = self.journal_path();
+        let text = serde_json::to_vec_pretty(entry).map_err(|error| StoreError::Journal {
+            path: path.clone(),
+            problem: error.to_string(),
+        })?;
+        write_atomically(&path, &text)
+    }
+
+    /// The update that was in progress when upkeep last stopped, if one was.
+    pub fn read_journal(&self) -> Result<Option<JournalEntry>, StoreError> {
+        let path = self.journal_path();
+        match fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|error| StoreError::Journal {
+                        path,
+                        problem: error.to_string(),
+                    })
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io {
+                action: "read",
+                path,
+                source,
+            }),
+        }
+    }
+
+    /// Removes the journal once the update is finished or undone.
+    pub fn clear_journal(&self) -> Result<(), StoreError> {
+        let path = self.journal_path();
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StoreError::Io {
+                action: "remove",
+                path,
+                source,
+            }),
+        }
     }
 
     /// The backups, oldest first.
@@ -327,6 +391,28 @@ mod tests {
             )),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_journal_is_written_read_and_cleared() {
+        use upkeep_versioning_core::journal::{JournalVersion, Step};
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        assert_eq!(state.read_journal().unwrap(), None);
+        let version = |tag: &str| JournalVersion {
+            tag: tag.to_owned(),
+            digest: None,
+        };
+        let mut entry = JournalEntry::begin("web", version("1.0.0"), version("1.0.1"), at(0));
+        entry.advance(Step::Stop);
+        state.write_journal(&entry).unwrap();
+        assert_eq!(state.read_journal().unwrap(), Some(entry));
+        state.clear_journal().unwrap();
+        state.clear_journal().unwrap();
+        assert_eq!(state.read_journal().unwrap(), None);
+        fs::write(state.journal_path(), "{half").unwrap();
+        let error = state.read_journal().unwrap_err().to_string();
+        assert!(error.contains("an update was interrupted"), "{error}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`select`]: choosing the update target from a tag list under constraints.
 //! - [`policy`]: per-deployment update policies and a pure `decide`.
 //! - [`manifest`]: the version manifest with its deployment history, and its YAML form.
+//! - [`journal`]: the journal of an update in progress and how to recover one cut short.
 //!
 //! # What this crate does not do
 //! No IO, no async, no clock, no environment: the current time is always an argument
@@ -17,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod journal;
 pub mod manifest;
 pub mod policy;
 pub mod range;
