@@ -1,0 +1,631 @@
+//! [`Runtime`] for the Docker Engine, through its HTTP API with bollard.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EndpointSettings,
+    HealthStatusEnum, ImageConfig, NetworkConnectRequest, NetworkingConfig,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, TagImageOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::{
+    ContainerState, Health, OLD_SUFFIX, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint,
+    Runtime, RuntimeError, Status, has_tag_or_digest, repository,
+};
+
+/// The Docker Engine on this host, reached through its local socket.
+///
+/// Built with [`DockerRuntime::connect`], which negotiates the API version with the engine:
+/// bollard speaks a newer API version than many engines still in service (Docker 20.10
+/// speaks 1.41), and an engine rejects every request made with a version newer than its own.
+/// Negotiation lowers the client to the engine's version, so the calls here only use what API
+/// 1.41 offers (for example, a container is created on one network and connected to the
+/// others afterwards).
+///
+/// Private registries: pulls go without credentials for now, so they work for public images
+/// and registries the engine reaches anonymously.
+#[derive(Debug, Clone)]
+pub struct DockerRuntime {
+    docker: Docker,
+}
+
+impl DockerRuntime {
+    /// Connects to the local engine (`DOCKER_HOST` when it is a `unix://` address, otherwise
+    /// `unix:///var/run/docker.sock`) and negotiates the API version.
+    pub async fn connect() -> Result<Self, RuntimeError> {
+        let address = local_address();
+        let connect_error = |source| RuntimeError::Connect {
+            address: address.clone(),
+            source,
+        };
+        let docker = Docker::connect_with_local_defaults().map_err(connect_error)?;
+        let docker = docker.negotiate_version().await.map_err(connect_error)?;
+        Ok(Self::with_client(docker))
+    }
+
+    /// Uses an already connected client, whose API version the caller has negotiated.
+    pub fn with_client(docker: Docker) -> Self {
+        Self { docker }
+    }
+
+    /// The raw inspection of a container; a missing one is [`RuntimeError::ContainerNotFound`].
+    async fn inspect_raw(&self, container: &str) -> Result<ContainerInspectResponse, RuntimeError> {
+        self.docker
+            .inspect_container(container, None)
+            .await
+            .map_err(|source| container_error(container, "inspect", source))
+    }
+
+    /// Whether a container by that name exists.
+    async fn exists(&self, container: &str) -> Result<bool, RuntimeError> {
+        match self.inspect_raw(container).await {
+            Ok(_) => Ok(true),
+            Err(RuntimeError::ContainerNotFound { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .rename_container(
+                from,
+                RenameContainerOptionsBuilder::default().name(to).build(),
+            )
+            .await
+            .map_err(|source| container_error(from, "rename", source))
+    }
+
+    async fn start(&self, container: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .start_container(container, None)
+            .await
+            .map_err(|source| container_error(container, "start", source))
+    }
+
+    /// Removes a container, keeping its volumes.
+    async fn remove(&self, container: &str) -> Result<(), RuntimeError> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(false)
+            .build();
+        self.docker
+            .remove_container(container, Some(options))
+            .await
+            .map_err(|source| container_error(container, "remove", source))
+    }
+
+    /// Creates `name` from `body`, connects it to `networks` and starts it. The id of the
+    /// created container goes into `created` as soon as it exists, so a failure after that
+    /// can remove it.
+    async fn create_and_start(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+        networks: Vec<(String, EndpointSettings)>,
+        created: &mut Option<String>,
+    ) -> Result<(), RuntimeError> {
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        let response = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|source| container_error(name, "create", source))?;
+        *created = Some(response.id.clone());
+        for (network, endpoint) in networks {
+            let request = NetworkConnectRequest {
+                container: response.id.clone(),
+                endpoint_config: Some(endpoint),
+            };
+            self.docker
+                .connect_network(&network, request)
+                .await
+                .map_err(|source| container_error(name, "connect to its network", source))?;
+        }
+        self.start(&response.id).await
+    }
+
+    /// Puts the old container back under its name after a failed recreate: removes what was
+    /// created, renames the old one back and starts it if it ran. On failure, says why and
+    /// what the old container is named now.
+    async fn put_back(
+        &self,
+        container: &str,
+        old_name: &str,
+        created: Option<&str>,
+        was_running: bool,
+    ) -> Result<(), (RuntimeError, String)> {
+        if let Some(id) = created {
+            self.remove(id)
+                .await
+                .map_err(|error| (error, old_name.to_owned()))?;
+        }
+        self.rename(old_name, container)
+            .await
+            .map_err(|error| (error, old_name.to_owned()))?;
+        if was_running {
+            self.start(container)
+                .await
+                .map_err(|error| (error, container.to_owned()))?;
+        }
+        Ok(())
+    }
+}
+
+/// An error and its causes on one line, for an error that cannot be a `#[source]`.
+fn chain(error: &RuntimeError) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
+}
+
+#[async_trait]
+impl Runtime for DockerRuntime {
+    async fn inspect(&self, container: &str) -> Result<ContainerState, RuntimeError> {
+        let inspection = self.inspect_raw(container).await?;
+        let image_id = inspection
+            .image
+            .clone()
+            .ok_or_else(|| RuntimeError::Incomplete {
+                subject: container.to_owned(),
+                what: "the image id",
+            })?;
+        let reference = inspection
+            .config
+            .as_ref()
+            .and_then(|config| config.image.clone())
+            .unwrap_or_else(|| image_id.clone());
+        let image = self
+            .docker
+            .inspect_image(&image_id)
+            .await
+            .map_err(|source| image_error(&image_id, "inspect", source))?;
+        let repo_digest = repo_digest(&reference, image.repo_digests.as_deref().unwrap_or(&[]));
+        let state = inspection.state.unwrap_or_default();
+        Ok(ContainerState {
+            name: inspection.name.map_or_else(
+                || container.to_owned(),
+                |name| name.trim_start_matches('/').to_owned(),
+            ),
+            id: inspection.id.unwrap_or_default(),
+            image: reference,
+            image_id,
+            repo_digest,
+            status: status(state.status),
+            exit_code: state.exit_code.unwrap_or_default(),
+            health: state
+                .health
+                .and_then(|health| health.status)
+                .and_then(|status| match status {
+                    HealthStatusEnum::STARTING => Some(Health::Starting),
+                    HealthStatusEnum::HEALTHY => Some(Health::Healthy),
+                    HealthStatusEnum::UNHEALTHY => Some(Health::Unhealthy),
+                    HealthStatusEnum::EMPTY | HealthStatusEnum::NONE => None,
+                }),
+        })
+    }
+
+    async fn pull(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Sync),
+    ) -> Result<PulledImage, RuntimeError> {
+        // Without a tag the engine pulls every tag of the repository.
+        let reference = if has_tag_or_digest(image) {
+            image.to_owned()
+        } else {
+            format!("{image}:latest")
+        };
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(&reference)
+            .build();
+        let mut messages = self.docker.create_image(Some(options), None, None);
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|source| RuntimeError::Pull {
+                image: reference.clone(),
+                source,
+            })?;
+            let detail = message.progress_detail.unwrap_or_default();
+            progress(PullProgress {
+                id: message.id,
+                status: message.status.unwrap_or_default(),
+                current: detail.current,
+                total: detail.total,
+            });
+        }
+        let inspection = self
+            .docker
+            .inspect_image(&reference)
+            .await
+            .map_err(|source| image_error(&reference, "inspect", source))?;
+        Ok(PulledImage {
+            id: inspection.id.ok_or_else(|| RuntimeError::Incomplete {
+                subject: reference.clone(),
+                what: "the image id",
+            })?,
+            repo_digests: inspection.repo_digests.unwrap_or_default(),
+            reference,
+        })
+    }
+
+    async fn keep_for_rollback(&self, container: &str) -> Result<RollbackPoint, RuntimeError> {
+        let state = self.inspect(container).await?;
+        let repository = repository(&state.image);
+        let options = TagImageOptionsBuilder::default()
+            .repo(repository)
+            .tag(ROLLBACK_TAG)
+            .build();
+        self.docker
+            .tag_image(&state.image_id, Some(options))
+            .await
+            .map_err(|source| image_error(&state.image_id, "tag", source))?;
+        Ok(RollbackPoint {
+            container: state.name,
+            tag: format!("{repository}:{ROLLBACK_TAG}"),
+            reference: state.image,
+            image_id: state.image_id,
+            repo_digest: state.repo_digest,
+        })
+    }
+
+    async fn recreate(&self, container: &str, image: &str) -> Result<ContainerState, RuntimeError> {
+        let old = self.inspect_raw(container).await?;
+        let old_id = old.id.clone().ok_or_else(|| RuntimeError::Incomplete {
+            subject: container.to_owned(),
+            what: "the container id",
+        })?;
+        self.docker
+            .inspect_image(image)
+            .await
+            .map_err(|source| image_error(image, "inspect", source))?;
+        // The old image may be gone by name; without its defaults everything is copied.
+        let old_defaults = match &old.image {
+            Some(id) => self
+                .docker
+                .inspect_image(id)
+                .await
+                .ok()
+                .and_then(|i| i.config),
+            None => None,
+        };
+        let (body, networks) = creation_body(&old, old_defaults.as_ref(), image);
+
+        let old_name = format!("{container}{OLD_SUFFIX}");
+        if self.exists(&old_name).await? {
+            return Err(RuntimeError::Leftover {
+                container: container.to_owned(),
+                old: old_name,
+            });
+        }
+        let was_running = old
+            .state
+            .as_ref()
+            .is_some_and(|state| state.running == Some(true) || state.restarting == Some(true));
+
+        self.docker
+            .stop_container(&old_id, None)
+            .await
+            .map_err(|source| container_error(container, "stop", source))?;
+        if let Err(error) = self.rename(&old_id, &old_name).await {
+            let restarted = if was_running {
+                self.start(&old_id).await
+            } else {
+                Ok(())
+            };
+            return Err(match restarted {
+                Ok(()) => RuntimeError::Recreate {
+                    container: container.to_owned(),
+                    image: image.to_owned(),
+                    source: Box::new(error),
+                },
+                Err(restore) => RuntimeError::Stranded {
+                    container: container.to_owned(),
+                    image: image.to_owned(),
+                    old: container.to_owned(),
+                    restore_error: chain(&restore),
+                    source: Box::new(error),
+                },
+            });
+        }
+
+        let mut created = None;
+        if let Err(error) = self
+            .create_and_start(container, body, networks, &mut created)
+            .await
+        {
+            return Err(
+                match self
+                    .put_back(container, &old_name, created.as_deref(), was_running)
+                    .await
+                {
+                    Ok(()) => RuntimeError::Recreate {
+                        container: container.to_owned(),
+                        image: image.to_owned(),
+                        source: Box::new(error),
+                    },
+                    Err((restore, old)) => RuntimeError::Stranded {
+                        container: container.to_owned(),
+                        image: image.to_owned(),
+                        old,
+                        restore_error: chain(&restore),
+                        source: Box::new(error),
+                    },
+                },
+            );
+        }
+        // The update has happened, so failing to remove the old container does not undo it:
+        // the next recreate reports the leftover as `Leftover`, which says how to clean up.
+        let _ = self.remove(&old_id).await;
+        self.inspect(container).await
+    }
+
+    async fn restore(
+        &self,
+        container: &str,
+        point: &RollbackPoint,
+    ) -> Result<ContainerState, RuntimeError> {
+        // Recreate from the original reference where possible, so that the container still
+        // names the tag it follows; a tag that moved is put back on the kept image.
+        let current = self.docker.inspect_image(&point.reference).await.ok();
+        let target = if current.and_then(|image| image.id).as_deref() == Some(&point.image_id) {
+            point.reference.clone()
+        } else if !point.reference.contains('@') && !point.reference.starts_with("sha256:") {
+            let repository = repository(&point.reference);
+            let tag = point
+                .reference
+                .get(repository.len() + 1..)
+                .filter(|tag| !tag.is_empty())
+                .unwrap_or("latest");
+            let options = TagImageOptionsBuilder::default()
+                .repo(repository)
+                .tag(tag)
+                .build();
+            self.docker
+                .tag_image(&point.image_id, Some(options))
+                .await
+                .map_err(|source| image_error(&point.image_id, "tag", source))?;
+            format!("{repository}:{tag}")
+        } else {
+            point.image_id.clone()
+        };
+        self.recreate(container, &target).await
+    }
+}
+
+/// What `DockerRuntime::connect` connects to, for error messages.
+fn local_address() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|host| host.starts_with("unix://"))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+}
+
+fn is_not_found(error: &BollardError) -> bool {
+    matches!(
+        error,
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn container_error(container: &str, action: &'static str, source: BollardError) -> RuntimeError {
+    if action == "inspect" && is_not_found(&source) {
+        RuntimeError::ContainerNotFound {
+            container: container.to_owned(),
+        }
+    } else {
+        RuntimeError::Container {
+            container: container.to_owned(),
+            action,
+            source,
+        }
+    }
+}
+
+fn image_error(image: &str, action: &'static str, source: BollardError) -> RuntimeError {
+    if is_not_found(&source) {
+        RuntimeError::ImageNotFound {
+            image: image.to_owned(),
+        }
+    } else {
+        RuntimeError::Image {
+            image: image.to_owned(),
+            action,
+            source,
+        }
+    }
+}
+
+fn status(status: Option<ContainerStateStatusEnum>) -> Status {
+    match status {
+        Some(ContainerStateStatusEnum::CREATED) => Status::Created,
+        Some(ContainerStateStatusEnum::RUNNING) => Status::Running,
+        Some(ContainerStateStatusEnum::PAUSED) => Status::Paused,
+        Some(ContainerStateStatusEnum::RESTARTING) => Status::Restarting,
+        Some(ContainerStateStatusEnum::REMOVING) => Status::Removing,
+        Some(ContainerStateStatusEnum::EXITED) => Status::Exited,
+        Some(ContainerStateStatusEnum::DEAD) => Status::Dead,
+        _ => Status::Unknown,
+    }
+}
+
+/// The manifest digest the engine recorded for `reference`'s repository, or the first one.
+fn repo_digest(reference: &str, repo_digests: &[String]) -> Option<String> {
+    let repository = repository(reference);
+    let digest_of = |repo_digest: &String| repo_digest.split_once('@').map(|(_, d)| d.to_owned());
+    repo_digests
+        .iter()
+        .find(|repo_digest| {
+            repo_digest
+                .split_once('@')
+                .is_some_and(|(name, _)| name == repository)
+        })
+        .or_else(|| repo_digests.first())
+        .and_then(digest_of)
+}
+
+/// The body that creates a copy of `old` running `image`, and the networks to connect it to
+/// after creation (API 1.41 attaches only one network at creation).
+///
+/// Values that equal the old image's defaults were not chosen by the user, so they are left
+/// out and the new image's defaults apply: otherwise an update would freeze the old image's
+/// `PATH`, `CMD` or version label into the new container.
+fn creation_body(
+    old: &ContainerInspectResponse,
+    defaults: Option<&ImageConfig>,
+    image: &str,
+) -> (ContainerCreateBody, Vec<(String, EndpointSettings)>) {
+    let config = old.config.clone().unwrap_or_default();
+    let defaults = defaults.cloned().unwrap_or_default();
+    let old_id = old.id.clone().unwrap_or_default();
+
+    let env = without(config.env, defaults.env.as_deref());
+    let exposed_ports = without(config.exposed_ports, defaults.exposed_ports.as_deref());
+    let volumes = without(config.volumes, defaults.volumes.as_deref());
+    let labels = config.labels.map(|labels| {
+        let image_labels = defaults.labels.unwrap_or_default();
+        labels
+            .into_iter()
+            .filter(|(key, value)| image_labels.get(key) != Some(value))
+            .collect::<HashMap<_, _>>()
+    });
+    let hostname = config
+        .hostname
+        .filter(|hostname| !hostname.is_empty() && !old_id.starts_with(hostname.as_str()));
+
+    let mut host_config = old.host_config.clone().unwrap_or_default();
+    // Anonymous volumes are not in the host config; mount them again so their data stays.
+    let mut binds = host_config.binds.take().unwrap_or_default();
+    let taken: Vec<String> = binds
+        .iter()
+        .filter_map(|bind| bind.split(':').nth(1).map(str::to_owned))
+        .chain(
+            host_config
+                .mounts
+                .iter()
+                .flatten()
+                .filter_map(|mount| mount.target.clone()),
+        )
+        .collect();
+    for mount in old.mounts.iter().flatten() {
+        if let (Some("volume"), Some(name), Some(destination)) = (
+            mount.typ.as_deref(),
+            mount.name.as_deref(),
+            mount.destination.as_deref(),
+        ) && !taken.iter().any(|target| target == destination)
+        {
+            let read_only = if mount.rw == Some(false) { ":ro" } else { "" };
+            binds.push(format!("{name}:{destination}{read_only}"));
+        }
+    }
+    host_config.binds = (!binds.is_empty()).then_some(binds);
+
+    let network_mode = host_config.network_mode.clone().unwrap_or_default();
+    let mut networks: Vec<(String, EndpointSettings)> = old
+        .network_settings
+        .as_ref()
+        .and_then(|settings| settings.networks.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|_| {
+            network_mode != "host"
+                && network_mode != "none"
+                && !network_mode.starts_with("container:")
+        })
+        .map(|(network, endpoint)| (network, user_endpoint(endpoint, &old_id)))
+        .collect();
+    networks.sort_by(|a, b| a.0.cmp(&b.0));
+    let primary = if network_mode == "default" {
+        "bridge"
+    } else {
+        network_mode.as_str()
+    };
+    let first = networks
+        .iter()
+        .position(|(network, _)| network == primary)
+        .map(|index| networks.remove(index));
+    let networking_config =
+        first
+            .filter(|(network, _)| network != "bridge")
+            .map(|(network, endpoint)| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(network, endpoint)])),
+            });
+
+    let body = ContainerCreateBody {
+        hostname,
+        domainname: config.domainname.filter(|name| !name.is_empty()),
+        user: differing(config.user, defaults.user).filter(|user| !user.is_empty()),
+        attach_stdin: config.attach_stdin,
+        attach_stdout: config.attach_stdout,
+        attach_stderr: config.attach_stderr,
+        exposed_ports,
+        tty: config.tty,
+        open_stdin: config.open_stdin,
+        stdin_once: config.stdin_once,
+        env,
+        cmd: differing(config.cmd, defaults.cmd),
+        healthcheck: differing(config.healthcheck, defaults.healthcheck),
+        args_escaped: None,
+        image: Some(image.to_owned()),
+        volumes,
+        working_dir: differing(config.working_dir, defaults.working_dir)
+            .filter(|directory| !directory.is_empty()),
+        entrypoint: differing(config.entrypoint, defaults.entrypoint),
+        network_disabled: config.network_disabled,
+        on_build: None,
+        labels,
+        stop_signal: differing(config.stop_signal, defaults.stop_signal),
+        stop_timeout: config.stop_timeout,
+        shell: differing(config.shell, defaults.shell),
+        host_config: Some(host_config),
+        networking_config,
+    };
+    (body, networks)
+}
+
+/// The endpoint settings a user can choose; the rest (addresses the engine assigned, ids)
+/// belong to the old container. The alias Docker adds from the old container's short id is
+/// dropped.
+fn user_endpoint(endpoint: EndpointSettings, old_id: &str) -> EndpointSettings {
+    EndpointSettings {
+        ipam_config: endpoint.ipam_config,
+        links: endpoint.links,
+        aliases: endpoint.aliases.map(|aliases| {
+            aliases
+                .into_iter()
+                .filter(|alias| !old_id.starts_with(alias.as_str()))
+                .collect()
+        }),
+        driver_opts: endpoint.driver_opts,
+        ..EndpointSettings::default()
+    }
+}
+
+/// `value` unless it equals the image's default.
+fn differing<T: PartialEq>(value: Option<T>, default: Option<T>) -> Option<T> {
+    value.filter(|value| default.as_ref() != Some(value))
+}
+
+/// The entries of `values` that are not among the image's `defaults`.
+fn without(values: Option<Vec<String>>, defaults: Option<&[String]>) -> Option<Vec<String>> {
+    let defaults = defaults.unwrap_or_default();
+    values.map(|values| {
+        values
+            .into_iter()
+            .filter(|value| !defaults.contains(value))
+            .collect()
+    })
+}

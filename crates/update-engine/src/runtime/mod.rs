@@ -1,0 +1,353 @@
+//! The container runtime: what the engine asks of the thing that runs the containers.
+//!
+//! [`Runtime`] is the IO boundary between the update engine and a container engine. The
+//! engine decides *what* to do (which image, when to roll back); a runtime only carries out
+//! one step at a time and reports what it sees. [`DockerRuntime`] drives the Docker Engine
+//! through its HTTP API.
+//!
+//! # What this module does not do
+//! It does not judge health beyond what the engine itself records (running, restarting, exit
+//! code and the image's own `HEALTHCHECK`): probing a service from the outside is
+//! [`crate::health`]'s job, and deciding that an update failed is the engine's. It does not
+//! look up registries for newer tags either; it pulls exactly the reference it is given.
+
+mod docker;
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+pub use docker::DockerRuntime;
+
+/// A container engine that can run, update and roll back named containers.
+///
+/// The operations, in the order an update uses them:
+///
+/// - [`inspect`](Self::inspect): what a container runs now (the reference it was created
+///   from, the image id and the registry digest) and how it is doing.
+/// - [`pull`](Self::pull): fetch an image into the engine, reporting progress as it goes.
+/// - [`keep_for_rollback`](Self::keep_for_rollback): pin the image a container runs now so
+///   that it survives the update and can be returned to.
+/// - [`recreate`](Self::recreate): replace a container with one made from another image but
+///   otherwise the same configuration. Either the new container is started, or the old one is
+///   left as it was.
+/// - [`restore`](Self::restore): recreate a container from a [`RollbackPoint`].
+///
+/// Methods take container names, not ids: an update replaces the container, so its id
+/// changes while its name stays.
+///
+/// The trait is object safe, so the engine holds a `Box<dyn Runtime>` and tests can put a
+/// fake in its place.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// What `container` runs now and how it is doing.
+    async fn inspect(&self, container: &str) -> Result<ContainerState, RuntimeError>;
+
+    /// Pulls `image` (a reference such as `registry/repo:tag` or `repo@sha256:…`; a bare
+    /// repository means its `latest` tag), calling `progress` for each progress message the
+    /// engine sends.
+    async fn pull(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Sync),
+    ) -> Result<PulledImage, RuntimeError>;
+
+    /// Tags the image `container` runs now as `REPOSITORY:upkeep-previous`, so that it is not
+    /// garbage collected once no container uses it, and records what is needed to return to
+    /// it.
+    async fn keep_for_rollback(&self, container: &str) -> Result<RollbackPoint, RuntimeError>;
+
+    /// Replaces `container` with a container of the same name and configuration made from
+    /// `image`, then starts it.
+    ///
+    /// The configuration kept is what the user gave when creating the container: environment,
+    /// command, entrypoint, labels, volumes and mounts, port bindings, networks and restart
+    /// policy. Values the old image supplied by default (its `ENV`, `CMD`, labels, …) are not
+    /// copied, so the new image's defaults apply.
+    ///
+    /// On any failure the new container is removed and the old one is put back under its
+    /// name and started again if it was running. On success the old container is removed;
+    /// its volumes are kept.
+    ///
+    /// A container that starts and then exits at once still counts as recreated: whether the
+    /// new version is well is for the health checks to judge, and the returned state shows
+    /// whatever the engine saw right after the start.
+    async fn recreate(&self, container: &str, image: &str) -> Result<ContainerState, RuntimeError>;
+
+    /// Recreates `container` from the image recorded in `point`, as [`recreate`](Self::recreate)
+    /// does.
+    async fn restore(
+        &self,
+        container: &str,
+        point: &RollbackPoint,
+    ) -> Result<ContainerState, RuntimeError>;
+}
+
+/// What a container runs and how it is doing, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ContainerState {
+    /// The container's name, without Docker's leading `/`.
+    pub name: String,
+    /// The container id.
+    pub id: String,
+    /// The image reference the container was created from, such as `nginx:1.27`.
+    pub image: String,
+    /// The id (`sha256:…` config digest) of the image the container runs.
+    pub image_id: String,
+    /// The registry manifest digest of that image, as the engine recorded it when pulling
+    /// (`sha256:…`). `None` for an image that was built locally and never pulled or pushed.
+    pub repo_digest: Option<String>,
+    /// Where the container is in its life.
+    pub status: Status,
+    /// The exit code of the last run; 0 while it has not exited.
+    pub exit_code: i64,
+    /// The result of the image's `HEALTHCHECK`; `None` when the image has none.
+    pub health: Option<Health>,
+}
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Status {
+    /// Created but never started.
+    Created,
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// Exited and being restarted by its restart policy.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Exited.
+    Exited,
+    /// Dead: the engine failed to stop or remove it.
+    Dead,
+    /// A status this crate does not know.
+    Unknown,
+}
+
+/// The result of an image's `HEALTHCHECK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Health {
+    /// Within the start period, no verdict yet.
+    Starting,
+    /// The last checks passed.
+    Healthy,
+    /// Enough checks in a row failed.
+    Unhealthy,
+}
+
+/// One progress message of a pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PullProgress {
+    /// The layer (or tag) the message is about, if any.
+    pub id: Option<String>,
+    /// What happens, such as `Downloading` or `Pull complete`.
+    pub status: String,
+    /// Bytes done so far, when known.
+    pub current: Option<i64>,
+    /// Bytes in all, when known.
+    pub total: Option<i64>,
+}
+
+/// An image the engine holds after a pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PulledImage {
+    /// The reference that was pulled.
+    pub reference: String,
+    /// The image id (`sha256:…`).
+    pub id: String,
+    /// The registry digests the engine knows for it, such as
+    /// `registry.example/app@sha256:…`.
+    pub repo_digests: Vec<String>,
+}
+
+/// What [`Runtime::keep_for_rollback`] recorded: enough to return a container to the image
+/// it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RollbackPoint {
+    /// The container the point was taken for.
+    pub container: String,
+    /// The reference the container was created from, such as `nginx:1.27`.
+    pub reference: String,
+    /// The tag that keeps the image, such as `nginx:upkeep-previous`.
+    pub tag: String,
+    /// The image id (`sha256:…`).
+    pub image_id: String,
+    /// The registry manifest digest of the image, when the engine recorded one.
+    pub repo_digest: Option<String>,
+}
+
+/// The tag [`Runtime::keep_for_rollback`] puts on the image a container runs.
+pub const ROLLBACK_TAG: &str = "upkeep-previous";
+
+/// The suffix the old container's name gets while [`Runtime::recreate`] replaces it.
+pub const OLD_SUFFIX: &str = "-upkeep-old";
+
+/// A runtime operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// The engine could not be reached.
+    #[error(
+        "cannot reach the Docker Engine at {address}; is dockerd running, and may this user use its socket?"
+    )]
+    Connect {
+        /// The address tried, such as `unix:///var/run/docker.sock`.
+        address: String,
+        /// Why.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// No container has the name.
+    #[error("no container named `{container}`; list the containers with `docker ps --all`")]
+    ContainerNotFound {
+        /// The name asked for.
+        container: String,
+    },
+    /// No image has the reference.
+    #[error("no image `{image}` in the Docker Engine; pull it first")]
+    ImageNotFound {
+        /// The reference asked for.
+        image: String,
+    },
+    /// The engine did not report something this crate needs.
+    #[error("the Docker Engine did not report {what} for `{subject}`")]
+    Incomplete {
+        /// The container or image.
+        subject: String,
+        /// What was missing, such as "the image id".
+        what: &'static str,
+    },
+    /// A pull failed.
+    #[error(
+        "cannot pull `{image}`; check the reference, that the registry is reachable, and the engine's credentials for it"
+    )]
+    Pull {
+        /// The reference.
+        image: String,
+        /// Why.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// A call about a container failed.
+    #[error("cannot {action} container `{container}`")]
+    Container {
+        /// The container.
+        container: String,
+        /// What was attempted, such as "inspect" or "stop".
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// A call about an image failed.
+    #[error("cannot {action} image `{image}`")]
+    Image {
+        /// The image.
+        image: String,
+        /// What was attempted, such as "inspect" or "tag".
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// A leftover container from an interrupted update is in the way.
+    #[error(
+        "container `{old}` is left over from an interrupted update of `{container}`; check which of the two to keep and remove the other with `docker rm`"
+    )]
+    Leftover {
+        /// The container being updated.
+        container: String,
+        /// The leftover's name.
+        old: String,
+    },
+    /// Recreating failed; the old container was put back.
+    #[error("cannot recreate `{container}` from `{image}`; the old container was put back")]
+    Recreate {
+        /// The container.
+        container: String,
+        /// The image it was to run.
+        image: String,
+        /// The step that failed.
+        #[source]
+        source: Box<Self>,
+    },
+    /// Recreating failed, and so did putting the old container back.
+    #[error(
+        "cannot recreate `{container}` from `{image}`, nor put the old container back ({restore_error}); it is named `{old}` and may be stopped: fix the cause, name it `{container}` again if needed (`docker rename`) and start it with `docker start`"
+    )]
+    Stranded {
+        /// The container.
+        container: String,
+        /// The image it was to run.
+        image: String,
+        /// The old container's name now: `{container}-upkeep-old`, or `container` when only
+        /// starting it failed.
+        old: String,
+        /// Why putting it back failed, with its causes.
+        restore_error: String,
+        /// The step that failed.
+        #[source]
+        source: Box<Self>,
+    },
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Removing => "removing",
+            Self::Exited => "exited",
+            Self::Dead => "dead",
+            Self::Unknown => "unknown",
+        })
+    }
+}
+
+/// The repository part of an image reference: `host:5000/app:1.0@sha256:…` → `host:5000/app`.
+pub(crate) fn repository(reference: &str) -> &str {
+    let name = reference
+        .split_once('@')
+        .map_or(reference, |(name, _)| name);
+    let last_slash = name.rfind('/').map_or(0, |index| index + 1);
+    match name[last_slash..].rfind(':') {
+        Some(colon) => &name[..last_slash + colon],
+        None => name,
+    }
+}
+
+/// Whether a reference names a tag or digest, not only a repository.
+pub(crate) fn has_tag_or_digest(reference: &str) -> bool {
+    repository(reference).len() != reference.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_strips_tag_and_digest_but_not_a_registry_port() {
+        for (reference, expected) in [
+            ("nginx", "nginx"),
+            ("nginx:1.27", "nginx"),
+            ("127.0.0.1:5000/test/web", "127.0.0.1:5000/test/web"),
+            ("127.0.0.1:5000/test/web:1.0.0", "127.0.0.1:5000/test/web"),
+            ("host/app@sha256:abc", "host/app"),
+            ("host:1/app:1@sha256:abc", "host:1/app"),
+        ] {
+            assert_eq!(repository(reference), expected, "{reference}");
+        }
+        assert!(!has_tag_or_digest("127.0.0.1:5000/test/web"));
+        assert!(has_tag_or_digest("nginx:1"));
+    }
+}
