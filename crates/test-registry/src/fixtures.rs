@@ -187,7 +187,8 @@ impl TestRegistry {
         Ok(StandardImages { app, other, v2s2 })
     }
 
-    async fn skopeo_push(
+    /// Pushes `image` of the OCI layout to `repository:tag` with `skopeo copy`.
+    pub(crate) async fn skopeo_push(
         &self,
         layout: &Path,
         image: &str,
@@ -380,8 +381,9 @@ fn created_at(order: usize) -> Timestamp {
     Timestamp::from(UNIX_EPOCH + Duration::from_secs(FIRST_CREATED_UNIX + hours * 3600))
 }
 
+/// The manifest format `skopeo copy` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SkopeoFormat {
+pub(crate) enum SkopeoFormat {
     /// Keep the OCI layout's OCI media types.
     Oci,
     /// Convert to Docker schema 2.

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use upkeep_versioning_core::reference::Digest;
 
+use crate::fixtures::SkopeoFormat;
 use crate::{HarnessError, TestRegistry, tools};
 
 /// The repository the web images are pushed to.
@@ -75,24 +76,8 @@ impl TestRegistry {
         for (tag, behaviour) in WEB_TAGS {
             self.build_web_image(&work, &layout_arg, tag, behaviour)
                 .await?;
-            let mut args = vec![
-                "--insecure-policy".to_owned(),
-                "copy".to_owned(),
-                "--quiet".to_owned(),
-                "--dest-tls-verify=false".to_owned(),
-            ];
-            let mut secrets = Vec::new();
-            match self.credentials() {
-                Some((user, password)) => {
-                    args.push("--dest-creds".to_owned());
-                    args.push(format!("{user}:{password}"));
-                    secrets.push(password);
-                }
-                None => args.push("--dest-no-creds".to_owned()),
-            }
-            args.push(format!("oci:{layout_arg}:{tag}"));
-            args.push(format!("docker://{}/{WEB}:{tag}", self.host()));
-            tools::run("skopeo", &args, &work, &secrets).await?;
+            self.skopeo_push(&layout, tag, WEB, tag, SkopeoFormat::Oci)
+                .await?;
             digests.insert(tag.to_owned(), self.served_digest(tag).await?);
         }
         Ok(WebImages {
