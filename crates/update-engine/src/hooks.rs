@@ -147,8 +147,8 @@ impl Hook {
             // Dropping the child kills it (`kill_on_drop`).
             Err(_) => {
                 return Err(failed(format!(
-                    "still running after {} s; it was stopped",
-                    self.timeout.as_secs()
+                    "still running after {}; it was stopped (raise its timeout if it needs longer)",
+                    readable(self.timeout)
                 )));
             }
         };
@@ -162,6 +162,17 @@ impl Hook {
         } else {
             format!("{}: {last}", output.status)
         }))
+    }
+}
+
+/// `750 ms`, `5 s`, `2 min`: a timeout as a person reads it.
+fn readable(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else if duration.as_secs().is_multiple_of(60) {
+        format!("{} min", duration.as_secs() / 60)
+    } else {
+        format!("{} s", duration.as_secs())
     }
 }
 
@@ -247,7 +258,12 @@ mod tests {
         );
         let slow = shell("sleep 10", Duration::from_millis(200));
         let error = slow.run(HookEvent::PostUpdate, &CONTEXT).await.unwrap_err();
-        assert_eq!(error.reason, "still running after 0 s; it was stopped");
+        assert_eq!(
+            error.reason,
+            "still running after 200 ms; it was stopped (raise its timeout if it needs longer)"
+        );
+        assert_eq!(readable(Duration::from_secs(90)), "90 s");
+        assert_eq!(readable(DEFAULT_HOOK_TIMEOUT), "1 min");
         let missing = Hook {
             command: vec!["/nonexistent/hook".to_owned()],
             timeout: DEFAULT_HOOK_TIMEOUT,
