@@ -118,6 +118,7 @@ impl DockerRuntime {
             .await
             .map_err(|source| container_error(name, "create", source))?;
         *created = Some(response.id.clone());
+        crate::fault::point("after-create");
         for (network, endpoint) in networks {
             let request = NetworkConnectRequest {
                 container: response.id.clone(),
@@ -204,6 +205,7 @@ impl Runtime for DockerRuntime {
             repo_digest,
             status: status(state.status),
             exit_code: state.exit_code.unwrap_or_default(),
+            restart_count: inspection.restart_count.unwrap_or_default(),
             health: state
                 .health
                 .and_then(|health| health.status)
@@ -218,6 +220,7 @@ impl Runtime for DockerRuntime {
 
     async fn pull(
         &self,
+        _container: &str,
         image: &str,
         progress: &(dyn Fn(PullProgress) + Sync),
     ) -> Result<PulledImage, RuntimeError> {
@@ -317,6 +320,7 @@ impl Runtime for DockerRuntime {
             .stop_container(&old_id, None)
             .await
             .map_err(|source| container_error(container, "stop", source))?;
+        crate::fault::point("after-stop");
         if let Err(error) = self.rename(&old_id, &old_name).await {
             let restarted = if was_running {
                 self.start(&old_id).await
@@ -368,6 +372,19 @@ impl Runtime for DockerRuntime {
         // the next recreate reports the leftover as `Leftover`, which says how to clean up.
         let _ = self.remove(&old_id).await;
         self.inspect(container).await
+    }
+
+    async fn undo_interrupted_recreate(&self, container: &str) -> Result<bool, RuntimeError> {
+        let old_name = format!("{container}{OLD_SUFFIX}");
+        if !self.exists(&old_name).await? {
+            return Ok(false);
+        }
+        if self.exists(container).await? {
+            self.remove(container).await?;
+        }
+        self.rename(&old_name, container).await?;
+        self.start(container).await?;
+        Ok(true)
     }
 
     async fn restore(

@@ -44,10 +44,12 @@ pub trait Runtime: Send + Sync {
     async fn inspect(&self, container: &str) -> Result<ContainerState, RuntimeError>;
 
     /// Pulls `image` (a reference such as `registry/repo:tag` or `repo@sha256:…`; a bare
-    /// repository means its `latest` tag), calling `progress` for each progress message the
-    /// engine sends.
+    /// repository means its `latest` tag) for `container`, calling `progress` for each
+    /// progress message the engine sends. A runtime that pulls by service (compose) uses
+    /// `container`; the Docker Engine pulls the reference alone.
     async fn pull(
         &self,
+        container: &str,
         image: &str,
         progress: &(dyn Fn(PullProgress) + Sync),
     ) -> Result<PulledImage, RuntimeError>;
@@ -73,6 +75,12 @@ pub trait Runtime: Send + Sync {
     /// new version is well is for the health checks to judge, and the returned state shows
     /// whatever the engine saw right after the start.
     async fn recreate(&self, container: &str, image: &str) -> Result<ContainerState, RuntimeError>;
+
+    /// Undoes a [`recreate`](Self::recreate) that was cut short (the process was killed in
+    /// it): when the old container is still parked under its temporary name, whatever now
+    /// holds `container`'s name is removed, the old container gets its name back and is
+    /// started. Returns whether there was anything to undo.
+    async fn undo_interrupted_recreate(&self, container: &str) -> Result<bool, RuntimeError>;
 
     /// Recreates `container` from the image recorded in `point`, as [`recreate`](Self::recreate)
     /// does.
@@ -102,6 +110,9 @@ pub struct ContainerState {
     pub status: Status,
     /// The exit code of the last run; 0 while it has not exited.
     pub exit_code: i64,
+    /// How often the engine restarted the container by its restart policy: a container that
+    /// runs but whose count grows is crash-looping.
+    pub restart_count: i64,
     /// The result of the image's `HEALTHCHECK`; `None` when the image has none.
     pub health: Option<Health>,
 }

@@ -142,7 +142,7 @@ async fn recreate_updates_the_image_and_keeps_configuration_and_data_and_restore
 
     let messages = AtomicUsize::new(0);
     let pulled = runtime
-        .pull(&format!("{image}:1.0.1"), &|_| {
+        .pull(&name, &format!("{image}:1.0.1"), &|_| {
             messages.fetch_add(1, Ordering::Relaxed);
         })
         .await
@@ -207,7 +207,7 @@ async fn recreate_with_an_image_that_crashes_succeeds_and_the_exit_shows_in_insp
     );
 
     let crashing = format!("{image}:1.2.0");
-    runtime.pull(&crashing, &|_| {}).await.unwrap();
+    runtime.pull(&name, &crashing, &|_| {}).await.unwrap();
 
     // Whether the new version is well is for the health checks to judge.
     let recreated = runtime.recreate(&name, &crashing).await.unwrap();
@@ -271,7 +271,7 @@ async fn a_recreate_that_cannot_start_removes_the_new_container_and_names_the_ol
     let runtime = DockerRuntime::connect().await.unwrap();
     let before = runtime.inspect(&name).await.unwrap();
     let newer = format!("{image}:1.0.1");
-    runtime.pull(&newer, &|_| {}).await.unwrap();
+    runtime.pull(&name, &newer, &|_| {}).await.unwrap();
 
     let error = runtime.recreate(&name, &newer).await.unwrap_err();
     let RuntimeError::Stranded { old, .. } = &error else {
