@@ -177,11 +177,10 @@ fn parse_range(text: &str) -> Result<Range, String> {
 
 fn parse_regex(text: &str) -> Result<Regex, String> {
     Regex::new(text).map_err(|error| {
-        // The regex crate's message spans lines; its last line names the problem.
-        let message = error.to_string();
-        let reason = message.lines().last().unwrap_or("invalid syntax").trim();
-        let reason = reason.strip_prefix("error: ").unwrap_or(reason);
-        format!("invalid regular expression '{text}': {reason}")
+        format!(
+            "invalid regular expression '{text}': {}",
+            upkeep_versioning_core::regex_problem(&error)
+        )
     })
 }
 

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod config;
 pub mod fault;
 pub mod health;
 pub mod hooks;

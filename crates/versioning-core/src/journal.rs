@@ -60,6 +60,10 @@ pub struct JournalEntry {
     pub step: Step,
     /// When the update began.
     pub started_at: Timestamp,
+    /// The runtime's id of the image that ran before (`sha256:…`), once it is kept for a
+    /// rollback: undoing recreates the service from exactly that image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_image: Option<String>,
 }
 
 impl JournalEntry {
@@ -71,6 +75,7 @@ impl JournalEntry {
             to,
             step: Step::Intent,
             started_at: now,
+            previous_image: None,
         }
     }
 

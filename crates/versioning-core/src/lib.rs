@@ -26,7 +26,7 @@ pub mod reference;
 pub mod select;
 pub mod version;
 
-pub use version::{Scheme, UpdateKind, Version};
+pub use version::{Scheme, UpdateKind, Version, regex_problem};
 
 /// A point in time, always passed in by the caller; the core never reads the clock.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -90,7 +90,7 @@ use smallvec::SmallVec;
 
 pub use error::VersionError;
 pub use kind::{UnknownUpdateKind, UpdateKind};
-pub use pattern::PatternScheme;
+pub use pattern::{PatternScheme, regex_problem};
 
 use error::ErrorKind;
 

@@ -46,11 +46,7 @@ impl PatternScheme {
     /// Compiles `pattern`; it must have a named group `major`.
     pub fn new(pattern: &str) -> Result<Self, VersionError> {
         let anchored = Regex::new(&format!("^(?:{pattern})$")).map_err(|error| {
-            // The regex crate's message spans several lines; its last line says what is wrong.
-            let reason = error.to_string();
-            let reason = reason.lines().last().unwrap_or("invalid syntax").trim();
-            let reason = reason.strip_prefix("error: ").unwrap_or(reason);
-            VersionError::new(pattern, ErrorKind::InvalidPattern(reason.to_owned()))
+            VersionError::new(pattern, ErrorKind::InvalidPattern(regex_problem(&error)))
         })?;
         if !anchored.capture_names().any(|name| name == Some("major")) {
             return Err(VersionError::new(pattern, ErrorKind::PatternWithoutMajor));
@@ -112,4 +108,12 @@ impl fmt::Debug for PatternScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PatternScheme").field(&self.source).finish()
     }
+}
+
+/// What is wrong with a regular expression, in one line: the regex crate's message spans
+/// several lines (the pattern, a caret, the error), and its last line says what is wrong.
+pub fn regex_problem(error: &regex::Error) -> String {
+    let message = error.to_string();
+    let reason = message.lines().last().unwrap_or("invalid syntax").trim();
+    reason.strip_prefix("error: ").unwrap_or(reason).to_owned()
 }
