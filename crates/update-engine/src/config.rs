@@ -385,7 +385,10 @@ fn write_deployment(out: &mut String, d: &Deployment) {
         lines.push("image_healthcheck: true".to_owned());
     }
     if health.patience != Patience::default() || !lines.is_empty() {
-        lines.push(format!("timeout: {}", duration_text(health.patience.timeout)));
+        lines.push(format!(
+            "timeout: {}",
+            duration_text(health.patience.timeout)
+        ));
         lines.push(format!("retries: {}", health.patience.attempts));
         lines.push(format!(
             "interval: {}",
@@ -442,9 +445,9 @@ fn quote_always(text: &str) -> String {
 
 fn duration_text(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 60_000 == 0 && millis > 0 {
+    if millis.is_multiple_of(60_000) && millis > 0 {
         format!("{}min", millis / 60_000)
-    } else if millis % 1000 == 0 {
+    } else if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{millis}ms")
@@ -473,7 +476,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(problem)
 }
 
-fn duration(raw: Option<RawDuration>, default: Duration, field: String, problems: &mut Vec<Problem>) -> Duration {
+fn duration(
+    raw: Option<RawDuration>,
+    default: Duration,
+    field: String,
+    problems: &mut Vec<Problem>,
+) -> Duration {
     match raw {
         None => default,
         Some(RawDuration::Seconds(seconds)) => Duration::from_secs(seconds),
@@ -481,7 +489,7 @@ fn duration(raw: Option<RawDuration>, default: Duration, field: String, problems
             problems.push(Problem {
                 field,
                 problem,
-                fix: format!("{EDIT}"),
+                fix: EDIT.to_owned(),
             });
             default
         }),
@@ -511,7 +519,11 @@ fn build(
                     .map(|parsed| parsed.name().to_owned())
                     .unwrap_or_else(|_| "registry.example/team/web".to_owned())
             );
-            problem("image", format!("'{image}' is not an image repository"), fix);
+            problem(
+                "image",
+                format!("'{image}' is not an image repository"),
+                fix,
+            );
             String::new()
         }
         None => {
@@ -528,7 +540,9 @@ fn build(
             problem(
                 "compose",
                 "is set together with `container`".to_owned(),
-                format!("{EDIT}: keep `container` for a plain container, or `compose` for a compose service"),
+                format!(
+                    "{EDIT}: keep `container` for a plain container, or `compose` for a compose service"
+                ),
             );
             Placement::Container(service.as_str().to_owned())
         }
@@ -586,7 +600,10 @@ fn build(
             .map_err(|error| {
                 problem(
                     field,
-                    format!("'{text}' is not a regular expression: {}", regex_problem(&error)),
+                    format!(
+                        "'{text}' is not a regular expression: {}",
+                        regex_problem(&error)
+                    ),
                     format!("{EDIT}: fix the pattern (single quotes keep backslashes as written)"),
                 );
             })
@@ -641,7 +658,10 @@ fn health(raw: RawHealth, path: &str, problems: &mut Vec<Problem>) -> HealthConf
         });
     }
     if let Some(address) = raw.tcp {
-        if address.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err()) {
+        if address
+            .rsplit_once(':')
+            .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        {
             problems.push(Problem {
                 field: format!("{path}.tcp"),
                 problem: format!("'{address}' is not HOST:PORT"),
@@ -682,9 +702,19 @@ fn health(raw: RawHealth, path: &str, problems: &mut Vec<Problem>) -> HealthConf
         probes,
         image_healthcheck: raw.image_healthcheck,
         patience: Patience {
-            timeout: duration(raw.timeout, defaults.timeout, format!("{path}.timeout"), problems),
+            timeout: duration(
+                raw.timeout,
+                defaults.timeout,
+                format!("{path}.timeout"),
+                problems,
+            ),
             attempts,
-            interval: duration(raw.interval, defaults.interval, format!("{path}.interval"), problems),
+            interval: duration(
+                raw.interval,
+                defaults.interval,
+                format!("{path}.interval"),
+                problems,
+            ),
         },
     }
 }
@@ -717,7 +747,12 @@ fn hooks(raw: BTreeMap<String, RawHook>, path: &str, problems: &mut Vec<Problem>
             });
             continue;
         }
-        let timeout = duration(raw.timeout, DEFAULT_HOOK_TIMEOUT, format!("{field}.timeout"), problems);
+        let timeout = duration(
+            raw.timeout,
+            DEFAULT_HOOK_TIMEOUT,
+            format!("{field}.timeout"),
+            problems,
+        );
         *slot = Some(Hook {
             command: raw.command,
             timeout,
@@ -824,7 +859,10 @@ deployments:
             ]
         );
         let message = error.to_string();
-        assert!(message.starts_with("upkeep.yaml has 9 problems:"), "{message}");
+        assert!(
+            message.starts_with("upkeep.yaml has 9 problems:"),
+            "{message}"
+        );
         assert!(
             message.contains("deployments.web.image: 'nginx:1.27' is not an image repository; edit upkeep.yaml: write the repository without tag or digest, such as `docker.io/library/nginx`"),
             "{message}"
@@ -837,17 +875,31 @@ deployments:
 
     #[test]
     fn unknown_keys_and_broken_yaml_name_the_line() {
-        let error = parse("deployments:\n  web:\n    image: x\n    polcy: auto_patch\n").unwrap_err();
+        let error =
+            parse("deployments:\n  web:\n    image: x\n    polcy: auto_patch\n").unwrap_err();
         let problem = &error.problems[0];
         assert_eq!(problem.field, "line 4, column 5");
-        assert!(problem.problem.contains("unknown field `polcy`"), "{problem}");
+        assert!(
+            problem.problem.contains("unknown field `polcy`"),
+            "{problem}"
+        );
         assert!(parse("").unwrap().deployments.is_empty());
     }
 
     #[test]
     fn durations_read_in_their_units() {
-        for (text, millis) in [("500ms", 500), ("5s", 5000), ("5", 5000), ("2min", 120_000), ("1h", 3_600_000)] {
-            assert_eq!(parse_duration(text), Ok(Duration::from_millis(millis)), "{text}");
+        for (text, millis) in [
+            ("500ms", 500),
+            ("5s", 5000),
+            ("5", 5000),
+            ("2min", 120_000),
+            ("1h", 3_600_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
         }
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());

@@ -133,7 +133,8 @@ impl Probe {
         })
     }
 
-    async fn attempt(&self, timeout: Duration) -> Result<(), String> {
+    /// Tries the probe once, giving it `timeout`; on failure, says what it saw.
+    pub async fn attempt(&self, timeout: Duration) -> Result<(), String> {
         match self {
             Self::Http {
                 url,

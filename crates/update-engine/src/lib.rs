@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod config;
+pub mod engine;
 pub mod fault;
 pub mod health;
 pub mod hooks;

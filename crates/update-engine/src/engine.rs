@@ -1,0 +1,1291 @@
+//! The update flow: what each deployment should run ([`Engine::plan`]), carrying it out safely
+//! ([`Engine::apply`]), going back ([`Engine::rollback`]), setting a version by hand
+//! ([`Engine::pin`]) and finishing or undoing an update that was cut short
+//! ([`Engine::recover`]).
+//!
+//! Every change follows the same path, with the journal written before each step acts:
+//! pre-hook, pull, keep the running image for a rollback, recreate, health checks, then
+//! record the new version in the manifest and `versions.env`, then the post-hook. A failed
+//! health check puts the previous version back at once and records the failed attempt, so
+//! later plans skip that version.
+//!
+//! # What this module does not do
+//! It renders nothing: callers get [`PlanEntry`]s and [`Outcome`]s (serialisable for
+//! `--json`) and follow progress through an [`Observer`]. Decisions about versions are the
+//! core's; container mechanics are the [`Runtime`]'s.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use upkeep_registry_clients::router::RegistryRouter;
+use upkeep_registry_clients::{ErrorKind, ManifestContent, Registry, RegistryError};
+use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::UpdateKind;
+use upkeep_versioning_core::journal::{
+    self, JournalEntry, JournalVersion, Observed, Recovery, Step,
+};
+use upkeep_versioning_core::manifest::{DeployReason, Manifest, ManifestError, ServiceName};
+use upkeep_versioning_core::policy::Policy;
+use upkeep_versioning_core::reference::ImageRef;
+use upkeep_versioning_core::select::{Selector, Within};
+use upkeep_versioning_core::version::classify;
+
+use crate::config::{CONFIG_FILE, Config, ConfigError, Deployment, Placement};
+use crate::fault;
+use crate::hooks::{HookContext, HookEvent};
+use crate::runtime::{
+    ContainerState, DockerRuntime, PullProgress, ROLLBACK_TAG, RollbackPoint, Runtime,
+    RuntimeError, Status,
+};
+use crate::store::{StateDir, StoreError};
+
+/// Where the engine finds a registry client for an image.
+#[async_trait]
+pub trait Registries: Send + Sync {
+    /// The client for `image`'s registry.
+    async fn registry_for(&self, image: &ImageRef) -> Result<Arc<dyn Registry>, RegistryError>;
+}
+
+#[async_trait]
+impl Registries for RegistryRouter {
+    async fn registry_for(&self, image: &ImageRef) -> Result<Arc<dyn Registry>, RegistryError> {
+        Self::registry_for(self, image).await
+    }
+}
+
+/// What the engine reports while it works, for progress bars and logs.
+pub trait Observer: Send + Sync {
+    /// A step of a change of `service` begins, such as "pulling 127.0.0.1:5000/web:1.0.1".
+    fn step(&self, service: &str, what: &str) {
+        let _ = (service, what);
+    }
+    /// A pull of `service`'s image made progress.
+    fn pull(&self, service: &str, progress: &PullProgress) {
+        let _ = (service, progress);
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// Why the engine cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A state file cannot be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// There is no manifest yet.
+    #[error("no {} in {}; create it with `upkeep init --from-running` or `upkeep init --compose FILE`", crate::store::MANIFEST_FILE, .0.display())]
+    NoManifest(PathBuf),
+    /// A manifest transition refused.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A service named on the command line is not in the manifest.
+    #[error(
+        "unknown service `{service}`; the manifest has {known}; add it with `upkeep pin {service} TAG` after `upkeep init`"
+    )]
+    UnknownService {
+        /// The name given.
+        service: String,
+        /// The services known, listed.
+        known: String,
+    },
+    /// A registry could not answer.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The container runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The request itself is wrong.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a plan says to do for one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanAction {
+    /// Move to the target.
+    Update,
+    /// A newer version exists, but it is not applied; `why` says why.
+    Hold,
+    /// Nothing newer is eligible.
+    UpToDate,
+    /// The registry could not be asked; `why` says what failed.
+    Unknown,
+}
+
+/// The plan for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanEntry {
+    /// The service.
+    pub service: String,
+    /// The image repository.
+    pub image: String,
+    /// The tag deployed now.
+    pub current: String,
+    /// The digest deployed now, when known.
+    pub current_digest: Option<String>,
+    /// Whether the current tag is a custom tag pinned by hand.
+    pub custom: bool,
+    /// The policy.
+    pub policy: String,
+    /// The newest eligible tag, when one is newer (or the named target).
+    pub target: Option<String>,
+    /// The kind of move: `major`, `minor`, `patch`, ..., `none`.
+    pub kind: String,
+    /// What `update` would do.
+    pub action: PlanAction,
+    /// Why, in words.
+    pub why: String,
+}
+
+/// What to plan for.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRequest {
+    /// The services; empty means all.
+    pub services: Vec<String>,
+    /// A tag to move to, whatever the policy says.
+    pub to: Option<String>,
+    /// Move to the newest eligible version in any line, whatever the policy says.
+    pub latest: bool,
+}
+
+/// How a change ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// The service runs the new version, which passed its health checks.
+    Changed,
+    /// Nothing to do, or a dry run.
+    Unchanged,
+    /// The new version failed its health checks; the previous one runs again.
+    RolledBack,
+    /// The change failed before anything was touched, or was put back by the runtime.
+    Failed,
+    /// The change failed and the service could not be restored: it needs a person.
+    Stranded,
+}
+
+/// How one change went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// The service.
+    pub service: String,
+    /// The tag before.
+    pub from: String,
+    /// The tag asked for.
+    pub to: String,
+    /// The digest now running, when known.
+    pub digest: Option<String>,
+    /// How it ended.
+    pub result: OutcomeKind,
+    /// What happened, in words.
+    pub message: String,
+    /// Things that went wrong without stopping the change (a post-hook, a note).
+    pub warnings: Vec<String>,
+}
+
+/// What a change records when it succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Update,
+    Pin { custom: bool },
+    Rollback,
+    RollbackTo,
+}
+
+/// One change to carry out.
+#[derive(Debug, Clone)]
+struct Planned {
+    service: ServiceName,
+    from_tag: String,
+    from_digest: Option<String>,
+    to_tag: String,
+    kind: Kind,
+}
+
+/// How an interrupted update was recovered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recovered {
+    /// The service.
+    pub service: String,
+    /// The step the update had reached.
+    pub step: String,
+    /// `finished`, `undone` or `forgotten`.
+    pub action: String,
+    /// Why, in words.
+    pub message: String,
+}
+
+/// The update engine for one state directory.
+pub struct Engine {
+    state: StateDir,
+    base: PathBuf,
+    config: Config,
+    registries: Arc<dyn Registries>,
+    runtime: Option<Arc<dyn Runtime>>,
+    observer: Arc<dyn Observer>,
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+}
+
+fn system_now() -> Timestamp {
+    Timestamp::from(SystemTime::now())
+}
+
+impl Engine {
+    /// The engine for `directory`, reading `upkeep.yaml` there (absent means defaults).
+    pub fn open(directory: &Path, registries: Arc<dyn Registries>) -> Result<Self, EngineError> {
+        let config = Config::load(&directory.join(CONFIG_FILE))?.unwrap_or_default();
+        Ok(Self {
+            state: StateDir::new(directory),
+            base: directory.to_owned(),
+            config,
+            registries,
+            runtime: None,
+            observer: Arc::new(Silent),
+            clock: Arc::new(system_now),
+        })
+    }
+
+    /// Uses `runtime` for every deployment, instead of one chosen by placement.
+    #[must_use]
+    pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Reports progress to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The state files.
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The manifest; an error when there is none.
+    pub fn manifest(&self) -> Result<Manifest, EngineError> {
+        match self.state.load()? {
+            Some((manifest, _warnings)) => Ok(manifest),
+            None => Err(EngineError::NoManifest(self.base.clone())),
+        }
+    }
+
+    /// The deployment of `service`: its configuration, or the defaults for a service only
+    /// the manifest knows.
+    pub fn deployment(&self, service: &ServiceName, image: &str) -> Deployment {
+        self.config
+            .deployments
+            .get(service)
+            .cloned()
+            .unwrap_or_else(|| Deployment::new(service.clone(), image))
+    }
+
+    fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    /// The names asked for, checked against the manifest; all services when none.
+    fn select(
+        &self,
+        manifest: &Manifest,
+        asked: &[String],
+    ) -> Result<Vec<ServiceName>, EngineError> {
+        if asked.is_empty() {
+            return Ok(manifest.services().keys().cloned().collect());
+        }
+        asked
+            .iter()
+            .map(|name| {
+                manifest
+                    .services()
+                    .keys()
+                    .find(|known| known.as_str() == name)
+                    .cloned()
+                    .ok_or_else(|| EngineError::UnknownService {
+                        service: name.clone(),
+                        known: known_services(manifest),
+                    })
+            })
+            .collect()
+    }
+
+    /// What `update` would do for each service asked for, and why.
+    pub async fn plan(&self, request: &PlanRequest) -> Result<Vec<PlanEntry>, EngineError> {
+        let manifest = self.manifest()?;
+        let services = self.select(&manifest, &request.services)?;
+        let mut entries = Vec::new();
+        for service in services {
+            let Some(version) = manifest.service(service.as_str()) else {
+                continue;
+            };
+            let deployment = self.deployment(&service, version.image());
+            let mut entry = PlanEntry {
+                service: service.to_string(),
+                image: version.image().to_owned(),
+                current: version.current_tag().to_owned(),
+                current_digest: version.image_digest().map(str::to_owned),
+                custom: version.is_custom(),
+                policy: deployment.policy.as_str().to_owned(),
+                target: None,
+                kind: UpdateKind::None.to_string(),
+                action: PlanAction::UpToDate,
+                why: String::new(),
+            };
+            let failed: Vec<String> = version.failed_tags().map(str::to_owned).collect();
+            match self
+                .plan_one(&deployment, &mut entry, &failed, request)
+                .await
+            {
+                Ok(()) => {}
+                Err(error) => {
+                    entry.action = PlanAction::Unknown;
+                    entry.why = format!("{error:#}");
+                }
+            }
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    async fn plan_one(
+        &self,
+        deployment: &Deployment,
+        entry: &mut PlanEntry,
+        failed: &[String],
+        request: &PlanRequest,
+    ) -> Result<(), EngineError> {
+        let image = parse_image(&entry.image)?;
+        let registry = self.registries.registry_for(&image).await?;
+        let repository = image.repository().to_owned();
+        if let Some(to) = &request.to {
+            match registry.resolve_digest(&repository, to).await {
+                Ok(_) => {}
+                Err(error) if matches!(error.kind(), ErrorKind::NotFound { .. }) => {
+                    return Err(EngineError::Invalid(format!(
+                        "{}:{to} is not in the registry; list the tags with `upkeep tags {}`",
+                        entry.image, entry.image
+                    )));
+                }
+                Err(error) => return Err(error.into()),
+            }
+            entry.target = Some(to.clone());
+            entry.kind = classify(&entry.current, to, &deployment.scheme).to_string();
+            if *to == entry.current {
+                entry.action = PlanAction::UpToDate;
+                entry.why = format!("already runs {to}");
+            } else {
+                entry.action = PlanAction::Update;
+                entry.why = format!("{to} asked for with --to");
+            }
+            return Ok(());
+        }
+        if deployment.policy == Policy::Disabled {
+            entry.action = PlanAction::Hold;
+            entry.why = format!(
+                "policy disabled: upkeep leaves it alone; set a policy in upkeep.yaml, or `upkeep update {} --to TAG`",
+                entry.service
+            );
+            return Ok(());
+        }
+        let tags = registry.list_tags(&repository).await?;
+        let mut constraints = deployment.constraints(failed.iter().cloned());
+        if request.latest {
+            constraints.within = Within::Any;
+        }
+        let selector = Selector::new(
+            deployment.scheme.clone(),
+            &entry.current,
+            constraints.clone(),
+        );
+        let selected = selector.select(tags.iter().map(String::as_str));
+        // Which failed version would have been chosen, to say why it was not.
+        let unskipped = {
+            let mut open = constraints;
+            open.skip.clear();
+            Selector::new(deployment.scheme.clone(), &entry.current, open)
+                .select(tags.iter().map(String::as_str))
+                .map(|selected| selected.tag().to_owned())
+        };
+        let skipped_note = match &unskipped {
+            Some(tag)
+                if failed.contains(tag) && selected.as_ref().map(|s| s.tag()) != Some(tag) =>
+            {
+                format!(
+                    "; {tag} is skipped because it failed and was rolled back (`upkeep update {} --to {tag}` tries it again)",
+                    entry.service
+                )
+            }
+            _ => String::new(),
+        };
+        let Some(selected) = selected else {
+            entry.why = format!("no newer eligible tag{skipped_note}");
+            if selector.current().is_none() {
+                // A name such as `latest`: the news is a new image behind it.
+                if let Some(moved) = self
+                    .name_moved(registry.as_ref(), &repository, entry)
+                    .await?
+                {
+                    entry.target = Some(entry.current.clone());
+                    entry.kind = UpdateKind::Unknown.to_string();
+                    entry.action = if deployment.policy == Policy::NotifyOnly && !request.latest {
+                        PlanAction::Hold
+                    } else {
+                        PlanAction::Update
+                    };
+                    entry.why = moved;
+                }
+            }
+            return Ok(());
+        };
+        entry.target = Some(selected.tag().to_owned());
+        entry.kind = selected.kind.to_string();
+        if entry.custom && !request.latest {
+            entry.action = PlanAction::Hold;
+            entry.why = format!(
+                "runs the custom tag {} pinned by hand; `upkeep update {} --latest` moves it to {}{skipped_note}",
+                entry.current,
+                entry.service,
+                selected.tag()
+            );
+        } else if request.latest || deployment.policy.allows(selected.kind) {
+            entry.action = PlanAction::Update;
+            entry.why = if request.latest {
+                format!("newest eligible version, asked for with --latest{skipped_note}")
+            } else {
+                format!(
+                    "a {} update, which policy {} applies{skipped_note}",
+                    selected.kind,
+                    deployment.policy.as_str()
+                )
+            };
+        } else {
+            entry.action = PlanAction::Hold;
+            entry.why = format!(
+                "a {} update, which policy {} does not apply by itself; `upkeep update {} --latest` or `--to {}` applies it{skipped_note}",
+                selected.kind,
+                deployment.policy.as_str(),
+                entry.service,
+                selected.tag()
+            );
+        }
+        Ok(())
+    }
+
+    /// For a service on a name such as `latest`: whether the name now points at another
+    /// image for this machine's platform than the one recorded.
+    async fn name_moved(
+        &self,
+        registry: &dyn Registry,
+        repository: &str,
+        entry: &PlanEntry,
+    ) -> Result<Option<String>, EngineError> {
+        let Some(recorded) = &entry.current_digest else {
+            return Ok(None);
+        };
+        let now = match registry.resolve_digest(repository, &entry.current).await {
+            Ok(digest) => digest.to_string(),
+            Err(error) if matches!(error.kind(), ErrorKind::NotFound { .. }) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        if &now == recorded {
+            return Ok(None);
+        }
+        // An index changes when any platform is rebuilt; only this platform's image counts.
+        let here = platform_image(registry, repository, &now).await?;
+        let before = platform_image(registry, repository, recorded)
+            .await
+            .ok()
+            .flatten();
+        if here.is_some() && here == before {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "{} now points at a new image ({})",
+            entry.current,
+            short_digest(&now)
+        )))
+    }
+
+    /// Carries out the `Update` entries of `plan`, one service at a time. With `dry_run`,
+    /// reports what would happen and touches nothing.
+    pub async fn apply(
+        &self,
+        plan: &[PlanEntry],
+        dry_run: bool,
+    ) -> Result<Vec<Outcome>, EngineError> {
+        let mut manifest = self.manifest()?;
+        let mut outcomes = Vec::new();
+        let order = self.change_order(
+            plan.iter()
+                .filter(|e| e.action == PlanAction::Update)
+                .map(|e| e.service.as_str()),
+        )?;
+        for name in order {
+            let Some(entry) = plan.iter().find(|entry| entry.service == name) else {
+                continue;
+            };
+            let Some(target) = &entry.target else {
+                continue;
+            };
+            let service = ServiceName::parse(&entry.service)?;
+            let planned = Planned {
+                service,
+                from_tag: entry.current.clone(),
+                from_digest: entry.current_digest.clone(),
+                to_tag: target.clone(),
+                kind: Kind::Update,
+            };
+            outcomes.push(self.change(&mut manifest, planned, dry_run).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Compose services go in dependency order, dependencies first; others keep their order.
+    fn change_order<'a>(
+        &self,
+        services: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<String>, EngineError> {
+        Ok(services.map(str::to_owned).collect())
+    }
+
+    /// Puts `services` (all when empty) back to their previous version, or to `to`.
+    pub async fn rollback(
+        &self,
+        services: &[String],
+        to: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Vec<Outcome>, EngineError> {
+        let mut manifest = self.manifest()?;
+        let names = self.select(&manifest, services)?;
+        let mut outcomes = Vec::new();
+        for service in names {
+            let Some(version) = manifest.service(service.as_str()) else {
+                continue;
+            };
+            let (to_tag, kind) = match to {
+                Some(tag) => (tag.to_owned(), Kind::RollbackTo),
+                None => match version.rollback_target() {
+                    Some(target) => (target.tag().to_owned(), Kind::Rollback),
+                    None => {
+                        outcomes.push(Outcome {
+                            service: service.to_string(),
+                            from: version.current_tag().to_owned(),
+                            to: version.current_tag().to_owned(),
+                            digest: version.image_digest().map(str::to_owned),
+                            result: OutcomeKind::Unchanged,
+                            message: "no earlier version in the history to go back to".to_owned(),
+                            warnings: Vec::new(),
+                        });
+                        continue;
+                    }
+                },
+            };
+            let planned = Planned {
+                from_tag: version.current_tag().to_owned(),
+                from_digest: version.image_digest().map(str::to_owned),
+                to_tag,
+                kind,
+                service,
+            };
+            outcomes.push(self.change(&mut manifest, planned, dry_run).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Sets `service` to `tag` by hand; with `custom`, marks it as a custom (hotfix) tag that
+    /// plans leave alone.
+    pub async fn pin(
+        &self,
+        service: &str,
+        tag: &str,
+        custom: bool,
+        dry_run: bool,
+    ) -> Result<Outcome, EngineError> {
+        let mut manifest = self.manifest()?;
+        let names = self.select(&manifest, &[service.to_owned()])?;
+        let Some(service) = names.into_iter().next() else {
+            return Err(EngineError::Invalid("no service given".to_owned()));
+        };
+        let Some(version) = manifest.service(service.as_str()) else {
+            return Err(EngineError::Invalid(format!("unknown service {service}")));
+        };
+        let deployment = self.deployment(&service, version.image());
+        if !custom && deployment.scheme.parse(tag).is_err() {
+            return Err(EngineError::Invalid(format!(
+                "{tag} is not a version under the {} scheme; pin it with --custom to mark it as a custom tag",
+                deployment.scheme
+            )));
+        }
+        let planned = Planned {
+            from_tag: version.current_tag().to_owned(),
+            from_digest: version.image_digest().map(str::to_owned),
+            to_tag: tag.to_owned(),
+            kind: Kind::Pin { custom },
+            service,
+        };
+        self.change(&mut manifest, planned, dry_run).await
+    }
+
+    fn runtime_for(
+        &self,
+        deployment: &Deployment,
+    ) -> impl Future<Output = Result<Arc<dyn Runtime>, EngineError>> + '_ {
+        let fixed = self.runtime.clone();
+        let placement = deployment.placement.clone();
+        async move {
+            if let Some(runtime) = fixed {
+                return Ok(runtime);
+            }
+            match placement {
+                Placement::Container(_) => {
+                    let docker: Arc<dyn Runtime> = Arc::new(DockerRuntime::connect().await?);
+                    Ok(docker)
+                }
+                Placement::Compose { .. } => Err(EngineError::Invalid(
+                    "compose deployments are not supported yet".to_owned(),
+                )),
+            }
+        }
+    }
+
+    /// The container (or compose service) name the runtime knows the deployment by.
+    fn container_of(deployment: &Deployment) -> String {
+        match &deployment.placement {
+            Placement::Container(name) => name.clone(),
+            Placement::Compose { .. } => deployment.service.to_string(),
+        }
+    }
+
+    /// One change, end to end. Errors are for what makes the whole command fail (state
+    /// files); a change that fails is an [`Outcome`].
+    async fn change(
+        &self,
+        manifest: &mut Manifest,
+        planned: Planned,
+        dry_run: bool,
+    ) -> Result<Outcome, EngineError> {
+        let Some(version) = manifest.service(planned.service.as_str()) else {
+            return Err(EngineError::UnknownService {
+                service: planned.service.to_string(),
+                known: known_services(manifest),
+            });
+        };
+        let deployment = self.deployment(&planned.service, version.image());
+        let image = version.image().to_owned();
+        let service = planned.service.to_string();
+        let mut outcome = Outcome {
+            service: service.clone(),
+            from: planned.from_tag.clone(),
+            to: planned.to_tag.clone(),
+            digest: planned.from_digest.clone(),
+            result: OutcomeKind::Unchanged,
+            message: String::new(),
+            warnings: Vec::new(),
+        };
+        let verb = match planned.kind {
+            Kind::Update => "update",
+            Kind::Pin { .. } => "set",
+            Kind::Rollback | Kind::RollbackTo => "roll back",
+        };
+        if dry_run {
+            outcome.message = format!(
+                "would {verb} {service} from {} to {} (dry run: nothing changed)",
+                planned.from_tag, planned.to_tag
+            );
+            return Ok(outcome);
+        }
+        let runtime = self.runtime_for(&deployment).await?;
+        let container = Self::container_of(&deployment);
+        let reference = format!("{image}:{}", planned.to_tag);
+        let (pre, post) = match planned.kind {
+            Kind::Rollback | Kind::RollbackTo => (HookEvent::PreRollback, HookEvent::PostRollback),
+            _ => (HookEvent::PreUpdate, HookEvent::PostUpdate),
+        };
+        let context = HookContext {
+            service: &service,
+            from: &planned.from_tag,
+            to: &planned.to_tag,
+        };
+        // The service must exist before anything is written.
+        runtime.inspect(&container).await?;
+
+        let mut journal = JournalEntry::begin(
+            &service,
+            JournalVersion {
+                tag: planned.from_tag.clone(),
+                digest: planned.from_digest.clone(),
+            },
+            JournalVersion {
+                tag: planned.to_tag.clone(),
+                digest: None,
+            },
+            self.now(),
+        );
+        self.state.write_journal(&journal)?;
+        fault::point("after-intent");
+
+        if let Err(failed) = deployment.hooks.run(pre, &context).await {
+            self.state.clear_journal()?;
+            outcome.result = OutcomeKind::Failed;
+            outcome.message = format!("{failed}; nothing was changed");
+            return Ok(outcome);
+        }
+
+        journal.advance(Step::Pull);
+        self.state.write_journal(&journal)?;
+        self.observer
+            .step(&service, &format!("pulling {reference}"));
+        let observer = Arc::clone(&self.observer);
+        let progress_service = service.clone();
+        let pulled = runtime
+            .pull(&container, &reference, &move |progress| {
+                observer.pull(&progress_service, &progress);
+            })
+            .await;
+        let pulled = match pulled {
+            Ok(pulled) => pulled,
+            Err(error) => {
+                self.state.clear_journal()?;
+                outcome.result = OutcomeKind::Failed;
+                outcome.message = format!("{}; nothing was changed", chain(&error));
+                return Ok(outcome);
+            }
+        };
+        let digest = pulled.repo_digests.iter().find_map(|entry| {
+            let (name, digest) = entry.split_once('@')?;
+            (crate::runtime::repository(&reference) == name).then(|| digest.to_owned())
+        });
+        journal.to.digest.clone_from(&digest);
+        fault::point("after-pull");
+
+        journal.advance(Step::KeepPrevious);
+        self.state.write_journal(&journal)?;
+        let point = match runtime.keep_for_rollback(&container).await {
+            Ok(point) => point,
+            Err(error) => {
+                self.state.clear_journal()?;
+                outcome.result = OutcomeKind::Failed;
+                outcome.message = format!(
+                    "cannot keep the running image for a rollback ({}); nothing was changed",
+                    chain(&error)
+                );
+                return Ok(outcome);
+            }
+        };
+        journal.previous_image = Some(point.image_id.clone());
+        self.state.write_journal(&journal)?;
+        fault::point("after-keep");
+
+        journal.advance(Step::Stop);
+        self.state.write_journal(&journal)?;
+        self.observer.step(
+            &service,
+            &format!("recreating {container} from {reference}"),
+        );
+        if let Err(error) = runtime.recreate(&container, &reference).await {
+            let put_back = matches!(error, RuntimeError::Recreate { .. });
+            if put_back {
+                self.state.clear_journal()?;
+                outcome.result = OutcomeKind::Failed;
+                outcome.message = format!(
+                    "{}; {planned_from} runs as before",
+                    chain(&error),
+                    planned_from = planned.from_tag
+                );
+            } else {
+                outcome.result = OutcomeKind::Stranded;
+                outcome.message = format!(
+                    "{}; run `upkeep recover` once the cause is fixed",
+                    chain(&error)
+                );
+            }
+            return Ok(outcome);
+        }
+        fault::point("after-start");
+        journal.advance(Step::HealthCheck);
+        self.state.write_journal(&journal)?;
+        self.observer.step(&service, "checking health");
+
+        if let Err(why) = self
+            .wait_until_healthy(runtime.as_ref(), &container, &deployment)
+            .await
+        {
+            return self
+                .undo_failed(
+                    manifest,
+                    runtime.as_ref(),
+                    &container,
+                    &deployment,
+                    &point,
+                    &planned,
+                    why,
+                    outcome,
+                )
+                .await;
+        }
+
+        journal.advance(Step::Record);
+        self.state.write_journal(&journal)?;
+        fault::point("before-record");
+        self.record(manifest, &planned, digest.as_deref())?;
+        fault::point("after-record");
+        self.state.clear_journal()?;
+        outcome.result = OutcomeKind::Changed;
+        outcome.digest = digest;
+        outcome.message = format!(
+            "{service}: {} -> {} ({}), healthy",
+            planned.from_tag,
+            planned.to_tag,
+            match planned.kind {
+                Kind::Update => "update",
+                Kind::Pin { custom: true } => "set, custom",
+                Kind::Pin { custom: false } => "set",
+                Kind::Rollback => "rollback",
+                Kind::RollbackTo => "rollback_to",
+            }
+        );
+        if let Err(failed) = deployment.hooks.run(post, &context).await {
+            outcome.warnings.push(failed.to_string());
+        }
+        Ok(outcome)
+    }
+
+    /// Records a healthy change in the manifest and `versions.env`.
+    fn record(
+        &self,
+        manifest: &mut Manifest,
+        planned: &Planned,
+        digest: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        match planned.kind {
+            Kind::Update | Kind::Pin { custom: false } => {
+                manifest.deploy(
+                    &planned.service,
+                    None,
+                    &planned.to_tag,
+                    digest,
+                    DeployReason::Update,
+                    now,
+                )?;
+                if planned.kind != Kind::Update {
+                    manifest.annotate(&planned.service, "set by hand")?;
+                }
+            }
+            Kind::Pin { custom: true } => {
+                manifest.pin(&planned.service, &planned.to_tag, digest, now)?;
+            }
+            Kind::Rollback => {
+                manifest.roll_back(&planned.service, now)?;
+                if let Some(digest) = digest {
+                    let _ = manifest.record_digest(&planned.service, digest);
+                }
+            }
+            Kind::RollbackTo => {
+                manifest.roll_back_to(&planned.service, &planned.to_tag, now)?;
+                if let Some(digest) = digest {
+                    let _ = manifest.record_digest(&planned.service, digest);
+                }
+            }
+        }
+        self.state.save(manifest, now)?;
+        Ok(())
+    }
+
+    /// The new version is sick: put the previous one back, record the failed attempt.
+    #[allow(clippy::too_many_arguments)]
+    async fn undo_failed(
+        &self,
+        manifest: &mut Manifest,
+        runtime: &dyn Runtime,
+        container: &str,
+        deployment: &Deployment,
+        point: &RollbackPoint,
+        planned: &Planned,
+        why: String,
+        mut outcome: Outcome,
+    ) -> Result<Outcome, EngineError> {
+        let service = planned.service.to_string();
+        self.observer.step(
+            &service,
+            &format!("{why}; rolling back to {}", planned.from_tag),
+        );
+        let context = HookContext {
+            service: &service,
+            from: &planned.to_tag,
+            to: &planned.from_tag,
+        };
+        // An automatic rollback restores service whatever its pre-hook says.
+        if let Err(failed) = deployment.hooks.run(HookEvent::PreRollback, &context).await {
+            outcome.warnings.push(failed.to_string());
+        }
+        if let Err(error) = runtime.restore(container, point).await {
+            outcome.result = OutcomeKind::Stranded;
+            outcome.message = format!(
+                "{} -> {} failed ({why}), and putting {} back failed too: {}; run `upkeep recover` once the cause is fixed",
+                planned.from_tag,
+                planned.to_tag,
+                planned.from_tag,
+                chain(&error)
+            );
+            return Ok(outcome);
+        }
+        if let Err(still) = self
+            .wait_until_healthy(runtime, container, deployment)
+            .await
+        {
+            outcome.warnings.push(format!(
+                "{} runs again but is not healthy either: {still}",
+                planned.from_tag
+            ));
+        }
+        let note = format!(
+            "{} failed: {why}; rolled back automatically",
+            planned.to_tag
+        );
+        manifest.record_failed_update(
+            &planned.service,
+            &planned.to_tag,
+            &one_line(&note),
+            self.now(),
+        )?;
+        self.state.save(manifest, self.now())?;
+        self.state.clear_journal()?;
+        if let Err(failed) = deployment
+            .hooks
+            .run(HookEvent::PostRollback, &context)
+            .await
+        {
+            outcome.warnings.push(failed.to_string());
+        }
+        outcome.result = OutcomeKind::RolledBack;
+        outcome.message = format!(
+            "{service}: {} -> {} failed: {why}; rolled back to {}, which runs again",
+            planned.from_tag, planned.to_tag, planned.from_tag
+        );
+        Ok(outcome)
+    }
+
+    /// Waits until the container runs steadily and every configured check passes, or says
+    /// which check failed and how.
+    async fn wait_until_healthy(
+        &self,
+        runtime: &dyn Runtime,
+        container: &str,
+        deployment: &Deployment,
+    ) -> Result<(), String> {
+        let health = &deployment.health;
+        let patience = health.patience;
+        let attempts = patience.attempts.max(1);
+        let first = runtime
+            .inspect(container)
+            .await
+            .map_err(|error| chain(&error))?;
+        let restarts = first.restart_count;
+        if health.probes.is_empty() && !health.image_healthcheck {
+            // Nothing to ask: give a crash at start the time to show.
+            tokio::time::sleep(patience.interval).await;
+        }
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            let state = runtime
+                .inspect(container)
+                .await
+                .map_err(|error| chain(&error))?;
+            if let Some(dead) = not_running(&state, restarts) {
+                return Err(dead);
+            }
+            let mut passed = true;
+            for probe in &health.probes {
+                if let Err(reason) = probe.attempt(patience.timeout).await {
+                    last = format!(
+                        "health check {} failed after {attempt} attempt{}: {reason}",
+                        probe.describe(),
+                        if attempt == 1 { "" } else { "s" }
+                    );
+                    passed = false;
+                    break;
+                }
+            }
+            if passed && health.image_healthcheck {
+                match state.health {
+                    Some(crate::runtime::Health::Healthy) => {}
+                    Some(crate::runtime::Health::Unhealthy) => {
+                        return Err("the image's HEALTHCHECK reports unhealthy".to_owned());
+                    }
+                    Some(crate::runtime::Health::Starting) => {
+                        last = format!(
+                            "the image's HEALTHCHECK is still starting after {attempt} attempts"
+                        );
+                        passed = false;
+                    }
+                    None => {
+                        return Err("the image has no HEALTHCHECK; remove `image_healthcheck` from upkeep.yaml".to_owned());
+                    }
+                }
+            }
+            if passed {
+                // One more look: a container that answered once and then died is not well.
+                let state = runtime
+                    .inspect(container)
+                    .await
+                    .map_err(|error| chain(&error))?;
+                return match not_running(&state, restarts) {
+                    Some(dead) => Err(dead),
+                    None => Ok(()),
+                };
+            }
+            if attempt < attempts {
+                tokio::time::sleep(patience.interval).await;
+            }
+        }
+        Err(last)
+    }
+
+    /// Finishes or undoes the update the journal records, if one was interrupted.
+    pub async fn recover(&self) -> Result<Option<Recovered>, EngineError> {
+        let Some(entry) = self.state.read_journal()? else {
+            return Ok(None);
+        };
+        let mut manifest = self.manifest()?;
+        let service = ServiceName::parse(&entry.service)?;
+        let image = manifest
+            .service(service.as_str())
+            .map(|version| version.image().to_owned())
+            .ok_or_else(|| EngineError::UnknownService {
+                service: entry.service.clone(),
+                known: known_services(&manifest),
+            })?;
+        let deployment = self.deployment(&service, &image);
+        let runtime = self.runtime_for(&deployment).await?;
+        let container = Self::container_of(&deployment);
+        // A recreate cut short leaves the old container parked; it goes back first, so that
+        // what runs is one of the two versions.
+        let parked = runtime.undo_interrupted_recreate(&container).await?;
+        let state = match runtime.inspect(&container).await {
+            Ok(state) => Some(state),
+            Err(RuntimeError::ContainerNotFound { .. }) => None,
+            Err(error) => return Err(error.into()),
+        };
+        let from_reference = format!("{image}:{}", entry.from.tag);
+        let to_reference = format!("{image}:{}", entry.to.tag);
+        let observed = match &state {
+            Some(state)
+                if state.status == Status::Running || state.status == Status::Restarting =>
+            {
+                let runs_previous = state.image == from_reference
+                    || entry.previous_image.as_deref() == Some(state.image_id.as_str());
+                if state.image == to_reference && !runs_previous {
+                    Observed::NewRunning
+                } else if runs_previous {
+                    Observed::PreviousRunning
+                } else {
+                    Observed::NothingRunning
+                }
+            }
+            _ => Observed::NothingRunning,
+        };
+        let decision = journal::recover(&entry, observed);
+        let step = format!("{:?}", entry.step).to_lowercase();
+        let recovered = match decision {
+            Recovery::Finish => {
+                let digest = entry.to.digest.clone();
+                let planned = Planned {
+                    service: service.clone(),
+                    from_tag: entry.from.tag.clone(),
+                    from_digest: entry.from.digest.clone(),
+                    to_tag: entry.to.tag.clone(),
+                    kind: Kind::Update,
+                };
+                let already = manifest
+                    .service(service.as_str())
+                    .is_some_and(|version| version.current_tag() == entry.to.tag);
+                if !already {
+                    self.record(&mut manifest, &planned, digest.as_deref())?;
+                }
+                Recovered {
+                    service: entry.service.clone(),
+                    step,
+                    action: "finished".to_owned(),
+                    message: format!(
+                        "{} had passed its health checks and runs; recorded it in the manifest",
+                        entry.to.tag
+                    ),
+                }
+            }
+            Recovery::Forget => Recovered {
+                service: entry.service.clone(),
+                step,
+                action: "forgotten".to_owned(),
+                message: format!(
+                    "nothing had been changed; {} runs as before",
+                    entry.from.tag
+                ),
+            },
+            Recovery::Undo { reason } => {
+                let healthy_previous = observed == Observed::PreviousRunning;
+                if !healthy_previous {
+                    let point = RollbackPoint {
+                        container: container.clone(),
+                        reference: from_reference.clone(),
+                        tag: format!("{image}:{ROLLBACK_TAG}"),
+                        image_id: entry
+                            .previous_image
+                            .clone()
+                            .unwrap_or_else(|| from_reference.clone()),
+                        repo_digest: entry.from.digest.clone(),
+                    };
+                    if state.is_some() {
+                        runtime.restore(&container, &point).await?;
+                    } else {
+                        return Err(EngineError::Invalid(format!(
+                            "the container `{container}` of {} is gone; recreate it from {from_reference} (`docker run ...` as before), then run `upkeep recover` again",
+                            entry.service
+                        )));
+                    }
+                }
+                Recovered {
+                    service: entry.service.clone(),
+                    step,
+                    action: "undone".to_owned(),
+                    message: format!(
+                        "{reason}; {} runs again{}",
+                        entry.from.tag,
+                        if parked {
+                            " (its container was put back)"
+                        } else {
+                            ""
+                        }
+                    ),
+                }
+            }
+        };
+        self.state.clear_journal()?;
+        Ok(Some(recovered))
+    }
+}
+
+/// Why a container is not running steadily, if it is not.
+fn not_running(state: &ContainerState, restarts_before: i64) -> Option<String> {
+    match state.status {
+        Status::Running if state.restart_count == restarts_before => None,
+        Status::Running | Status::Restarting => Some(format!(
+            "container {} keeps restarting (restarted {} times; last exit code {})",
+            state.name,
+            state.restart_count - restarts_before,
+            state.exit_code
+        )),
+        Status::Exited | Status::Dead => Some(format!(
+            "container {} exited with code {}",
+            state.name, state.exit_code
+        )),
+        other => Some(format!("container {} is {other}, not running", state.name)),
+    }
+}
+
+/// The image this machine's platform runs for `digest`: the config digest of the manifest,
+/// or of the index entry for linux and this CPU.
+async fn platform_image(
+    registry: &dyn Registry,
+    repository: &str,
+    digest: &str,
+) -> Result<Option<String>, EngineError> {
+    let manifest = registry.manifest(repository, digest).await?;
+    let entry = match manifest.content {
+        ManifestContent::Image { config, .. } => return Ok(Some(config.to_string())),
+        ManifestContent::Index { manifests } => manifests.into_iter().find(|entry| {
+            entry
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == host_architecture())
+        }),
+        _ => None,
+    };
+    let Some(entry) = entry else { return Ok(None) };
+    match registry
+        .manifest(repository, entry.digest.as_str())
+        .await?
+        .content
+    {
+        ManifestContent::Image { config, .. } => Ok(Some(config.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// This machine's CPU in the registry's (GOARCH) words.
+fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}
+
+fn parse_image(image: &str) -> Result<ImageRef, EngineError> {
+    image.parse().map_err(|error| {
+        EngineError::Invalid(format!(
+            "the manifest's image `{image}` is not an image reference: {error}"
+        ))
+    })
+}
+
+fn short_digest(digest: &str) -> &str {
+    let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
+    hex.get(..12).unwrap_or(hex)
+}
+
+fn known_services(manifest: &Manifest) -> String {
+    let names: Vec<String> = manifest
+        .services()
+        .keys()
+        .map(|name| format!("`{name}`"))
+        .collect();
+    if names.is_empty() {
+        "no services".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// An error with its causes, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
