@@ -771,10 +771,7 @@ impl Engine {
                 return Ok(outcome);
             }
         };
-        let digest = pulled.repo_digests.iter().find_map(|entry| {
-            let (name, digest) = entry.split_once('@')?;
-            (crate::runtime::repository(&reference) == name).then(|| digest.to_owned())
-        });
+        let digest = digest_of(&pulled.repo_digests, &reference);
         journal.to.digest.clone_from(&digest);
         fault::point("after-pull");
 
@@ -1183,6 +1180,195 @@ impl Engine {
         self.state.clear_journal()?;
         Ok(Some(recovered))
     }
+}
+
+/// What `upkeep resolve` found for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    /// The service.
+    pub service: String,
+    /// The floating tag it runs, such as `latest`.
+    pub tag: String,
+    /// The digest looked for: what runs, as recorded, or what the tag points to now.
+    pub digest: Option<String>,
+    /// The version tag with the same digest, if one was found.
+    pub resolved: Option<String>,
+    /// Whether the manifest now records the version tag.
+    pub recorded: bool,
+    /// What happened, in words.
+    pub message: String,
+}
+
+/// How many digests `resolve` asks for at most per service: the newest versions come first,
+/// and a floating tag almost always points at one of them.
+const RESOLVE_LOOKUPS: usize = 50;
+
+impl Engine {
+    /// Pulls the versions the manifest names, filling in digests it does not know yet.
+    pub async fn pull(&self, services: &[String]) -> Result<Vec<Outcome>, EngineError> {
+        let mut manifest = self.manifest()?;
+        let names = self.select(&manifest, services)?;
+        let mut outcomes = Vec::new();
+        let mut changed = false;
+        for service in names {
+            let Some(version) = manifest.service(service.as_str()) else {
+                continue;
+            };
+            let deployment = self.deployment(&service, version.image());
+            let reference = version.image_reference();
+            let recorded = version.image_digest().map(str::to_owned);
+            let mut outcome = Outcome {
+                service: service.to_string(),
+                from: version.current_tag().to_owned(),
+                to: version.current_tag().to_owned(),
+                digest: recorded.clone(),
+                result: OutcomeKind::Unchanged,
+                message: String::new(),
+                warnings: Vec::new(),
+            };
+            let runtime = self.runtime_for(&deployment).await?;
+            self.observer
+                .step(service.as_str(), &format!("pulling {reference}"));
+            let observer = Arc::clone(&self.observer);
+            let name = service.to_string();
+            let pulled = runtime
+                .pull(
+                    &Self::container_of(&deployment),
+                    &reference,
+                    &move |progress| {
+                        observer.pull(&name, &progress);
+                    },
+                )
+                .await;
+            match pulled {
+                Err(error) => {
+                    outcome.result = OutcomeKind::Failed;
+                    outcome.message = chain(&error);
+                }
+                Ok(pulled) => {
+                    let digest = digest_of(&pulled.repo_digests, &reference);
+                    outcome.message = format!("pulled {reference}");
+                    match (&recorded, &digest) {
+                        (None, Some(digest)) => {
+                            manifest.record_digest(&service, digest)?;
+                            changed = true;
+                            outcome.digest = Some(digest.clone());
+                        }
+                        (Some(recorded), Some(digest)) if recorded != digest => {
+                            outcome.warnings.push(format!(
+                                "{reference} now points at {}, not the recorded {}; `upkeep update {service}` moves to it",
+                                short_digest(digest),
+                                short_digest(recorded)
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            outcomes.push(outcome);
+        }
+        if changed {
+            self.state.save(&manifest, self.now())?;
+        }
+        Ok(outcomes)
+    }
+
+    /// For services on a floating tag such as `latest`, finds the version tag with the same
+    /// digest and, unless `dry_run`, records it in the manifest in place of the name.
+    pub async fn resolve(
+        &self,
+        services: &[String],
+        dry_run: bool,
+    ) -> Result<Vec<Resolution>, EngineError> {
+        let mut manifest = self.manifest()?;
+        let names = self.select(&manifest, services)?;
+        let mut resolutions = Vec::new();
+        for service in names {
+            let Some(version) = manifest.service(service.as_str()) else {
+                continue;
+            };
+            let deployment = self.deployment(&service, version.image());
+            let tag = version.current_tag().to_owned();
+            let mut resolution = Resolution {
+                service: service.to_string(),
+                tag: tag.clone(),
+                digest: version.image_digest().map(str::to_owned),
+                resolved: None,
+                recorded: false,
+                message: String::new(),
+            };
+            if deployment.scheme.parse(&tag).is_ok() {
+                resolution.message = format!("{tag} is already a version");
+                resolutions.push(resolution);
+                continue;
+            }
+            let image = parse_image(version.image())?;
+            let registry = self.registries.registry_for(&image).await?;
+            let repository = image.repository();
+            let wanted = match &resolution.digest {
+                Some(digest) => digest.clone(),
+                None => registry.resolve_digest(repository, &tag).await?.to_string(),
+            };
+            resolution.digest = Some(wanted.clone());
+            let tags = registry.list_tags(repository).await?;
+            let candidates = upkeep_versioning_core::select::newest_first(
+                &deployment.scheme,
+                tags.iter().map(String::as_str),
+            );
+            for candidate in candidates.iter().take(RESOLVE_LOOKUPS) {
+                let digest = match registry
+                    .resolve_digest(repository, candidate.as_str())
+                    .await
+                {
+                    Ok(digest) => digest,
+                    Err(error) if matches!(error.kind(), ErrorKind::NotFound { .. }) => continue,
+                    Err(error) => return Err(error.into()),
+                };
+                if digest.as_str() == wanted {
+                    resolution.resolved = Some(candidate.as_str().to_owned());
+                    break;
+                }
+            }
+            match &resolution.resolved {
+                None => {
+                    resolution.message = format!(
+                        "no version tag among the newest {RESOLVE_LOOKUPS} has the digest {} of {tag}",
+                        short_digest(&wanted)
+                    );
+                }
+                Some(found) if dry_run => {
+                    resolution.message = format!("{tag} is {found} (dry run: not recorded)");
+                }
+                Some(found) => {
+                    manifest.deploy(
+                        &service,
+                        None,
+                        found,
+                        Some(&wanted),
+                        DeployReason::Update,
+                        self.now(),
+                    )?;
+                    manifest.annotate(&service, &format!("resolved from {tag} by digest"))?;
+                    resolution.recorded = true;
+                    resolution.message = format!("{tag} is {found}; recorded");
+                }
+            }
+            resolutions.push(resolution);
+        }
+        if resolutions.iter().any(|resolution| resolution.recorded) {
+            self.state.save(&manifest, self.now())?;
+        }
+        Ok(resolutions)
+    }
+}
+
+/// The registry digest of `reference`'s repository among an image's repo digests.
+fn digest_of(repo_digests: &[String], reference: &str) -> Option<String> {
+    let repository = crate::runtime::repository(reference);
+    repo_digests.iter().find_map(|entry| {
+        let (name, digest) = entry.split_once('@')?;
+        (name == repository).then(|| digest.to_owned())
+    })
 }
 
 /// Why a container is not running steadily, if it is not.

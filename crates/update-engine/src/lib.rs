@@ -1,11 +1,13 @@
 //! Plan, apply and roll back image updates: the driver loop around the pure core.
 //!
 //! It composes [`upkeep_versioning_core`] (what to do) with [`upkeep_registry_clients`]
-//! (what exists) and the parts that touch the host: [`check`] answers "what is newer?";
-//! [`runtime`] pulls and recreates containers on Docker Engine with a rollback point;
-//! [`health`] and [`hooks`] judge and surround a change; [`store`] keeps the manifest, its
-//! backups, `versions.env` and the update journal safely on disk. The update flow that ties
-//! them together (plan, apply, rollback, recover) comes next.
+//! (what exists) and the parts that touch the host. [`engine`] is the flow a user drives:
+//! plan, apply, rollback, pin, pull, resolve and recover. Around it: [`config`] reads the
+//! deployments from `upkeep.yaml`; [`setup`] writes the first manifest (`upkeep init`);
+//! [`check`] answers "what is newer?" for one image; [`runtime`] pulls and recreates
+//! containers with a rollback point; [`health`] and [`hooks`] judge and surround a change;
+//! [`store`] keeps the manifest, its backups, `versions.env` and the update journal safely
+//! on disk; [`fault`] lets tests kill the process at a chosen step.
 
 #![warn(missing_docs)]
 
@@ -16,6 +18,7 @@ pub mod fault;
 pub mod health;
 pub mod hooks;
 pub mod runtime;
+pub mod setup;
 pub mod store;
 
 pub use upkeep_registry_clients as registry;

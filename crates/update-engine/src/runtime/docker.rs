@@ -55,6 +55,23 @@ impl DockerRuntime {
         Self { docker }
     }
 
+    /// The names of the running containers, oldest first (the order `upkeep init` lists
+    /// them in).
+    pub async fn running_containers(&self) -> Result<Vec<String>, RuntimeError> {
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default().build();
+        let mut summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|source| container_error("(all)", "list", source))?;
+        summaries.sort_by_key(|summary| summary.created.unwrap_or_default());
+        Ok(summaries
+            .into_iter()
+            .filter_map(|summary| summary.names?.into_iter().next())
+            .map(|name| name.trim_start_matches('/').to_owned())
+            .collect())
+    }
+
     /// The raw inspection of a container; a missing one is [`RuntimeError::ContainerNotFound`].
     async fn inspect_raw(&self, container: &str) -> Result<ContainerInspectResponse, RuntimeError> {
         self.docker

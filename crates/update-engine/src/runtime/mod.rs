@@ -326,7 +326,7 @@ impl fmt::Display for Status {
 }
 
 /// The repository part of an image reference: `host:5000/app:1.0@sha256:…` → `host:5000/app`.
-pub(crate) fn repository(reference: &str) -> &str {
+pub fn repository(reference: &str) -> &str {
     let name = reference
         .split_once('@')
         .map_or(reference, |(name, _)| name);

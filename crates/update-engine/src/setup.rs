@@ -1,0 +1,304 @@
+//! `upkeep init`: the first manifest and configuration, read from what runs already (the
+//! running containers) or from a compose file.
+//!
+//! New deployments get the policy `auto_patch` (upkeep applies patch updates by itself and
+//! reports larger ones) and only the built-in health check (the container keeps running);
+//! the written `upkeep.yaml` says where to add more.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::manifest::{DeployReason, Manifest, ServiceName};
+use upkeep_versioning_core::policy::Policy;
+
+use crate::config::{CONFIG_FILE, Config, Deployment, Placement};
+use crate::engine::EngineError;
+use crate::runtime::{Runtime, repository};
+use crate::store::{StateDir, write_atomically};
+
+/// What `init` found: the manifest and configuration to write, and notes for the user.
+#[derive(Debug, Clone, Default)]
+pub struct Initial {
+    /// The services and the versions they run.
+    pub manifest: Manifest,
+    /// Their deployments.
+    pub config: Config,
+    /// What the user should know or do (a compose image not using upkeep's variable, a
+    /// container skipped).
+    pub notes: Vec<String>,
+}
+
+/// The policy `init` writes.
+pub const INITIAL_POLICY: Policy = Policy::AutoPatch;
+
+/// Reads `containers` (their names) from `runtime`: each becomes a service of that name
+/// running the image and tag its container was created from.
+pub async fn from_running(
+    runtime: &dyn Runtime,
+    containers: &[String],
+    now: Timestamp,
+) -> Result<Initial, EngineError> {
+    let mut initial = Initial::default();
+    for container in containers {
+        let state = runtime.inspect(container).await?;
+        if state.image.starts_with("sha256:") {
+            initial.notes.push(format!(
+                "skipped container {container}: it runs an image by id, not from a repository"
+            ));
+            continue;
+        }
+        let repository = repository(&state.image).to_owned();
+        let tag = state
+            .image
+            .split_once('@')
+            .map_or(state.image.as_str(), |(name, _)| name)
+            .get(repository.len() + 1..)
+            .filter(|tag| !tag.is_empty())
+            .unwrap_or("latest")
+            .to_owned();
+        let Ok(service) = ServiceName::parse(&service_name(container)) else {
+            initial.notes.push(format!(
+                "skipped container {container}: its name cannot be a service name"
+            ));
+            continue;
+        };
+        initial.manifest.deploy(
+            &service,
+            Some(&repository),
+            &tag,
+            state.repo_digest.as_deref(),
+            DeployReason::Update,
+            now,
+        )?;
+        let mut deployment = Deployment::new(service.clone(), repository);
+        deployment.placement = Placement::Container(container.clone());
+        deployment.policy = INITIAL_POLICY;
+        initial.config.deployments.insert(service, deployment);
+    }
+    Ok(initial)
+}
+
+/// A service name for a container name: lower case, other characters as `-`.
+fn service_name(container: &str) -> String {
+    container
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Reads the services of `compose_file` whose image is known: from upkeep's variable
+/// (`image: ${WEB_IMAGE}`, valued by the environment, `versions.env` or the variable's
+/// default) or written out (`image: nginx:1.27`, with a note to switch to the variable).
+pub fn from_compose(
+    compose_file: &Path,
+    directory: &Path,
+    now: Timestamp,
+) -> Result<Initial, EngineError> {
+    let text = std::fs::read_to_string(compose_file).map_err(|error| {
+        EngineError::Invalid(format!(
+            "cannot read the compose file {}: {error}",
+            compose_file.display()
+        ))
+    })?;
+    let document: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|error| {
+        EngineError::Invalid(format!(
+            "{} is not valid YAML: {error}",
+            compose_file.display()
+        ))
+    })?;
+    let env = read_env_file(&directory.join(crate::store::ENV_FILE));
+    let mut initial = Initial::default();
+    let Some(services) = document.get("services").and_then(|s| s.as_mapping()) else {
+        return Err(EngineError::Invalid(format!(
+            "{} has no `services`; is it a compose file?",
+            compose_file.display()
+        )));
+    };
+    let file_name = compose_file.display();
+    for (name, body) in services {
+        let Some(name) = name.as_str() else { continue };
+        let Some(image) = body.get("image").and_then(|image| image.as_str()) else {
+            initial.notes.push(format!(
+                "skipped service {name}: it has no `image` (built locally?)"
+            ));
+            continue;
+        };
+        let Ok(service) = ServiceName::parse(name) else {
+            initial
+                .notes
+                .push(format!("skipped service {name}: not a valid service name"));
+            continue;
+        };
+        let key = service.env_key();
+        let value = match variable(image) {
+            Some((variable, default)) => {
+                if variable != key {
+                    initial.notes.push(format!(
+                        "service {name}: `image: {image}` uses ${{{variable}}}, but upkeep writes {key}; change it to `image: ${{{key}}}` in {file_name}"
+                    ));
+                }
+                std::env::var(&variable)
+                    .ok()
+                    .or_else(|| env.get(&variable).cloned())
+                    .or(default)
+            }
+            None => {
+                initial.notes.push(format!(
+                    "service {name}: change `image: {image}` to `image: ${{{key}}}` in {file_name}, so that upkeep's versions.env decides its version"
+                ));
+                Some(image.to_owned())
+            }
+        };
+        let Some(value) = value.filter(|value| !value.is_empty()) else {
+            initial.notes.push(format!(
+                "skipped service {name}: ${{{key}}} has no value; add it with `upkeep pin {name} TAG` after setting `{key}=REPOSITORY:TAG` in versions.env"
+            ));
+            continue;
+        };
+        let repository = repository(&value).to_owned();
+        let tag = value
+            .split_once('@')
+            .map_or(value.as_str(), |(name, _)| name)
+            .get(repository.len() + 1..)
+            .filter(|tag| !tag.is_empty())
+            .unwrap_or("latest")
+            .to_owned();
+        initial.manifest.deploy(
+            &service,
+            Some(&repository),
+            &tag,
+            None,
+            DeployReason::Update,
+            now,
+        )?;
+        let mut deployment = Deployment::new(service.clone(), repository);
+        deployment.placement = Placement::Compose {
+            file: relative_to(compose_file, directory),
+        };
+        deployment.policy = INITIAL_POLICY;
+        initial.config.deployments.insert(service, deployment);
+    }
+    Ok(initial)
+}
+
+fn relative_to(file: &Path, directory: &Path) -> PathBuf {
+    file.strip_prefix(directory)
+        .map_or_else(|_| file.to_owned(), Path::to_path_buf)
+}
+
+/// `${NAME}`, `${NAME:-default}`, `${NAME-default}` or `$NAME` → the name and default.
+pub fn variable(image: &str) -> Option<(String, Option<String>)> {
+    let image = image.trim();
+    if let Some(inner) = image.strip_prefix("${").and_then(|s| s.strip_suffix('}')) {
+        for separator in [":-", "-"] {
+            if let Some((name, default)) = inner.split_once(separator) {
+                return Some((name.to_owned(), Some(default.to_owned())));
+            }
+        }
+        return Some((inner.to_owned(), None));
+    }
+    let name = image.strip_prefix('$')?;
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .then(|| (name.to_owned(), None))
+}
+
+/// `KEY=VALUE` lines of an env file; a missing file is empty.
+fn read_env_file(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .collect()
+}
+
+/// Writes the manifest, `versions.env` and `upkeep.yaml` of `initial`. An existing manifest
+/// is kept unless `force` (it is backed up first).
+pub fn write(
+    state: &StateDir,
+    initial: &Initial,
+    force: bool,
+    now: Timestamp,
+) -> Result<(), EngineError> {
+    if !force && state.manifest_path().exists() {
+        return Err(EngineError::Invalid(format!(
+            "{} exists already; `upkeep status` shows it, and `upkeep init --force` replaces it (after a backup)",
+            state.manifest_path().display()
+        )));
+    }
+    state.save(&initial.manifest, now)?;
+    let config_path = state.manifest_path().with_file_name(CONFIG_FILE);
+    if config_path.exists() && !force {
+        return Ok(());
+    }
+    write_atomically(&config_path, initial.config.to_yaml().as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_images_are_read_from_upkeeps_variable_or_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let compose = dir.path().join("docker-compose.yml");
+        std::fs::write(
+            &compose,
+            "services:\n  web:\n    image: ${WEB_IMAGE}\n  db:\n    image: postgres:16.4\n  cache:\n    image: ${REDIS:-redis:7.2}\n  built:\n    build: .\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("versions.env"),
+            "# generated\nWEB_IMAGE=registry.example/web:1.0.0\n",
+        )
+        .unwrap();
+        let now = Timestamp::from_timestamp(1_764_000_000, 0).unwrap();
+        let initial = from_compose(&compose, dir.path(), now).unwrap();
+        let manifest = &initial.manifest;
+        assert_eq!(manifest.service("web").unwrap().current_tag(), "1.0.0");
+        assert_eq!(
+            manifest.service("web").unwrap().image(),
+            "registry.example/web"
+        );
+        assert_eq!(manifest.service("db").unwrap().current_tag(), "16.4");
+        assert_eq!(manifest.service("cache").unwrap().current_tag(), "7.2");
+        assert!(manifest.service("built").is_none());
+        let notes = initial.notes.join("\n");
+        assert!(
+            notes.contains("change `image: postgres:16.4` to `image: ${DB_IMAGE}`"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("uses ${REDIS}, but upkeep writes CACHE_IMAGE"),
+            "{notes}"
+        );
+        assert_eq!(
+            initial.config.deployments["web"].placement,
+            Placement::Compose {
+                file: PathBuf::from("docker-compose.yml")
+            }
+        );
+    }
+
+    #[test]
+    fn variables_are_recognised_in_their_forms() {
+        assert_eq!(variable("${A}"), Some(("A".to_owned(), None)));
+        assert_eq!(
+            variable("${A:-x:1}"),
+            Some(("A".to_owned(), Some("x:1".to_owned())))
+        );
+        assert_eq!(variable("$A_B"), Some(("A_B".to_owned(), None)));
+        assert_eq!(variable("nginx:1"), None);
+    }
+}
