@@ -1,5 +1,7 @@
 //! The command line as the user typed it, parsed by clap into checked values.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 use regex::Regex;
 use upkeep_versioning_core::Scheme;
@@ -17,13 +19,177 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Read, compare, classify, sort and choose tags as versions (for scripts)
-    #[command(subcommand)]
-    Version(VersionCommand),
+    /// Create the manifest and upkeep.yaml from a compose file or the running containers
+    Init(InitArgs),
+    /// Services, current tag and digest, newest eligible version, update kind and policy
+    Status(StatusArgs),
+    /// Without a subcommand, the same as `status`; with one, read, compare, classify, sort
+    /// and choose tags as versions (for scripts)
+    Version(VersionArgs),
+    /// Check every service for a newer version (exit 10 when there is one), or one IMAGE:TAG
+    Check(CheckArgs),
+    /// What `update` would do for each service, and why
+    Plan(PlanArgs),
+    /// Pull the versions the manifest names
+    Pull(ServicesArgs),
+    /// Update services: pull, keep the running version, recreate, check health, and roll
+    /// back by itself when the new version is sick
+    #[command(visible_alias = "upgrade")]
+    Update(UpdateArgs),
+    /// Go back to the previous version, or to a named one
+    #[command(visible_alias = "downgrade")]
+    Rollback(RollbackArgs),
+    /// The recorded deployments of each service, newest first
+    History(ServicesArgs),
+    /// Set a service to a tag by hand; --custom marks a hotfix tag that updates leave alone
+    Pin(PinArgs),
+    /// Regenerate versions.env from the manifest
+    Env(StateArgs),
+    /// Replace a floating tag (`latest`) in the manifest by the version tag with its digest
+    Resolve(ResolveArgs),
+    /// Finish or undo an update that was interrupted
+    Recover(StateArgs),
     /// List an image's tags, newest first, as versions with their family
     Tags(TagsArgs),
-    /// Check an image for a newer tag: current and newest eligible tag, digests, update kind
-    Check(CheckArgs),
+}
+
+/// Where the state files are, how to print, and how to reach registries.
+#[derive(Debug, Args)]
+pub(crate) struct StateArgs {
+    /// The directory of version-manifest.yaml, versions.env and upkeep.yaml
+    #[arg(
+        long = "dir",
+        short = 'C',
+        env = "UPKEEP_DIR",
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub(crate) dir: PathBuf,
+    /// Print JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServicesArgs {
+    /// The services; all when none is given
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Read the services of this compose file
+    #[arg(long, value_name = "FILE", conflicts_with = "from_running")]
+    pub(crate) compose: Option<PathBuf>,
+    /// Read the running containers (all of them, or those named)
+    #[arg(long)]
+    pub(crate) from_running: bool,
+    /// With --from-running: only these containers
+    #[arg(value_name = "CONTAINER", requires = "from_running")]
+    pub(crate) containers: Vec<String>,
+    /// Replace an existing manifest and upkeep.yaml (backed up first)
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The services; all when none is given
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Do not ask the registries: show only what the manifest records
+    #[arg(long)]
+    pub(crate) offline: bool,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct VersionArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<VersionCommand>,
+    #[command(flatten)]
+    pub(crate) status: StatusArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// The services; all when none is given
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Move to this tag, whatever the policy says
+    #[arg(long, value_name = "TAG", conflicts_with = "latest")]
+    pub(crate) to: Option<String>,
+    /// Move to the newest eligible version in any line, whatever the policy says
+    #[arg(long)]
+    pub(crate) latest: bool,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpdateArgs {
+    #[command(flatten)]
+    pub(crate) plan: PlanArgs,
+    /// Show what would happen; change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// The services; all when none is given
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Go back to this tag instead of the previous version
+    #[arg(long, value_name = "TAG")]
+    pub(crate) to: Option<String>,
+    /// Show what would happen; change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PinArgs {
+    /// The service
+    #[arg(value_name = "SERVICE")]
+    pub(crate) service: String,
+    /// The tag to run
+    #[arg(value_name = "TAG")]
+    pub(crate) tag: String,
+    /// Mark it as a custom tag (a hotfix): shown as [custom], left alone by updates
+    #[arg(long)]
+    pub(crate) custom: bool,
+    /// Show what would happen; change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResolveArgs {
+    /// The services; all when none is given
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Show the versions found; record nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
 }
 
 #[derive(Debug, Args)]
@@ -45,18 +211,16 @@ pub(crate) struct TagsArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The image and its current tag, such as `nginx:1.25.3-alpine`
+    /// One image and its current tag, such as `nginx:1.25.3-alpine`, instead of the
+    /// manifest's services
     #[arg(value_name = "IMAGE:TAG", value_parser = parse_image)]
-    pub(crate) image: ImageRef,
+    pub(crate) image: Option<ImageRef>,
     #[command(flatten)]
     pub(crate) scheme: SchemeArg,
     #[command(flatten)]
     pub(crate) selection: SelectionArgs,
-    /// Print JSON
-    #[arg(long)]
-    pub(crate) json: bool,
     #[command(flatten)]
-    pub(crate) registry: RegistryArgs,
+    pub(crate) state: StateArgs,
 }
 
 #[derive(Debug, Args)]

@@ -4,8 +4,15 @@
 //! library crates, renders their results and maps errors to exit codes. It takes no decision
 //! of its own.
 //!
-//! Exit codes: 0 success; 1 the command ran and its answer is "no" (for example
-//! `upkeep version parse` met a tag that is not a version); 2 invalid arguments or input.
+//! Exit codes:
+//! - 0: success;
+//! - 1: the answer is "no" (`upkeep version parse` met a tag that is not a version), a change
+//!   failed before it touched anything, or the Docker Engine or a registry failed;
+//! - 2: invalid arguments, configuration or input (the message says how to fix it);
+//! - 3: an update failed its health checks and was rolled back: the previous version runs;
+//! - 4: a change failed and the service could not be restored: it needs a person
+//!   (`upkeep recover` once the cause is fixed);
+//! - 10: `upkeep check` found updates.
 
 mod args;
 mod commands;
@@ -22,6 +29,6 @@ fn main() -> ExitCode {
     };
     match commands::run(args) {
         Ok(code) => code,
-        Err(error) => output::report(&error),
+        Err(error) => output::report(&error, !commands::is_failure(&error)),
     }
 }

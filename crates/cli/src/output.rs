@@ -31,10 +31,18 @@ pub(crate) fn warn(line: impl Display) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
-/// Prints an error with its cause chain and exits 2.
-pub(crate) fn report(error: &anyhow::Error) -> ExitCode {
+/// Exit code for a failure that is not the input's fault (a registry or the Docker Engine
+/// unreachable, a file that cannot be written).
+pub(crate) const EXIT_FAILURE: u8 = 1;
+
+/// Prints an error with its cause chain; exits 2 when the input is at fault, else 1.
+pub(crate) fn report(error: &anyhow::Error, invalid_input: bool) -> ExitCode {
     warn(format_args!("error: {error:#}"));
-    ExitCode::from(EXIT_INVALID)
+    ExitCode::from(if invalid_input {
+        EXIT_INVALID
+    } else {
+        EXIT_FAILURE
+    })
 }
 
 /// Prints clap's verdict. Help and version go to stdout with exit 0; a usage error becomes
@@ -68,4 +76,89 @@ pub(crate) fn usage_error(error: &clap::Error) -> ExitCode {
             ExitCode::from(EXIT_INVALID)
         }
     }
+}
+
+/// Colours for one stream: on only when it is a terminal and `NO_COLOR` is unset or empty.
+pub(crate) struct Paint {
+    enabled: bool,
+}
+
+impl Paint {
+    /// Colours for stdout.
+    pub(crate) fn stdout() -> Self {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        Self {
+            enabled: !no_color && io::stdout().is_terminal(),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.enabled {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    pub(crate) fn green(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    pub(crate) fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
+    pub(crate) fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+}
+
+/// The visible width of a cell: escape sequences take no room.
+fn width(cell: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in cell.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
+}
+
+/// Lines of a table whose columns are padded to their widest cell; no header line when
+/// `headers` is empty. The last column is not padded.
+pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) -> Vec<String> {
+    let mut all: Vec<Vec<String>> = Vec::with_capacity(rows.len() + 1);
+    if !headers.is_empty() {
+        all.push(headers.iter().map(|h| (*h).to_owned()).collect());
+    }
+    all.extend(rows);
+    let columns = all.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| {
+            all.iter()
+                .filter_map(|row| row.get(column))
+                .map(|cell| width(cell))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    all.into_iter()
+        .map(|row| {
+            let last = row.len().saturating_sub(1);
+            let mut line = String::new();
+            for (column, cell) in row.iter().enumerate() {
+                line.push_str(cell);
+                if column < last {
+                    let pad = widths[column].saturating_sub(width(cell)) + 2;
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            line.trim_end().to_owned()
+        })
+        .collect()
 }

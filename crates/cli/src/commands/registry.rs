@@ -15,7 +15,7 @@ use upkeep_versioning_core::select::{names, newest_first};
 use crate::args::{CheckArgs, RegistryArgs, TagsArgs};
 use crate::output::print_lines;
 
-fn router(args: &RegistryArgs) -> anyhow::Result<RegistryRouter> {
+pub(crate) fn router(args: &RegistryArgs) -> anyhow::Result<RegistryRouter> {
     let config = RouterConfig {
         transport: TransportConfig {
             insecure_hosts: args.insecure.iter().cloned().collect(),
@@ -28,7 +28,7 @@ fn router(args: &RegistryArgs) -> anyhow::Result<RegistryRouter> {
     Ok(RegistryRouter::new(config, Arc::new(credentials))?)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -102,19 +102,16 @@ pub(crate) fn tags(args: TagsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let router = router(&args.registry)?;
+    let Some(image) = args.image else {
+        anyhow::bail!("no image given");
+    };
+    let router = router(&args.state.registry)?;
     let constraints = args.selection.constraints();
     let report = runtime()?.block_on(async {
-        let registry = router.registry_for(&args.image).await?;
-        check::check(
-            registry.as_ref(),
-            &args.image,
-            &args.scheme.scheme,
-            constraints,
-        )
-        .await
+        let registry = router.registry_for(&image).await?;
+        check::check(registry.as_ref(), &image, &args.scheme.scheme, constraints).await
     })?;
-    if args.json {
+    if args.state.json {
         print_lines([serde_json::to_string_pretty(&report)?])?;
     } else {
         let none = "-".to_owned();

@@ -1,0 +1,682 @@
+//! The commands that work on the manifest's services: init, status, check, plan, pull,
+//! update, rollback, history, pin, env, resolve and recover. Each opens the engine on the
+//! state directory, calls it, and renders what it returns as a table or JSON.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use upkeep_update_engine::engine::{
+    Engine, Observer, Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest,
+};
+use upkeep_update_engine::runtime::{DockerRuntime, PullProgress};
+use upkeep_update_engine::setup;
+use upkeep_versioning_core::Timestamp;
+
+use crate::args::{
+    InitArgs, PinArgs, PlanArgs, ResolveArgs, RollbackArgs, ServicesArgs, StateArgs, StatusArgs,
+    UpdateArgs,
+};
+use crate::commands::registry::{router, runtime};
+use crate::output::{Paint, print_lines, table, warn};
+
+/// Exit code when `check` finds updates.
+pub(crate) const EXIT_UPDATES: u8 = 10;
+/// Exit code when an update failed its health checks and was rolled back.
+pub(crate) const EXIT_ROLLED_BACK: u8 = 3;
+/// Exit code when a change failed and the service could not be restored.
+pub(crate) const EXIT_STRANDED: u8 = 4;
+/// Exit code when a change failed before it touched anything, or was put back.
+pub(crate) const EXIT_FAILED: u8 = 1;
+
+fn open(state: &StateArgs, progress: bool) -> anyhow::Result<Engine> {
+    let router = router(&state.registry)?;
+    let engine = Engine::open(&state.dir, Arc::new(router))?;
+    Ok(if progress && !state.json {
+        engine.with_observer(Arc::new(Progress::new()))
+    } else {
+        engine
+    })
+}
+
+fn now() -> Timestamp {
+    Timestamp::from(std::time::SystemTime::now())
+}
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    print_lines([serde_json::to_string_pretty(value)?])?;
+    Ok(())
+}
+
+/// Finishes or undoes an interrupted update before a command that changes things.
+async fn recover_first(engine: &Engine) -> anyhow::Result<()> {
+    if let Some(recovered) = engine.recover().await? {
+        warn(format_args!(
+            "recovered an interrupted update of {} (it had reached {}): {}",
+            recovered.service, recovered.step, recovered.message
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
+    let state = upkeep_update_engine::store::StateDir::new(&args.state.dir);
+    let initial = if let Some(compose) = &args.compose {
+        setup::from_compose(compose, &args.state.dir, now())?
+    } else if args.from_running {
+        runtime()?.block_on(async {
+            let docker = DockerRuntime::connect().await?;
+            let containers = if args.containers.is_empty() {
+                docker.running_containers().await?
+            } else {
+                args.containers.clone()
+            };
+            anyhow::Ok(setup::from_running(&docker, &containers, now()).await?)
+        })?
+    } else {
+        anyhow::bail!(
+            "say where the services come from: `upkeep init --compose docker-compose.yml` or `upkeep init --from-running`"
+        );
+    };
+    setup::write(&state, &initial, args.force, now())?;
+    if args.state.json {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            services: Vec<&'a str>,
+            notes: &'a [String],
+        }
+        print_json(&Report {
+            services: initial
+                .manifest
+                .services()
+                .keys()
+                .map(|name| name.as_str())
+                .collect(),
+            notes: &initial.notes,
+        })?;
+    } else {
+        let mut lines = vec![format!(
+            "wrote {} and upkeep.yaml with {} service(s):",
+            state.manifest_path().display(),
+            initial.manifest.services().len()
+        )];
+        for (name, version) in initial.manifest.services() {
+            lines.push(format!("  {name}  {}", version.image_reference()));
+        }
+        lines.extend(initial.notes.iter().map(|note| format!("note: {note}")));
+        print_lines(lines)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args.state, false)?;
+    let entries = if args.offline {
+        offline_entries(&engine, &args.services)?
+    } else {
+        runtime()?.block_on(engine.plan(&PlanRequest {
+            services: args.services.clone(),
+            ..PlanRequest::default()
+        }))?
+    };
+    if args.state.json {
+        print_json(&entries)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let paint = Paint::stdout();
+    let rows = entries
+        .iter()
+        .map(|entry| {
+            let tag = if entry.custom {
+                format!("{} {}", entry.current, paint.yellow("[custom]"))
+            } else {
+                entry.current.clone()
+            };
+            let newest = match entry.action {
+                PlanAction::Unknown => paint.red("?"),
+                _ => entry.target.clone().unwrap_or_else(|| "-".to_owned()),
+            };
+            vec![
+                entry.service.clone(),
+                tag,
+                short(entry.current_digest.as_deref()),
+                newest,
+                kind_cell(&paint, entry),
+                entry.policy.clone(),
+            ]
+        })
+        .collect();
+    print_lines(table(
+        &["SERVICE", "TAG", "DIGEST", "NEWEST", "UPDATE", "POLICY"],
+        rows,
+    ))?;
+    for entry in entries.iter().filter(|e| e.action == PlanAction::Unknown) {
+        warn(format_args!("{}: {}", entry.service, entry.why));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn offline_entries(engine: &Engine, services: &[String]) -> anyhow::Result<Vec<PlanEntry>> {
+    let manifest = engine.manifest()?;
+    Ok(manifest
+        .services()
+        .iter()
+        .filter(|(name, _)| services.is_empty() || services.iter().any(|s| s == name.as_str()))
+        .map(|(name, version)| PlanEntry {
+            service: name.to_string(),
+            image: version.image().to_owned(),
+            current: version.current_tag().to_owned(),
+            current_digest: version.image_digest().map(str::to_owned),
+            custom: version.is_custom(),
+            policy: engine
+                .deployment(name, version.image())
+                .policy
+                .as_str()
+                .to_owned(),
+            target: None,
+            kind: "-".to_owned(),
+            action: PlanAction::UpToDate,
+            why: "not checked (--offline)".to_owned(),
+        })
+        .collect())
+}
+
+fn kind_cell(paint: &Paint, entry: &PlanEntry) -> String {
+    match (entry.action, entry.kind.as_str()) {
+        (PlanAction::Unknown, _) => paint.red("error"),
+        (_, "none" | "-") => entry.kind.clone(),
+        (PlanAction::Update, kind) => paint.green(kind),
+        (_, kind) => paint.yellow(kind),
+    }
+}
+
+fn short(digest: Option<&str>) -> String {
+    match digest {
+        Some(digest) => {
+            let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
+            hex.get(..12).unwrap_or(hex).to_owned()
+        }
+        None => "-".to_owned(),
+    }
+}
+
+pub(crate) fn check_all(state: &StateArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(state, false)?;
+    let spinner = Spinner::start(state.json, "checking registries");
+    let entries = runtime()?.block_on(engine.plan(&PlanRequest::default()));
+    drop(spinner);
+    let entries = entries?;
+    let newer: Vec<&PlanEntry> = entries
+        .iter()
+        .filter(|entry| {
+            matches!(entry.action, PlanAction::Update | PlanAction::Hold) && entry.target.is_some()
+        })
+        .collect();
+    if state.json {
+        print_json(&entries)?;
+    } else {
+        let paint = Paint::stdout();
+        let mut lines: Vec<String> = newer
+            .iter()
+            .map(|entry| {
+                format!(
+                    "{}: {} -> {} ({})",
+                    entry.service,
+                    entry.current,
+                    entry.target.as_deref().unwrap_or("-"),
+                    kind_cell(&paint, entry)
+                )
+            })
+            .collect();
+        if lines.is_empty() {
+            lines.push("all services are up to date".to_owned());
+        }
+        print_lines(lines)?;
+        for entry in entries.iter().filter(|e| e.action == PlanAction::Unknown) {
+            warn(format_args!("{}: {}", entry.service, entry.why));
+        }
+    }
+    Ok(if !newer.is_empty() {
+        ExitCode::from(EXIT_UPDATES)
+    } else if entries.iter().any(|e| e.action == PlanAction::Unknown) {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn plan_request(args: &PlanArgs) -> PlanRequest {
+    PlanRequest {
+        services: args.services.clone(),
+        to: args.to.clone(),
+        latest: args.latest,
+    }
+}
+
+fn render_plan(entries: &[PlanEntry]) -> Vec<String> {
+    let paint = Paint::stdout();
+    let rows = entries
+        .iter()
+        .map(|entry| {
+            let action = match entry.action {
+                PlanAction::Update => paint.green("update"),
+                PlanAction::Hold => paint.yellow("hold"),
+                PlanAction::UpToDate => "up to date".to_owned(),
+                PlanAction::Unknown => paint.red("error"),
+            };
+            vec![
+                entry.service.clone(),
+                entry.current.clone(),
+                entry.target.clone().unwrap_or_else(|| "-".to_owned()),
+                action,
+                entry.why.clone(),
+            ]
+        })
+        .collect();
+    table(&["SERVICE", "CURRENT", "TARGET", "ACTION", "WHY"], rows)
+}
+
+pub(crate) fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args.state, false)?;
+    let entries = runtime()?.block_on(engine.plan(&plan_request(&args)))?;
+    if args.state.json {
+        print_json(&entries)?;
+    } else {
+        print_lines(render_plan(&entries))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
+    let state = &args.plan.state;
+    let engine = open(state, true)?;
+    let runtime = runtime()?;
+    if !args.dry_run {
+        runtime.block_on(recover_first(&engine))?;
+    }
+    let entries = runtime.block_on(engine.plan(&plan_request(&args.plan)))?;
+    let updates = entries
+        .iter()
+        .filter(|entry| entry.action == PlanAction::Update)
+        .count();
+    if updates > 0 && !args.dry_run && !args.yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "refusing to update {updates} service(s) without confirmation: stdin is not a terminal; add --yes (or --dry-run to see the plan)"
+            );
+        }
+        print_lines(render_plan(&entries))?;
+        if !confirm(&format!("update {updates} service(s)?"))? {
+            warn("nothing changed");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let outcomes = runtime.block_on(engine.apply(&entries, args.dry_run))?;
+    if !state.json {
+        for entry in entries.iter().filter(|e| e.action != PlanAction::Update) {
+            warn(format_args!(
+                "{}: {} ({})",
+                entry.service,
+                match entry.action {
+                    PlanAction::UpToDate => "up to date",
+                    PlanAction::Hold => "held",
+                    _ => "not checked",
+                },
+                entry.why
+            ));
+        }
+    }
+    render_outcomes(state.json, &outcomes)
+}
+
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    let mut stderr = std::io::stderr().lock();
+    write!(stderr, "{question} [y/N] ")?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// Prints outcomes and maps the worst one to the exit code.
+fn render_outcomes(json: bool, outcomes: &[Outcome]) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(&outcomes)?;
+    } else {
+        let paint = Paint::stdout();
+        let mut lines = Vec::new();
+        for outcome in outcomes {
+            let mark = match outcome.result {
+                OutcomeKind::Changed => paint.green("ok"),
+                OutcomeKind::Unchanged => "--".to_owned(),
+                OutcomeKind::RolledBack => paint.yellow("rolled back"),
+                OutcomeKind::Failed | OutcomeKind::Stranded => paint.red("failed"),
+            };
+            lines.push(format!("{mark}  {}", outcome.message));
+            for warning in &outcome.warnings {
+                lines.push(format!("    warning: {warning}"));
+            }
+        }
+        if lines.is_empty() {
+            lines.push("nothing to do".to_owned());
+        }
+        print_lines(lines)?;
+    }
+    let worst = outcomes
+        .iter()
+        .map(|outcome| match outcome.result {
+            OutcomeKind::Stranded => EXIT_STRANDED,
+            OutcomeKind::RolledBack => EXIT_ROLLED_BACK,
+            OutcomeKind::Failed => EXIT_FAILED,
+            _ => 0,
+        })
+        .max_by_key(|code| match *code {
+            EXIT_STRANDED => 3,
+            EXIT_ROLLED_BACK => 2,
+            EXIT_FAILED => 1,
+            _ => 0,
+        })
+        .unwrap_or(0);
+    Ok(ExitCode::from(worst))
+}
+
+pub(crate) fn pull(args: ServicesArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args.state, true)?;
+    let runtime = runtime()?;
+    runtime.block_on(recover_first(&engine))?;
+    let outcomes = runtime.block_on(engine.pull(&args.services))?;
+    render_outcomes(args.state.json, &outcomes)
+}
+
+pub(crate) fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args.state, true)?;
+    let runtime = runtime()?;
+    if !args.dry_run {
+        runtime.block_on(recover_first(&engine))?;
+    }
+    let outcomes =
+        runtime.block_on(engine.rollback(&args.services, args.to.as_deref(), args.dry_run))?;
+    render_outcomes(args.state.json, &outcomes)
+}
+
+pub(crate) fn pin(args: PinArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args.state, true)?;
+    let runtime = runtime()?;
+    if !args.dry_run {
+        runtime.block_on(recover_first(&engine))?;
+    }
+    let outcome =
+        runtime.block_on(engine.pin(&args.service, &args.tag, args.custom, args.dry_run))?;
+    render_outcomes(args.state.json, &[outcome])
+}
+
+/// One line of `upkeep history --json`.
+#[derive(Serialize)]
+struct HistoryLine<'a> {
+    service: &'a str,
+    tag: &'a str,
+    digest: Option<&'a str>,
+    deployed_at: String,
+    reason: &'a str,
+    failed: Option<&'a str>,
+    note: Option<&'a str>,
+    current: bool,
+    previous: bool,
+}
+
+pub(crate) fn history(args: ServicesArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args.state, false)?;
+    let manifest = engine.manifest()?;
+    for name in &args.services {
+        if manifest.service(name).is_none() {
+            anyhow::bail!("unknown service `{name}`; `upkeep status --offline` lists the services");
+        }
+    }
+    let mut lines = Vec::new();
+    for (name, version) in manifest.services() {
+        if !args.services.is_empty() && !args.services.iter().any(|s| s == name.as_str()) {
+            continue;
+        }
+        let previous = version.rollback_target().map(|entry| entry as *const _);
+        for (index, entry) in version.history().iter().enumerate() {
+            lines.push(HistoryLine {
+                service: name.as_str(),
+                tag: entry.tag(),
+                digest: entry.digest(),
+                deployed_at: entry.deployed_at().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                reason: entry.reason().as_str(),
+                failed: entry.failed(),
+                note: entry.note(),
+                current: index == 0,
+                previous: previous == Some(entry as *const _),
+            });
+        }
+    }
+    if args.state.json {
+        print_json(&lines)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let paint = Paint::stdout();
+    let mut out = Vec::new();
+    let mut service = "";
+    let mut rows = Vec::new();
+    let flush = |service: &str, rows: &mut Vec<Vec<String>>, out: &mut Vec<String>| {
+        if !rows.is_empty() {
+            out.push(format!("{service}:"));
+            out.extend(
+                table(&[], std::mem::take(rows))
+                    .into_iter()
+                    .map(|line| format!("  {line}")),
+            );
+        }
+    };
+    for line in &lines {
+        if line.service != service {
+            flush(service, &mut rows, &mut out);
+            service = line.service;
+        }
+        let mut marks = Vec::new();
+        if line.current {
+            marks.push(paint.green("[current]"));
+        }
+        if line.previous {
+            marks.push("[previous]".to_owned());
+        }
+        if let Some(failed) = line.failed {
+            marks.push(paint.red(&format!("[{failed} failed]")));
+        }
+        if let Some(note) = line.note {
+            marks.push(note.to_owned());
+        }
+        rows.push(vec![
+            line.tag.to_owned(),
+            short(line.digest),
+            line.deployed_at.clone(),
+            line.reason.to_owned(),
+            marks.join(" "),
+        ]);
+    }
+    flush(service, &mut rows, &mut out);
+    print_lines(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn env(args: StateArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args, false)?;
+    let manifest = engine.manifest()?;
+    engine.state().write_env(&manifest)?;
+    if args.json {
+        print_json(&serde_json::json!({ "path": engine.state().env_path() }))?;
+    } else {
+        print_lines([format!("wrote {}", engine.state().env_path().display())])?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args.state, false)?;
+    let runtime = runtime()?;
+    if !args.dry_run {
+        runtime.block_on(recover_first(&engine))?;
+    }
+    let resolutions = runtime.block_on(engine.resolve(&args.services, args.dry_run))?;
+    if args.state.json {
+        print_json(&resolutions)?;
+    } else {
+        print_lines(
+            resolutions
+                .iter()
+                .map(|r| format!("{}: {}", r.service, r.message)),
+        )?;
+    }
+    let unresolved = resolutions
+        .iter()
+        .any(|r| r.resolved.is_none() && r.digest.is_some());
+    Ok(if unresolved {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub(crate) fn recover(args: StateArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(&args, false)?;
+    let recovered = runtime()?.block_on(engine.recover())?;
+    if args.json {
+        print_json(&recovered)?;
+    } else {
+        print_lines([match &recovered {
+            Some(r) => format!(
+                "{}: interrupted at {}, {}: {}",
+                r.service, r.step, r.action, r.message
+            ),
+            None => "no interrupted update".to_owned(),
+        }])?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether an error is a failure of the machinery (the Docker Engine, a registry during a
+/// deployment command, a state file that cannot be written): exit 1 rather than 2.
+pub(crate) fn is_failure(error: &anyhow::Error) -> bool {
+    use upkeep_update_engine::engine::EngineError;
+    use upkeep_update_engine::runtime::RuntimeError;
+    error.chain().any(|cause| {
+        cause.is::<RuntimeError>()
+            || cause.downcast_ref::<EngineError>().is_some_and(|error| {
+                matches!(
+                    error,
+                    EngineError::Registry(_) | EngineError::Runtime(_) | EngineError::Store(_)
+                )
+            })
+    })
+}
+
+/// Progress on a terminal: a bar per pull, a line per step; plain lines otherwise.
+struct Progress {
+    bars: MultiProgress,
+    pulls: Mutex<std::collections::BTreeMap<String, PullBar>>,
+    terminal: bool,
+}
+
+struct PullBar {
+    bar: ProgressBar,
+    layers: std::collections::BTreeMap<String, (i64, i64)>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let bars = MultiProgress::with_draw_target(if terminal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        Self {
+            bars,
+            pulls: Mutex::new(std::collections::BTreeMap::new()),
+            terminal,
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn step(&self, service: &str, what: &str) {
+        if let Some(pull) = self
+            .pulls
+            .lock()
+            .ok()
+            .and_then(|mut pulls| pulls.remove(service))
+        {
+            pull.bar.finish_and_clear();
+        }
+        let line = format!("{service}: {what}");
+        if self.terminal {
+            let _ = self.bars.println(line);
+        } else {
+            warn(line);
+        }
+    }
+
+    fn pull(&self, service: &str, progress: &PullProgress) {
+        if !self.terminal {
+            return;
+        }
+        let Ok(mut pulls) = self.pulls.lock() else {
+            return;
+        };
+        let pull = pulls.entry(service.to_owned()).or_insert_with(|| {
+            let bar = self.bars.add(ProgressBar::new(0));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(service.to_owned());
+            PullBar {
+                bar,
+                layers: std::collections::BTreeMap::new(),
+            }
+        });
+        if let (Some(id), Some(current), Some(total)) =
+            (&progress.id, progress.current, progress.total)
+        {
+            pull.layers.insert(id.clone(), (current, total));
+            let (done, all) = pull
+                .layers
+                .values()
+                .fold((0, 0), |(d, a), (c, t)| (d + c, a + t));
+            pull.bar.set_length(u64::try_from(all).unwrap_or(0));
+            pull.bar.set_position(u64::try_from(done).unwrap_or(0));
+        }
+        pull.bar.set_message(progress.status.clone());
+    }
+}
+
+/// A spinner on a terminal while the registries are asked.
+struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    fn start(json: bool, message: &str) -> Self {
+        if json || !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_message(message.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Self(Some(bar))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
