@@ -86,6 +86,15 @@ impl TestRegistry {
         })
     }
 
+    /// Pushes the already built web image `tag` again as `alias` (a floating tag such as
+    /// `latest`, or a hotfix tag), after [`push_web_images`](Self::push_web_images).
+    pub async fn alias_web_image(&self, tag: &str, alias: &str) -> Result<Digest, HarnessError> {
+        let layout = self.directory().join("web-images").join("oci");
+        self.skopeo_push(&layout, tag, WEB, alias, SkopeoFormat::Oci)
+            .await?;
+        self.served_digest(alias).await
+    }
+
     async fn build_web_image(
         &self,
         work: &Path,

@@ -140,9 +140,13 @@ pub struct PlanEntry {
     pub custom: bool,
     /// The policy.
     pub policy: String,
-    /// The newest eligible tag, when one is newer (or the named target).
+    /// The newest eligible tag under the configured constraints, when one is newer.
+    pub newest: Option<String>,
+    /// The kind of move to `newest`: `major`, `minor`, `patch`, ..., `none`.
+    pub newest_kind: String,
+    /// The tag `update` moves to (for `update`), or the one held back (for `hold`).
     pub target: Option<String>,
-    /// The kind of move: `major`, `minor`, `patch`, ..., `none`.
+    /// The kind of move to `target`.
     pub kind: String,
     /// What `update` would do.
     pub action: PlanAction,
@@ -346,6 +350,8 @@ impl Engine {
                 current_digest: version.image_digest().map(str::to_owned),
                 custom: version.is_custom(),
                 policy: deployment.policy.as_str().to_owned(),
+                newest: None,
+                newest_kind: UpdateKind::None.to_string(),
                 target: None,
                 kind: UpdateKind::None.to_string(),
                 action: PlanAction::UpToDate,
@@ -412,24 +418,20 @@ impl Engine {
         if request.latest {
             constraints.within = Within::Any;
         }
-        let selector = Selector::new(
-            deployment.scheme.clone(),
-            &entry.current,
-            constraints.clone(),
-        );
-        let selected = selector.select(tags.iter().map(String::as_str));
+        let scheme = &deployment.scheme;
+        let pick = |constraints: &upkeep_versioning_core::select::Constraints| {
+            Selector::new(scheme.clone(), &entry.current, constraints.clone())
+                .select(tags.iter().map(String::as_str))
+        };
+        let newest = pick(&constraints);
         // Which failed version would have been chosen, to say why it was not.
         let unskipped = {
-            let mut open = constraints;
+            let mut open = constraints.clone();
             open.skip.clear();
-            Selector::new(deployment.scheme.clone(), &entry.current, open)
-                .select(tags.iter().map(String::as_str))
-                .map(|selected| selected.tag().to_owned())
+            pick(&open).map(|selected| selected.tag().to_owned())
         };
         let skipped_note = match &unskipped {
-            Some(tag)
-                if failed.contains(tag) && selected.as_ref().map(|s| s.tag()) != Some(tag) =>
-            {
+            Some(tag) if failed.contains(tag) && newest.as_ref().map(|s| s.tag()) != Some(tag) => {
                 format!(
                     "; {tag} is skipped because it failed and was rolled back (`upkeep update {} --to {tag}` tries it again)",
                     entry.service
@@ -437,17 +439,25 @@ impl Engine {
             }
             _ => String::new(),
         };
-        let Some(selected) = selected else {
+        entry.newest = newest.as_ref().map(|selected| selected.tag().to_owned());
+        entry.newest_kind = newest
+            .as_ref()
+            .map_or(UpdateKind::None, |selected| selected.kind)
+            .to_string();
+        let Some(newest) = newest else {
             entry.why = format!("no newer eligible tag{skipped_note}");
-            if selector.current().is_none() {
+            let is_name = scheme.parse(&entry.current).is_err();
+            if is_name {
                 // A name such as `latest`: the news is a new image behind it.
                 if let Some(moved) = self
                     .name_moved(registry.as_ref(), &repository, entry)
                     .await?
                 {
                     entry.target = Some(entry.current.clone());
+                    entry.newest = Some(entry.current.clone());
                     entry.kind = UpdateKind::Unknown.to_string();
-                    entry.action = if deployment.policy == Policy::NotifyOnly && !request.latest {
+                    entry.newest_kind = entry.kind.clone();
+                    entry.action = if deployment.policy.line().is_none() && !request.latest {
                         PlanAction::Hold
                     } else {
                         PlanAction::Update
@@ -457,36 +467,64 @@ impl Engine {
             }
             return Ok(());
         };
-        entry.target = Some(selected.tag().to_owned());
-        entry.kind = selected.kind.to_string();
         if entry.custom && !request.latest {
+            entry.target = Some(newest.tag().to_owned());
+            entry.kind = newest.kind.to_string();
             entry.action = PlanAction::Hold;
             entry.why = format!(
                 "runs the custom tag {} pinned by hand; `upkeep update {} --latest` moves it to {}{skipped_note}",
                 entry.current,
                 entry.service,
-                selected.tag()
+                newest.tag()
             );
-        } else if request.latest || deployment.policy.allows(selected.kind) {
+            return Ok(());
+        }
+        if request.latest {
+            entry.target = Some(newest.tag().to_owned());
+            entry.kind = newest.kind.to_string();
             entry.action = PlanAction::Update;
-            entry.why = if request.latest {
-                format!("newest eligible version, asked for with --latest{skipped_note}")
-            } else {
-                format!(
-                    "a {} update, which policy {} applies{skipped_note}",
-                    selected.kind,
-                    deployment.policy.as_str()
-                )
-            };
-        } else {
-            entry.action = PlanAction::Hold;
-            entry.why = format!(
-                "a {} update, which policy {} does not apply by itself; `upkeep update {} --latest` or `--to {}` applies it{skipped_note}",
-                selected.kind,
+            entry.why = format!("newest eligible version, asked for with --latest{skipped_note}");
+            return Ok(());
+        }
+        // The newest version the policy applies by itself, which may be older than the
+        // newest eligible one (a patch while a minor release waits).
+        let allowed = deployment.policy.line().and_then(|line| {
+            let mut narrowed = constraints.clone();
+            narrowed.within = narrowed.within.min(line);
+            pick(&narrowed).filter(|selected| deployment.policy.allows(selected.kind))
+        });
+        let held = |target: &str| {
+            format!(
+                "{} ({}) waits: policy {} does not apply a {} update by itself; `upkeep update {} --latest` or `--to {}` applies it",
+                target,
+                newest.kind,
                 deployment.policy.as_str(),
+                newest.kind,
                 entry.service,
-                selected.tag()
-            );
+                target
+            )
+        };
+        match allowed {
+            Some(allowed) => {
+                entry.target = Some(allowed.tag().to_owned());
+                entry.kind = allowed.kind.to_string();
+                entry.action = PlanAction::Update;
+                entry.why = format!(
+                    "a {} update, which policy {} applies",
+                    allowed.kind,
+                    deployment.policy.as_str()
+                );
+                if allowed.tag() != newest.tag() {
+                    entry.why = format!("{}; {}", entry.why, held(newest.tag()));
+                }
+                entry.why.push_str(&skipped_note);
+            }
+            None => {
+                entry.target = Some(newest.tag().to_owned());
+                entry.kind = newest.kind.to_string();
+                entry.action = PlanAction::Hold;
+                entry.why = format!("{}{skipped_note}", held(newest.tag()));
+            }
         }
         Ok(())
     }

@@ -1760,7 +1760,15 @@ fn build_entry(
         )
     })?;
     let failed = optional(raw.failed)
-        .map(|failed| checked(failed, &child(path, "failed"), "a tag", tag_problem, REMOVE_FIX))
+        .map(|failed| {
+            checked(
+                failed,
+                &child(path, "failed"),
+                "a tag",
+                tag_problem,
+                REMOVE_FIX,
+            )
+        })
         .transpose()?;
     let note = optional(raw.note)
         .map(|note| {

@@ -86,6 +86,20 @@ impl Policy {
         }
     }
 
+    /// The widest line within which this policy applies updates by itself: `auto_patch`
+    /// stays in the same x.y ([`Within::Minor`]), `auto_minor` in the same major, `auto_major`
+    /// anywhere; `None` for policies that apply nothing. A plan narrows its target search to
+    /// this line, so that a held minor release does not hide an applicable patch.
+    pub fn line(self) -> Option<crate::select::Within> {
+        use crate::select::Within;
+        match self {
+            Self::Disabled | Self::NotifyOnly => None,
+            Self::AutoPatch => Some(Within::Minor),
+            Self::AutoMinor => Some(Within::Major),
+            Self::AutoMajor => Some(Within::Any),
+        }
+    }
+
     /// The policy a mistyped word most likely meant: the same letters with other separators
     /// or case (`auto-patch`, `AutoPatch`), a common shorthand (`patch`, `notify`), or a word
     /// at most two edits away (`auto_ptach`).

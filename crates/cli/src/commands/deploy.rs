@@ -137,14 +137,14 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             };
             let newest = match entry.action {
                 PlanAction::Unknown => paint.red("?"),
-                _ => entry.target.clone().unwrap_or_else(|| "-".to_owned()),
+                _ => entry.newest.clone().unwrap_or_else(|| "-".to_owned()),
             };
             vec![
                 entry.service.clone(),
                 tag,
                 short(entry.current_digest.as_deref()),
                 newest,
-                kind_cell(&paint, entry),
+                kind_cell(&paint, entry.action, &entry.newest_kind),
                 entry.policy.clone(),
             ]
         })
@@ -176,6 +176,8 @@ fn offline_entries(engine: &Engine, services: &[String]) -> anyhow::Result<Vec<P
                 .policy
                 .as_str()
                 .to_owned(),
+            newest: None,
+            newest_kind: "-".to_owned(),
             target: None,
             kind: "-".to_owned(),
             action: PlanAction::UpToDate,
@@ -184,10 +186,10 @@ fn offline_entries(engine: &Engine, services: &[String]) -> anyhow::Result<Vec<P
         .collect())
 }
 
-fn kind_cell(paint: &Paint, entry: &PlanEntry) -> String {
-    match (entry.action, entry.kind.as_str()) {
+fn kind_cell(paint: &Paint, action: PlanAction, kind: &str) -> String {
+    match (action, kind) {
         (PlanAction::Unknown, _) => paint.red("error"),
-        (_, "none" | "-") => entry.kind.clone(),
+        (_, "none" | "-") => kind.to_owned(),
         (PlanAction::Update, kind) => paint.green(kind),
         (_, kind) => paint.yellow(kind),
     }
@@ -211,9 +213,7 @@ pub(crate) fn check_all(state: &StateArgs) -> anyhow::Result<ExitCode> {
     let entries = entries?;
     let newer: Vec<&PlanEntry> = entries
         .iter()
-        .filter(|entry| {
-            matches!(entry.action, PlanAction::Update | PlanAction::Hold) && entry.target.is_some()
-        })
+        .filter(|entry| entry.newest.is_some())
         .collect();
     if state.json {
         print_json(&entries)?;
@@ -222,13 +222,21 @@ pub(crate) fn check_all(state: &StateArgs) -> anyhow::Result<ExitCode> {
         let mut lines: Vec<String> = newer
             .iter()
             .map(|entry| {
-                format!(
+                let mut line = format!(
                     "{}: {} -> {} ({})",
                     entry.service,
                     entry.current,
-                    entry.target.as_deref().unwrap_or("-"),
-                    kind_cell(&paint, entry)
-                )
+                    entry.newest.as_deref().unwrap_or("-"),
+                    kind_cell(&paint, entry.action, &entry.newest_kind)
+                );
+                match (&entry.action, &entry.target) {
+                    (PlanAction::Update, Some(target)) if entry.newest.as_ref() != Some(target) => {
+                        line.push_str(&format!("; `upkeep update` applies {target}"));
+                    }
+                    (PlanAction::Update, _) => line.push_str("; `upkeep update` applies it"),
+                    _ => line.push_str("; held by policy"),
+                }
+                line
             })
             .collect();
         if lines.is_empty() {

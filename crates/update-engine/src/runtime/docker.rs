@@ -176,6 +176,72 @@ impl DockerRuntime {
     }
 }
 
+/// What [`super::ComposeRuntime`] needs from the engine: it runs containers through the
+/// compose program but finds them, and inspects and tags images, here.
+impl DockerRuntime {
+    /// The id and registry digests of an image the engine holds.
+    pub(crate) async fn image_details(&self, reference: &str) -> Result<PulledImage, RuntimeError> {
+        let inspection = self
+            .docker
+            .inspect_image(reference)
+            .await
+            .map_err(|source| image_error(reference, "inspect", source))?;
+        Ok(PulledImage {
+            id: inspection.id.ok_or_else(|| RuntimeError::Incomplete {
+                subject: reference.to_owned(),
+                what: "the image id",
+            })?,
+            repo_digests: inspection.repo_digests.unwrap_or_default(),
+            reference: reference.to_owned(),
+        })
+    }
+
+    /// Puts the tag `reference` (`repository:tag`; no tag means `latest`) on `image_id`.
+    pub(crate) async fn tag_as(&self, image_id: &str, reference: &str) -> Result<(), RuntimeError> {
+        let repository = repository(reference);
+        let tag = reference
+            .get(repository.len() + 1..)
+            .filter(|tag| !tag.is_empty())
+            .unwrap_or("latest");
+        let options = TagImageOptionsBuilder::default()
+            .repo(repository)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(image_id, Some(options))
+            .await
+            .map_err(|source| image_error(image_id, "tag", source))
+    }
+
+    /// The names of the containers, stopped ones included, that carry every one of `labels`
+    /// (`key=value`), newest first.
+    pub(crate) async fn containers_labelled(
+        &self,
+        labels: &[String],
+    ) -> Result<Vec<String>, RuntimeError> {
+        let filters = HashMap::from([("label", labels.to_vec())]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let mut containers =
+            self.docker
+                .list_containers(Some(options))
+                .await
+                .map_err(|source| RuntimeError::Container {
+                    container: labels.join(","),
+                    action: "list",
+                    source,
+                })?;
+        containers.sort_by_key(|container| std::cmp::Reverse(container.created));
+        Ok(containers
+            .into_iter()
+            .filter_map(|container| container.names?.into_iter().next())
+            .map(|name| name.trim_start_matches('/').to_owned())
+            .collect())
+    }
+}
+
 /// An error and its causes on one line, for an error that cannot be a `#[source]`.
 fn chain(error: &RuntimeError) -> String {
     let mut text = error.to_string();

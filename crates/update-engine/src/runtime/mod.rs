@@ -11,12 +11,14 @@
 //! [`crate::health`]'s job, and deciding that an update failed is the engine's. It does not
 //! look up registries for newer tags either; it pulls exactly the reference it is given.
 
+mod compose;
 mod docker;
 
 use std::fmt;
 
 use async_trait::async_trait;
 
+pub use compose::{ComposeFileError, ComposeRuntime, dependency_order, image_variable};
 pub use docker::DockerRuntime;
 
 /// A container engine that can run, update and roll back named containers.
@@ -307,6 +309,60 @@ pub enum RuntimeError {
         /// The step that failed.
         #[source]
         source: Box<Self>,
+    },
+    /// Neither `docker compose` nor `docker-compose` runs.
+    #[error(
+        "neither `docker compose` nor `docker-compose` runs on this host; install the compose plugin (apt package docker-compose-plugin) or docker-compose"
+    )]
+    ComposeUnavailable,
+    /// A compose command failed.
+    #[error(
+        "`{command}` failed ({status}); run it yourself to see the whole output. It ended with:\n{stderr}"
+    )]
+    Compose {
+        /// The command line, with the directory it ran in and the variable it set.
+        command: String,
+        /// How it ended, such as `exit status: 1`, or why it could not start.
+        status: String,
+        /// The last lines it wrote to stderr.
+        stderr: String,
+    },
+    /// A compose service has no container.
+    #[error(
+        "no container for compose service `{service}` in project `{project}`; start it with `{start}`"
+    )]
+    ServiceNotFound {
+        /// The service.
+        service: String,
+        /// The compose project.
+        project: String,
+        /// The command that starts it.
+        start: String,
+    },
+    /// A compose service does not take its image from its `versions.env` variable.
+    #[error(
+        "compose service `{service}` runs `{running}` instead of `{expected}`: its `image:` in {file} must be `${{{key}}}` so that upkeep can choose the version"
+    )]
+    ImageNotFromVariable {
+        /// The service.
+        service: String,
+        /// The compose file.
+        file: String,
+        /// The variable the service's `image:` must use, such as `WEB_IMAGE`.
+        key: String,
+        /// The image the service was to run.
+        expected: String,
+        /// The image it runs.
+        running: String,
+    },
+    /// The name is not a compose service name upkeep can manage.
+    #[error("`{service}` is not a compose service name upkeep can manage")]
+    ServiceName {
+        /// The name given.
+        service: String,
+        /// Why.
+        #[source]
+        source: upkeep_versioning_core::manifest::ManifestError,
     },
 }
 

@@ -2,6 +2,7 @@
 //! fail under CI (`CI` set) when it is missing, and elsewhere skip with a loud message.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
+mod compose_runtime;
 mod docker_runtime;
 mod web_images;
 
