@@ -37,8 +37,8 @@ use crate::config::{CONFIG_FILE, Config, ConfigError, Deployment, Placement};
 use crate::fault;
 use crate::hooks::{HookContext, HookEvent};
 use crate::runtime::{
-    ContainerState, DockerRuntime, PullProgress, ROLLBACK_TAG, RollbackPoint, Runtime,
-    RuntimeError, Status,
+    ComposeRuntime, ContainerState, DockerRuntime, PullProgress, ROLLBACK_TAG, RollbackPoint,
+    Runtime, RuntimeError, Status, dependency_order, image_variable,
 };
 use crate::store::{StateDir, StoreError};
 
@@ -603,7 +603,40 @@ impl Engine {
         &self,
         services: impl Iterator<Item = &'a str>,
     ) -> Result<Vec<String>, EngineError> {
-        Ok(services.map(str::to_owned).collect())
+        let mut order: Vec<String> = services.map(str::to_owned).collect();
+        let mut files: Vec<PathBuf> = Vec::new();
+        for name in &order {
+            if let Some(Placement::Compose { file }) = self
+                .config
+                .deployments
+                .get(name.as_str())
+                .map(|deployment| &deployment.placement)
+                && !files.contains(file)
+            {
+                files.push(file.clone());
+            }
+        }
+        for file in files {
+            // The slots this file's services hold, refilled in dependency order.
+            let slots: Vec<usize> = order
+                .iter()
+                .enumerate()
+                .filter(|(_, name)| {
+                    self.config
+                        .deployments
+                        .get(name.as_str())
+                        .is_some_and(|d| d.placement == Placement::Compose { file: file.clone() })
+                })
+                .map(|(index, _)| index)
+                .collect();
+            let names: Vec<&str> = slots.iter().map(|&index| order[index].as_str()).collect();
+            let sorted = dependency_order(&self.base.join(&file), &names)
+                .map_err(|error| EngineError::Invalid(error.to_string()))?;
+            for (slot, name) in slots.into_iter().zip(sorted) {
+                order[slot] = name;
+            }
+        }
+        Ok(order)
     }
 
     /// Puts `services` (all when empty) back to their previous version, or to `to`.
@@ -690,6 +723,9 @@ impl Engine {
     ) -> impl Future<Output = Result<Arc<dyn Runtime>, EngineError>> + '_ {
         let fixed = self.runtime.clone();
         let placement = deployment.placement.clone();
+        let base = self.base.clone();
+        let env_file = self.state.env_path();
+        let service = deployment.service.clone();
         async move {
             if let Some(runtime) = fixed {
                 return Ok(runtime);
@@ -699,9 +735,28 @@ impl Engine {
                     let docker: Arc<dyn Runtime> = Arc::new(DockerRuntime::connect().await?);
                     Ok(docker)
                 }
-                Placement::Compose { .. } => Err(EngineError::Invalid(
-                    "compose deployments are not supported yet".to_owned(),
-                )),
+                Placement::Compose { file } => {
+                    let file = base.join(file);
+                    let key = service.env_key();
+                    match image_variable(&file, service.as_str()) {
+                        Ok(Some(variable)) if variable == key => {}
+                        Ok(found) => {
+                            return Err(EngineError::Invalid(format!(
+                                "{}: services.{service}.image is {}, so upkeep cannot choose its version; write `image: ${{{key}}}` there (upkeep's versions.env gives {key} its value)",
+                                file.display(),
+                                found.map_or_else(
+                                    || "written out".to_owned(),
+                                    |v| format!("${{{v}}}")
+                                )
+                            )));
+                        }
+                        Err(error) => return Err(EngineError::Invalid(error.to_string())),
+                    }
+                    let docker = DockerRuntime::connect().await?;
+                    let compose: Arc<dyn Runtime> =
+                        Arc::new(ComposeRuntime::new(file, env_file, None, docker));
+                    Ok(compose)
+                }
             }
         }
     }

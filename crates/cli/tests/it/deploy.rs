@@ -444,3 +444,160 @@ fn crashes(fx: &Fixture) {
     );
     assert_eq!(fx.running_tag(), "1.0.1");
 }
+
+/// `docker-compose` (v1) or `docker compose` (v2), whichever runs; under CI, neither panics.
+fn compose_program() -> Option<Vec<String>> {
+    let works = |program: &[&str]| {
+        std::process::Command::new(program[0])
+            .args(&program[1..])
+            .arg("version")
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    for candidate in [&["docker", "compose"][..], &["docker-compose"][..]] {
+        if works(candidate) {
+            return Some(candidate.iter().map(|s| (*s).to_owned()).collect());
+        }
+    }
+    let message = "neither `docker compose` nor `docker-compose` runs; install docker-compose";
+    assert!(
+        std::env::var_os("CI").is_none_or(|value| value.is_empty()),
+        "{message}"
+    );
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+/// A compose project of a `web` service (upkeep's) and an `app` that depends on it, brought
+/// down with its volumes at the end.
+struct ComposeProject {
+    program: Vec<String>,
+    dir: std::path::PathBuf,
+    project: String,
+}
+
+impl ComposeProject {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(&self.program[0])
+            .args(&self.program[1..])
+            .args(["-p", &self.project, "--env-file", "versions.env"])
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap()
+    }
+
+    fn image_of(&self, service: &str) -> String {
+        let id = String::from_utf8(self.run(&["ps", "-q", service]).stdout).unwrap();
+        docker(&["inspect", "--format", "{{.Config.Image}}", id.trim()])
+    }
+}
+
+impl Drop for ComposeProject {
+    fn drop(&mut self) {
+        let _ = self.run(&["down", "-v", "--remove-orphans"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_services_update_in_order_and_stay_updated() {
+    if !docker_available() {
+        return;
+    }
+    let Some(program) = compose_program() else {
+        return;
+    };
+    let Some(registry) = support::registry(Auth::None).await else {
+        return;
+    };
+    let images = registry.push_web_images().await.unwrap();
+    tokio::task::spawn_blocking(move || compose_flow(program, &images))
+        .await
+        .unwrap();
+    drop(registry);
+}
+
+fn compose_flow(program: Vec<String>, images: &WebImages) {
+    let root = tempfile::tempdir().unwrap();
+    let project = format!("upkeep-compose-{}", std::process::id());
+    let dir = root.path().join(&project);
+    std::fs::create_dir(&dir).unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        format!(
+            "version: '3.7'\nservices:\n  app:\n    image: ${{APP_IMAGE}}\n    depends_on: [web]\n  web:\n    image: ${{WEB_IMAGE}}\n    ports: ['127.0.0.1:{port}:8080']\n    volumes: ['data:/data']\nvolumes:\n  data: {{}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("versions.env"),
+        format!(
+            "WEB_IMAGE={image}:1.0.0\nAPP_IMAGE={image}:1.0.0\n",
+            image = images.image
+        ),
+    )
+    .unwrap();
+    let compose = ComposeProject {
+        program,
+        dir: dir.clone(),
+        project,
+    };
+    let up = compose.run(&["up", "-d"]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let dir_arg = dir.display().to_string();
+    let upkeep_in = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--dir", &dir_arg]);
+        upkeep(&all, "")
+    };
+    let compose_file = dir.join("docker-compose.yml").display().to_string();
+    let init = upkeep_in(&["init", "--compose", &compose_file]);
+    assert_eq!(init.code, 0, "{init}");
+    assert!(
+        init.stdout.contains("app") && init.stdout.contains("web"),
+        "{init}"
+    );
+    // Health for web; app has only the built-in running check.
+    let config = std::fs::read_to_string(dir.join("upkeep.yaml")).unwrap();
+    let config = config.replace(
+        "  web:\n",
+        &format!(
+            "  web:\n    health:\n      http: http://127.0.0.1:{port}/cgi-bin/health\n      expected_status: 200\n      timeout: 1s\n      retries: 8\n      interval: 250ms\n"
+        ),
+    );
+    std::fs::write(dir.join("upkeep.yaml"), config).unwrap();
+
+    let update = upkeep_in(&["update", "--yes"]);
+    assert_eq!(update.code, 0, "{update}");
+    // Dependencies first: web before app.
+    let web_at = update.stdout.find("web: 1.0.0 -> 1.0.1").unwrap();
+    let app_at = update.stdout.find("app: 1.0.0 -> 1.0.1").unwrap();
+    assert!(web_at < app_at, "{update}");
+    assert_eq!(compose.image_of("web"), format!("{}:1.0.1", images.image));
+    let env = std::fs::read_to_string(dir.join("versions.env")).unwrap();
+    assert!(
+        env.contains(&format!("WEB_IMAGE={}:1.0.1", images.image)),
+        "{env}"
+    );
+
+    // A later `docker compose up -d` keeps the update: versions.env says 1.0.1.
+    let again = compose.run(&["up", "-d"]);
+    assert!(again.status.success());
+    assert_eq!(compose.image_of("web"), format!("{}:1.0.1", images.image));
+
+    // The sick 1.1.0 rolls back by itself through compose too.
+    let sick = upkeep_in(&["update", "web", "--to", "1.1.0", "--yes"]);
+    assert_eq!(sick.code, 3, "{sick}");
+    assert!(sick.stdout.contains("answered 500"), "{sick}");
+    assert_eq!(compose.image_of("web"), format!("{}:1.0.1", images.image));
+    let env = std::fs::read_to_string(dir.join("versions.env")).unwrap();
+    assert!(
+        env.contains(&format!("WEB_IMAGE={}:1.0.1", images.image)),
+        "{env}"
+    );
+}
