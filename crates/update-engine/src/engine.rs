@@ -430,7 +430,7 @@ impl Engine {
             open.skip.clear();
             pick(&open).map(|selected| selected.tag().to_owned())
         };
-        let skipped_note = match &unskipped {
+        let mut skipped_note = match &unskipped {
             Some(tag) if failed.contains(tag) && newest.as_ref().map(|s| s.tag()) != Some(tag) => {
                 format!(
                     "; {tag} is skipped because it failed and was rolled back (`upkeep update {} --to {tag}` tries it again)",
@@ -493,6 +493,23 @@ impl Engine {
             narrowed.within = narrowed.within.min(line);
             pick(&narrowed).filter(|selected| deployment.policy.allows(selected.kind))
         });
+        // A failed version the policy would have applied by itself (a patch while a minor
+        // release waits) is skipped too; say so, unless the note above names it already.
+        if let Some(tag) = deployment.policy.line().and_then(|line| {
+            let mut open = constraints.clone();
+            open.within = open.within.min(line);
+            open.skip.clear();
+            pick(&open)
+                .filter(|selected| deployment.policy.allows(selected.kind))
+                .map(|selected| selected.tag().to_owned())
+        }) && failed.contains(&tag)
+            && unskipped.as_ref() != Some(&tag)
+        {
+            skipped_note = format!(
+                "{skipped_note}; {tag} is skipped because it failed and was rolled back (`upkeep update {} --to {tag}` tries it again)",
+                entry.service
+            );
+        }
         let held = |target: &str| {
             format!(
                 "{} ({}) waits: policy {} does not apply a {} update by itself; `upkeep update {} --latest` or `--to {}` applies it",

@@ -197,6 +197,66 @@ pub struct RollbackPoint {
     pub repo_digest: Option<String>,
 }
 
+impl ContainerState {
+    /// A container `name` (id `id`) created from `image`, running the image `image_id`, in
+    /// `status`: no repo digest, exit code 0, no restarts, no `HEALTHCHECK`. Set the other
+    /// fields afterwards; this is how a [`Runtime`] outside this crate (or a test's fake)
+    /// builds one, the struct being `#[non_exhaustive]`.
+    pub fn new(
+        name: impl Into<String>,
+        id: impl Into<String>,
+        image: impl Into<String>,
+        image_id: impl Into<String>,
+        status: Status,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            id: id.into(),
+            image: image.into(),
+            image_id: image_id.into(),
+            repo_digest: None,
+            status,
+            exit_code: 0,
+            restart_count: 0,
+            health: None,
+        }
+    }
+}
+
+impl PulledImage {
+    /// The image `id` pulled as `reference`, with the registry digests the engine knows for it.
+    pub fn new(
+        reference: impl Into<String>,
+        id: impl Into<String>,
+        repo_digests: Vec<String>,
+    ) -> Self {
+        Self {
+            reference: reference.into(),
+            id: id.into(),
+            repo_digests,
+        }
+    }
+}
+
+impl RollbackPoint {
+    /// A point for `container`, created from `reference`, whose image `image_id` is kept as
+    /// `tag`; no repo digest (set it afterwards when known).
+    pub fn new(
+        container: impl Into<String>,
+        reference: impl Into<String>,
+        tag: impl Into<String>,
+        image_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            container: container.into(),
+            reference: reference.into(),
+            tag: tag.into(),
+            image_id: image_id.into(),
+            repo_digest: None,
+        }
+    }
+}
+
 /// The tag [`Runtime::keep_for_rollback`] puts on the image a container runs.
 pub const ROLLBACK_TAG: &str = "upkeep-previous";
 

@@ -4,6 +4,7 @@
 
 mod compose_runtime;
 mod docker_runtime;
+mod engine;
 mod web_images;
 
 use std::process::Command;

@@ -1,0 +1,1060 @@
+//! The engine's decisions without Docker: plans, updates, automatic rollbacks, hooks,
+//! rollbacks and recovery, on an in-memory registry and a fake runtime that records what it
+//! was asked to do.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tempfile::TempDir;
+use upkeep_registry_clients::{ErrorKind, Manifest as RegistryManifest, Registry, RegistryError};
+use upkeep_registry_clients::{TagMetadata, core::reference::Digest};
+use upkeep_update_engine::engine::{
+    Engine, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Registries,
+};
+use upkeep_update_engine::runtime::{
+    ContainerState, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint, Runtime, RuntimeError,
+    Status,
+};
+use upkeep_update_engine::store::StateDir;
+use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::journal::{JournalEntry, JournalVersion, Step};
+use upkeep_versioning_core::manifest::{DeployReason, Manifest, Reason, ServiceName};
+use upkeep_versioning_core::reference::ImageRef;
+
+const IMAGE: &str = "registry.example/team/web";
+const TAGS: [&str; 4] = ["1.0.0", "1.0.1", "1.1.0", "2.0.0"];
+
+/// The registry digest of `tag`: its bytes in hex, padded to a sha256.
+fn digest(tag: &str) -> String {
+    format!("sha256:{:0<64}", hex(tag))
+}
+
+/// The image id (config digest) of `tag`, distinct from its registry digest.
+fn image_id(tag: &str) -> String {
+    format!("sha256:{:f<64}", hex(tag))
+}
+
+fn hex(text: &str) -> String {
+    assert!(text.len() <= 32, "tag too long for a fake digest: {text}");
+    text.bytes().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+fn reference(tag: &str) -> String {
+    format!("{IMAGE}:{tag}")
+}
+
+fn tag_of(reference: &str) -> &str {
+    reference.rsplit_once(':').map_or(reference, |(_, tag)| tag)
+}
+
+/// Long ago, so that the engine's own (system clock) records come after it.
+fn long_ago() -> Timestamp {
+    Timestamp::from_timestamp(1_700_000_000, 0).unwrap()
+}
+
+fn later() -> Timestamp {
+    Timestamp::from_timestamp(1_700_000_100, 0).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The registry
+
+/// One repository with a fixed tag list; each tag points to [`digest`] of itself.
+struct FakeRegistry {
+    tags: Vec<String>,
+}
+
+impl FakeRegistry {
+    fn not_found(repository: &str, what: String) -> RegistryError {
+        RegistryError::new(
+            "registry.example",
+            Some(repository),
+            ErrorKind::NotFound { what, code: None },
+        )
+    }
+}
+
+#[async_trait]
+impl Registry for FakeRegistry {
+    fn host(&self) -> &str {
+        "registry.example"
+    }
+
+    async fn list_tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
+        assert_eq!(repository, "team/web");
+        Ok(self.tags.clone())
+    }
+
+    async fn resolve_digest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Digest, RegistryError> {
+        if self.tags.iter().any(|tag| tag == reference) {
+            Ok(digest(reference).parse().unwrap())
+        } else {
+            Err(Self::not_found(
+                repository,
+                format!("manifest '{reference}'"),
+            ))
+        }
+    }
+
+    async fn manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<RegistryManifest, RegistryError> {
+        Err(Self::not_found(
+            repository,
+            format!("manifest '{reference}'"),
+        ))
+    }
+
+    async fn tag_metadata(&self, repository: &str) -> Result<Vec<TagMetadata>, RegistryError> {
+        Err(RegistryError::new(
+            "registry.example",
+            Some(repository),
+            ErrorKind::Unsupported {
+                operation: "tag metadata",
+            },
+        ))
+    }
+}
+
+struct FakeRegistries(Arc<FakeRegistry>);
+
+#[async_trait]
+impl Registries for FakeRegistries {
+    async fn registry_for(&self, image: &ImageRef) -> Result<Arc<dyn Registry>, RegistryError> {
+        assert_eq!(image.registry(), "registry.example");
+        let registry: Arc<dyn Registry> = self.0.clone();
+        Ok(registry)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime
+
+/// The one container the fake runtime holds.
+#[derive(Debug, Clone)]
+struct Container {
+    image: String,
+    image_id: String,
+    status: Status,
+    exit_code: i64,
+}
+
+impl Container {
+    fn running(tag: &str) -> Self {
+        Self {
+            image: reference(tag),
+            image_id: image_id(tag),
+            status: Status::Running,
+            exit_code: 0,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct RuntimeState {
+    container: Option<Container>,
+    /// Every call, in order, such as `pull registry.example/team/web:1.0.1`.
+    calls: Vec<String>,
+    /// Tags whose containers exit with code 3 as soon as they start.
+    crashing: BTreeSet<String>,
+    /// Tags whose pull fails.
+    unpullable: BTreeSet<String>,
+}
+
+/// A runtime with one container, `web`, that does in memory what it is asked.
+#[derive(Debug, Default)]
+struct FakeRuntime {
+    state: Mutex<RuntimeState>,
+}
+
+impl FakeRuntime {
+    fn running(tag: &str) -> Arc<Self> {
+        let runtime = Self::default();
+        runtime.state.lock().unwrap().container = Some(Container::running(tag));
+        Arc::new(runtime)
+    }
+
+    fn crash_on(&self, tag: &str) {
+        self.state.lock().unwrap().crashing.insert(tag.to_owned());
+    }
+
+    fn fail_pull_of(&self, tag: &str) {
+        self.state.lock().unwrap().unpullable.insert(tag.to_owned());
+    }
+
+    fn set_container(&self, container: Container) {
+        self.state.lock().unwrap().container = Some(container);
+    }
+
+    fn container(&self) -> Container {
+        self.state.lock().unwrap().container.clone().unwrap()
+    }
+
+    /// Every call, inspections included.
+    fn all_calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// The calls that could change something: everything but `inspect`.
+    fn calls(&self) -> Vec<String> {
+        self.all_calls()
+            .into_iter()
+            .filter(|call| !call.starts_with("inspect "))
+            .collect()
+    }
+
+    fn record(&self, call: String) {
+        self.state.lock().unwrap().calls.push(call);
+    }
+
+    fn state_of(name: &str, container: &Container) -> ContainerState {
+        let mut state = ContainerState::new(
+            name,
+            format!("id-{}", tag_of(&container.image)),
+            container.image.clone(),
+            container.image_id.clone(),
+            container.status,
+        );
+        state.exit_code = container.exit_code;
+        state.repo_digest = Some(digest(tag_of(&container.image)));
+        state
+    }
+
+    fn current(&self, name: &str) -> Result<ContainerState, RuntimeError> {
+        assert_eq!(name, "web", "the engine asked for another container");
+        let state = self.state.lock().unwrap();
+        match &state.container {
+            Some(container) => Ok(Self::state_of(name, container)),
+            None => Err(RuntimeError::ContainerNotFound {
+                container: name.to_owned(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Runtime for FakeRuntime {
+    async fn inspect(&self, container: &str) -> Result<ContainerState, RuntimeError> {
+        self.record(format!("inspect {container}"));
+        self.current(container)
+    }
+
+    async fn pull(
+        &self,
+        container: &str,
+        image: &str,
+        _progress: &(dyn Fn(PullProgress) + Sync),
+    ) -> Result<PulledImage, RuntimeError> {
+        self.record(format!("pull {image}"));
+        assert_eq!(container, "web");
+        let tag = tag_of(image);
+        if self.state.lock().unwrap().unpullable.contains(tag) {
+            return Err(RuntimeError::ImageNotFound {
+                image: image.to_owned(),
+            });
+        }
+        Ok(PulledImage::new(
+            image,
+            image_id(tag),
+            vec![format!("{IMAGE}@{}", digest(tag))],
+        ))
+    }
+
+    async fn keep_for_rollback(&self, container: &str) -> Result<RollbackPoint, RuntimeError> {
+        self.record(format!("keep {container}"));
+        let state = self.current(container)?;
+        let mut point = RollbackPoint::new(
+            container,
+            state.image,
+            format!("{IMAGE}:{ROLLBACK_TAG}"),
+            state.image_id,
+        );
+        point.repo_digest = state.repo_digest;
+        Ok(point)
+    }
+
+    async fn recreate(&self, container: &str, image: &str) -> Result<ContainerState, RuntimeError> {
+        self.record(format!("recreate {container} {image}"));
+        let tag = tag_of(image);
+        let mut state = self.state.lock().unwrap();
+        let crashes = state.crashing.contains(tag);
+        let new = Container {
+            image: image.to_owned(),
+            image_id: image_id(tag),
+            status: if crashes {
+                Status::Exited
+            } else {
+                Status::Running
+            },
+            exit_code: if crashes { 3 } else { 0 },
+        };
+        let reported = Self::state_of(container, &new);
+        state.container = Some(new);
+        Ok(reported)
+    }
+
+    async fn undo_interrupted_recreate(&self, container: &str) -> Result<bool, RuntimeError> {
+        self.record(format!("undo_interrupted_recreate {container}"));
+        Ok(false)
+    }
+
+    async fn restore(
+        &self,
+        container: &str,
+        point: &RollbackPoint,
+    ) -> Result<ContainerState, RuntimeError> {
+        self.record(format!(
+            "restore {container} {} {}",
+            point.reference, point.image_id
+        ));
+        let restored = Container {
+            image: point.reference.clone(),
+            image_id: point.image_id.clone(),
+            status: Status::Running,
+            exit_code: 0,
+        };
+        let reported = Self::state_of(container, &restored);
+        self.state.lock().unwrap().container = Some(restored);
+        Ok(reported)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The state directory
+
+/// A state directory with `upkeep.yaml`, a manifest, a registry and a runtime.
+struct Fixture {
+    dir: TempDir,
+    registries: Arc<FakeRegistries>,
+    runtime: Arc<FakeRuntime>,
+}
+
+/// `upkeep.yaml` with one deployment per `(service, extra lines)`, each on the image, fast
+/// health checks and the extra lines (indented as deployment fields).
+fn config(deployments: &[(&str, &str)]) -> String {
+    let mut text = String::from("deployments:\n");
+    for (service, extra) in deployments {
+        let _ = writeln!(text, "  {service}:\n    image: {IMAGE}\n    container: web");
+        text.push_str("    health:\n      retries: 2\n      interval: 10ms\n");
+        for line in extra.lines() {
+            let _ = writeln!(text, "    {line}");
+        }
+    }
+    text
+}
+
+fn name(service: &str) -> ServiceName {
+    ServiceName::parse(service).unwrap()
+}
+
+/// A manifest where each service was deployed at its tag (with its digest), long ago.
+fn manifest(services: &[(&str, &str)]) -> Manifest {
+    let mut manifest = Manifest::new();
+    for (service, tag) in services {
+        manifest
+            .deploy(
+                &name(service),
+                Some(IMAGE),
+                tag,
+                Some(&digest(tag)),
+                DeployReason::Update,
+                long_ago(),
+            )
+            .unwrap();
+    }
+    manifest
+}
+
+impl Fixture {
+    fn new(config: &str, manifest: &Manifest, tags: &[&str], running: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("upkeep.yaml"), config).unwrap();
+        StateDir::new(dir.path())
+            .save(manifest, long_ago())
+            .unwrap();
+        let registry = FakeRegistry {
+            tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+        };
+        Self {
+            dir,
+            registries: Arc::new(FakeRegistries(Arc::new(registry))),
+            runtime: FakeRuntime::running(running),
+        }
+    }
+
+    /// One service `web` at `1.0.0` under `policy`, the tags [`TAGS`], running `1.0.0`.
+    fn web(extra: &str) -> Self {
+        Self::new(
+            &config(&[("web", extra)]),
+            &manifest(&[("web", "1.0.0")]),
+            &TAGS,
+            "1.0.0",
+        )
+    }
+
+    fn engine(&self) -> Engine {
+        let runtime: Arc<dyn Runtime> = self.runtime.clone();
+        let registries: Arc<dyn Registries> = self.registries.clone();
+        Engine::open(self.dir.path(), registries)
+            .unwrap()
+            .with_runtime(runtime)
+    }
+
+    fn state(&self) -> StateDir {
+        StateDir::new(self.dir.path())
+    }
+
+    fn manifest(&self) -> Manifest {
+        self.state().load().unwrap().unwrap().0
+    }
+
+    fn journal_left(&self) -> bool {
+        self.state().journal_path().exists()
+    }
+
+    fn env(&self) -> String {
+        std::fs::read_to_string(self.state().env_path()).unwrap()
+    }
+
+    /// Every file under the directory with its bytes.
+    fn files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    let bytes = std::fs::read(&path).unwrap();
+                    out.insert(path, bytes);
+                }
+            }
+        }
+        let mut files = BTreeMap::new();
+        walk(self.dir.path(), &mut files);
+        files
+    }
+}
+
+async fn plan(fx: &Fixture, request: &PlanRequest) -> Vec<PlanEntry> {
+    fx.engine().plan(request).await.unwrap()
+}
+
+async fn plan_one(fx: &Fixture, request: &PlanRequest) -> PlanEntry {
+    let mut entries = plan(fx, request).await;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    entries.remove(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// plan
+
+#[tokio::test]
+async fn auto_patch_plans_the_patch_and_says_the_minor_release_waits() {
+    let fx = Fixture::web("policy: auto_patch");
+    let entry = plan_one(&fx, &PlanRequest::default()).await;
+    assert_eq!(entry.action, PlanAction::Update, "{entry:#?}");
+    assert_eq!(entry.current, "1.0.0");
+    assert_eq!(
+        entry.current_digest.as_deref(),
+        Some(digest("1.0.0").as_str())
+    );
+    assert_eq!(entry.target.as_deref(), Some("1.0.1"));
+    assert_eq!(entry.kind, "patch");
+    // The newest within the major line (the default `within`), not 2.0.0.
+    assert_eq!(entry.newest.as_deref(), Some("1.1.0"));
+    assert_eq!(entry.newest_kind, "minor");
+    assert!(entry.why.contains("1.1.0"), "{}", entry.why);
+    assert!(entry.why.contains("--latest"), "{}", entry.why);
+    assert!(entry.why.contains("auto_patch"), "{}", entry.why);
+    assert!(
+        fx.runtime.all_calls().is_empty(),
+        "a plan asks no runtime: {:?}",
+        fx.runtime.all_calls()
+    );
+}
+
+#[tokio::test]
+async fn notify_only_holds_the_newest_version() {
+    let fx = Fixture::web("policy: notify_only");
+    let entry = plan_one(&fx, &PlanRequest::default()).await;
+    assert_eq!(entry.action, PlanAction::Hold, "{entry:#?}");
+    assert_eq!(entry.target.as_deref(), Some("1.1.0"));
+    assert_eq!(entry.newest.as_deref(), Some("1.1.0"));
+    assert!(entry.why.contains("notify_only"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn disabled_holds_and_says_why() {
+    let fx = Fixture::web("policy: disabled");
+    let entry = plan_one(&fx, &PlanRequest::default()).await;
+    assert_eq!(entry.action, PlanAction::Hold, "{entry:#?}");
+    assert_eq!(entry.target, None);
+    assert!(entry.why.contains("policy disabled"), "{}", entry.why);
+    assert!(entry.why.contains("--to"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn latest_moves_across_majors_whatever_the_policy() {
+    let fx = Fixture::web("policy: notify_only");
+    let request = PlanRequest {
+        latest: true,
+        ..PlanRequest::default()
+    };
+    let entry = plan_one(&fx, &request).await;
+    assert_eq!(entry.action, PlanAction::Update, "{entry:#?}");
+    assert_eq!(entry.target.as_deref(), Some("2.0.0"));
+    assert_eq!(entry.kind, "major");
+    assert!(entry.why.contains("--latest"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn to_moves_to_the_tag_asked_for_or_names_an_unknown_one() {
+    let fx = Fixture::web("policy: notify_only");
+    let to = |tag: &str| PlanRequest {
+        to: Some(tag.to_owned()),
+        ..PlanRequest::default()
+    };
+    let entry = plan_one(&fx, &to("1.1.0")).await;
+    assert_eq!(entry.action, PlanAction::Update, "{entry:#?}");
+    assert_eq!(entry.target.as_deref(), Some("1.1.0"));
+    assert_eq!(entry.kind, "minor");
+    assert!(entry.why.contains("--to"), "{}", entry.why);
+
+    let entry = plan_one(&fx, &to("1.0.0")).await;
+    assert_eq!(entry.action, PlanAction::UpToDate, "{entry:#?}");
+
+    let entry = plan_one(&fx, &to("9.9.9")).await;
+    assert_eq!(entry.action, PlanAction::Unknown, "{entry:#?}");
+    assert!(entry.why.contains("9.9.9"), "{}", entry.why);
+    assert!(entry.why.contains("not in the registry"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn a_custom_pinned_service_is_held() {
+    for pinned in ["1.0.0", "hotfix-acme"] {
+        let mut manifest = manifest(&[("web", "1.0.0")]);
+        manifest.pin(&name("web"), pinned, None, later()).unwrap();
+        let fx = Fixture::new(
+            &config(&[("web", "policy: auto_major")]),
+            &manifest,
+            &TAGS,
+            pinned,
+        );
+        let entry = plan_one(&fx, &PlanRequest::default()).await;
+        assert!(entry.custom, "{entry:#?}");
+        assert_eq!(entry.action, PlanAction::Hold, "{pinned}: {entry:#?}");
+        assert!(entry.why.contains("custom tag"), "{}", entry.why);
+        assert!(entry.why.contains(pinned), "{}", entry.why);
+    }
+}
+
+#[tokio::test]
+async fn a_service_on_the_newest_version_is_up_to_date() {
+    let fx = Fixture::new(
+        &config(&[("web", "policy: auto_major")]),
+        &manifest(&[("web", "2.0.0")]),
+        &TAGS,
+        "2.0.0",
+    );
+    let entry = plan_one(&fx, &PlanRequest::default()).await;
+    assert_eq!(entry.action, PlanAction::UpToDate, "{entry:#?}");
+    assert_eq!(entry.newest, None);
+    assert_eq!(entry.target, None);
+    assert!(entry.why.contains("no newer"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn plans_cover_every_service_or_the_ones_named() {
+    let fx = Fixture::new(
+        &config(&[
+            ("web", "policy: auto_patch"),
+            ("quiet", "policy: notify_only"),
+            ("off", "policy: disabled"),
+        ]),
+        &manifest(&[("web", "1.0.0"), ("quiet", "1.0.0"), ("off", "1.0.0")]),
+        &TAGS,
+        "1.0.0",
+    );
+    let entries = plan(&fx, &PlanRequest::default()).await;
+    let actions: Vec<(&str, PlanAction)> = entries
+        .iter()
+        .map(|entry| (entry.service.as_str(), entry.action))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("off", PlanAction::Hold),
+            ("quiet", PlanAction::Hold),
+            ("web", PlanAction::Update),
+        ]
+    );
+    let request = PlanRequest {
+        services: vec!["quiet".to_owned()],
+        ..PlanRequest::default()
+    };
+    assert_eq!(plan_one(&fx, &request).await.service, "quiet");
+    let request = PlanRequest {
+        services: vec!["nope".to_owned()],
+        ..PlanRequest::default()
+    };
+    let error = fx.engine().plan(&request).await.unwrap_err().to_string();
+    assert!(error.contains("unknown service `nope`"), "{error}");
+}
+
+#[tokio::test]
+async fn a_failed_tag_is_skipped_and_the_why_says_so() {
+    let mut manifest = manifest(&[("web", "1.0.0")]);
+    manifest
+        .record_failed_update(&name("web"), "1.0.2", "1.0.2 failed: it crashed", later())
+        .unwrap();
+    let fx = Fixture::new(
+        &config(&[("web", "policy: auto_patch")]),
+        &manifest,
+        &["1.0.0", "1.0.1", "1.0.2"],
+        "1.0.0",
+    );
+    let entry = plan_one(&fx, &PlanRequest::default()).await;
+    assert_eq!(entry.action, PlanAction::Update, "{entry:#?}");
+    assert_eq!(entry.target.as_deref(), Some("1.0.1"));
+    assert_eq!(entry.newest.as_deref(), Some("1.0.1"));
+    assert!(entry.why.contains("1.0.2 is skipped"), "{}", entry.why);
+
+    // The same with --latest, and with --to the failed tag is tried again.
+    let latest = PlanRequest {
+        latest: true,
+        ..PlanRequest::default()
+    };
+    let entry = plan_one(&fx, &latest).await;
+    assert_eq!(entry.target.as_deref(), Some("1.0.1"), "{entry:#?}");
+    assert!(entry.why.contains("1.0.2 is skipped"), "{}", entry.why);
+    let to = PlanRequest {
+        to: Some("1.0.2".to_owned()),
+        ..PlanRequest::default()
+    };
+    let entry = plan_one(&fx, &to).await;
+    assert_eq!(entry.action, PlanAction::Update, "{entry:#?}");
+    assert_eq!(entry.target.as_deref(), Some("1.0.2"));
+}
+
+#[tokio::test]
+async fn a_failed_patch_held_behind_a_minor_release_is_named_as_skipped() {
+    // auto_patch would apply 1.0.1, but it failed: the plan holds 1.1.0 and must say why
+    // the patch is not applied.
+    let mut manifest = manifest(&[("web", "1.0.0")]);
+    manifest
+        .record_failed_update(&name("web"), "1.0.1", "1.0.1 failed: it crashed", later())
+        .unwrap();
+    let fx = Fixture::new(
+        &config(&[("web", "policy: auto_patch")]),
+        &manifest,
+        &TAGS,
+        "1.0.0",
+    );
+    let entry = plan_one(&fx, &PlanRequest::default()).await;
+    assert_eq!(entry.action, PlanAction::Hold, "{entry:#?}");
+    assert_eq!(entry.target.as_deref(), Some("1.1.0"));
+    assert!(entry.why.contains("1.0.1 is skipped"), "{}", entry.why);
+}
+
+// ---------------------------------------------------------------------------------------------
+// apply
+
+#[tokio::test]
+async fn a_healthy_update_pulls_keeps_recreates_and_records() {
+    let fx = Fixture::web("policy: auto_patch");
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    let outcomes = engine.apply(&plan, false).await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    let outcome = &outcomes[0];
+    assert_eq!(outcome.result, OutcomeKind::Changed, "{outcome:#?}");
+    assert_eq!(
+        (outcome.from.as_str(), outcome.to.as_str()),
+        ("1.0.0", "1.0.1")
+    );
+    assert_eq!(outcome.digest.as_deref(), Some(digest("1.0.1").as_str()));
+    assert!(outcome.warnings.is_empty(), "{outcome:#?}");
+
+    assert_eq!(
+        fx.runtime.calls(),
+        [
+            format!("pull {}", reference("1.0.1")),
+            "keep web".to_owned(),
+            format!("recreate web {}", reference("1.0.1")),
+        ]
+    );
+    assert_eq!(fx.runtime.container().image, reference("1.0.1"));
+
+    let manifest = fx.manifest();
+    let web = manifest.service("web").unwrap();
+    assert_eq!(web.current_tag(), "1.0.1");
+    assert_eq!(web.image_digest(), Some(digest("1.0.1").as_str()));
+    assert_eq!(web.history()[0].reason(), Reason::Update);
+    assert_eq!(web.history()[0].tag(), "1.0.1");
+    assert_eq!(web.history()[1].tag(), "1.0.0");
+    assert!(
+        fx.env().contains(&format!("WEB_IMAGE={IMAGE}:1.0.1\n")),
+        "{}",
+        fx.env()
+    );
+    assert!(!fx.journal_left());
+    assert!(!fx.state().backups().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_touches_nothing() {
+    let fx = Fixture::web("policy: auto_patch");
+    let before = fx.files();
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    let outcomes = engine.apply(&plan, true).await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].result, OutcomeKind::Unchanged, "{outcomes:#?}");
+    assert!(outcomes[0].message.contains("dry run"), "{outcomes:#?}");
+    assert!(
+        fx.runtime.all_calls().is_empty(),
+        "{:?}",
+        fx.runtime.all_calls()
+    );
+    assert_eq!(fx.files(), before);
+}
+
+#[tokio::test]
+async fn holds_are_not_applied() {
+    let fx = Fixture::web("policy: notify_only");
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    assert_eq!(plan[0].action, PlanAction::Hold);
+    let before = fx.files();
+    assert!(engine.apply(&plan, false).await.unwrap().is_empty());
+    assert!(fx.runtime.all_calls().is_empty());
+    assert_eq!(fx.files(), before);
+}
+
+#[tokio::test]
+async fn a_crashing_version_is_rolled_back_and_remembered() {
+    let fx = Fixture::web("policy: auto_patch");
+    fx.runtime.crash_on("1.0.1");
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    let outcomes = engine.apply(&plan, false).await.unwrap();
+    let outcome = &outcomes[0];
+    assert_eq!(outcome.result, OutcomeKind::RolledBack, "{outcome:#?}");
+    assert!(
+        outcome.message.contains("exited with code 3"),
+        "{}",
+        outcome.message
+    );
+    assert!(outcome.warnings.is_empty(), "{outcome:#?}");
+
+    assert_eq!(
+        fx.runtime.calls(),
+        [
+            format!("pull {}", reference("1.0.1")),
+            "keep web".to_owned(),
+            format!("recreate web {}", reference("1.0.1")),
+            format!("restore web {} {}", reference("1.0.0"), image_id("1.0.0")),
+        ]
+    );
+    let container = fx.runtime.container();
+    assert_eq!(container.image, reference("1.0.0"));
+    assert_eq!(container.status, Status::Running);
+
+    let manifest = fx.manifest();
+    let web = manifest.service("web").unwrap();
+    assert_eq!(web.current_tag(), "1.0.0");
+    assert_eq!(web.image_digest(), Some(digest("1.0.0").as_str()));
+    let head = &web.history()[0];
+    assert_eq!(head.reason(), Reason::Rollback);
+    assert_eq!(head.failed(), Some("1.0.1"));
+    assert!(
+        head.note()
+            .is_some_and(|note| note.contains("exited with code 3")),
+        "{head:?}"
+    );
+    assert!(fx.env().contains(&format!("WEB_IMAGE={IMAGE}:1.0.0\n")));
+    assert!(!fx.journal_left());
+
+    // The next plan does not try 1.0.1 again.
+    let entry = plan_one(&fx, &PlanRequest::default()).await;
+    assert_ne!(entry.target.as_deref(), Some("1.0.1"), "{entry:#?}");
+    assert_ne!(entry.action, PlanAction::Update, "{entry:#?}");
+    assert!(entry.why.contains("1.0.1 is skipped"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn a_failing_health_command_rolls_back() {
+    // A command probe that always fails, with the fast patience.
+    let config = config(&[("web", "policy: auto_patch")]).replace(
+        "      retries: 2\n",
+        "      command: [sh, -c, 'exit 1']\n      timeout: 5s\n      retries: 2\n",
+    );
+    let fx = Fixture::new(&config, &manifest(&[("web", "1.0.0")]), &TAGS, "1.0.0");
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    let outcome = &engine.apply(&plan, false).await.unwrap()[0];
+    assert_eq!(outcome.result, OutcomeKind::RolledBack, "{outcome:#?}");
+    assert!(
+        outcome
+            .message
+            .contains("health check command sh -c exit 1 failed after 2 attempts"),
+        "{}",
+        outcome.message
+    );
+    // The previous version fails the same probe: said, but it runs again.
+    assert_eq!(outcome.warnings.len(), 1, "{outcome:#?}");
+    assert!(
+        fx.runtime
+            .calls()
+            .iter()
+            .any(|call| call.starts_with("restore web")),
+        "{:?}",
+        fx.runtime.calls()
+    );
+    let manifest = fx.manifest();
+    assert_eq!(manifest.service("web").unwrap().current_tag(), "1.0.0");
+    assert_eq!(
+        manifest.service("web").unwrap().history()[0].failed(),
+        Some("1.0.1")
+    );
+    assert!(!fx.journal_left());
+}
+
+#[tokio::test]
+async fn a_failing_pre_update_hook_changes_nothing() {
+    let fx = Fixture::web("policy: auto_patch\nhooks: {pre_update: {command: [sh, -c, 'exit 1']}}");
+    let manifest_before = std::fs::read(fx.state().manifest_path()).unwrap();
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    let outcome = &engine.apply(&plan, false).await.unwrap()[0];
+    assert_eq!(outcome.result, OutcomeKind::Failed, "{outcome:#?}");
+    assert!(
+        outcome.message.contains("nothing was changed"),
+        "{}",
+        outcome.message
+    );
+    // Only the check that the container exists.
+    assert_eq!(fx.runtime.all_calls(), ["inspect web"]);
+    assert!(!fx.journal_left());
+    assert_eq!(
+        std::fs::read(fx.state().manifest_path()).unwrap(),
+        manifest_before
+    );
+}
+
+#[tokio::test]
+async fn a_failed_pull_changes_nothing() {
+    let fx = Fixture::web("policy: auto_patch");
+    fx.runtime.fail_pull_of("1.0.1");
+    let before = fx.files();
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    let outcome = &engine.apply(&plan, false).await.unwrap()[0];
+    assert_eq!(outcome.result, OutcomeKind::Failed, "{outcome:#?}");
+    assert!(
+        outcome.message.contains("nothing was changed"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(fx.runtime.calls(), [format!("pull {}", reference("1.0.1"))]);
+    assert_eq!(fx.runtime.container().image, reference("1.0.0"));
+    assert_eq!(fx.files(), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// recover
+
+/// A journal of `web` from 1.0.0 to 1.0.1 that reached `step`.
+fn journal(step: Step) -> JournalEntry {
+    let mut entry = JournalEntry::begin(
+        "web",
+        JournalVersion {
+            tag: "1.0.0".to_owned(),
+            digest: Some(digest("1.0.0")),
+        },
+        JournalVersion {
+            tag: "1.0.1".to_owned(),
+            digest: None,
+        },
+        later(),
+    );
+    entry.advance(Step::Pull);
+    if step >= Step::KeepPrevious {
+        entry.to.digest = Some(digest("1.0.1"));
+        entry.previous_image = Some(image_id("1.0.0"));
+    }
+    entry.advance(step);
+    entry
+}
+
+#[tokio::test]
+async fn recover_without_a_journal_does_nothing() {
+    let fx = Fixture::web("policy: auto_patch");
+    assert_eq!(fx.engine().recover().await.unwrap(), None);
+    assert!(fx.runtime.all_calls().is_empty());
+}
+
+#[tokio::test]
+async fn recover_forgets_an_update_cut_short_while_pulling() {
+    let fx = Fixture::web("policy: auto_patch");
+    fx.state().write_journal(&journal(Step::Pull)).unwrap();
+    let before = std::fs::read(fx.state().manifest_path()).unwrap();
+    let recovered = fx.engine().recover().await.unwrap().unwrap();
+    assert_eq!(recovered.action, "forgotten", "{recovered:#?}");
+    assert_eq!(recovered.step, "pull");
+    assert_eq!(fx.runtime.calls(), ["undo_interrupted_recreate web"]);
+    assert_eq!(fx.runtime.container().image, reference("1.0.0"));
+    assert_eq!(std::fs::read(fx.state().manifest_path()).unwrap(), before);
+    assert!(!fx.journal_left());
+}
+
+#[tokio::test]
+async fn recover_undoes_an_update_cut_short_after_stopping() {
+    let fx = Fixture::web("policy: auto_patch");
+    fx.state().write_journal(&journal(Step::Stop)).unwrap();
+    // The old container was stopped and nothing runs.
+    fx.runtime.set_container(Container {
+        status: Status::Exited,
+        ..Container::running("1.0.0")
+    });
+    let recovered = fx.engine().recover().await.unwrap().unwrap();
+    assert_eq!(recovered.action, "undone", "{recovered:#?}");
+    assert_eq!(recovered.step, "stop");
+    assert!(
+        recovered.message.contains("1.0.0 runs again"),
+        "{recovered:#?}"
+    );
+    assert_eq!(
+        fx.runtime.calls(),
+        [
+            "undo_interrupted_recreate web".to_owned(),
+            format!("restore web {} {}", reference("1.0.0"), image_id("1.0.0")),
+        ]
+    );
+    let container = fx.runtime.container();
+    assert_eq!(container.image, reference("1.0.0"));
+    assert_eq!(container.status, Status::Running);
+    let manifest = fx.manifest();
+    assert_eq!(manifest.service("web").unwrap().current_tag(), "1.0.0");
+    assert_eq!(manifest.service("web").unwrap().history().len(), 1);
+    assert!(!fx.journal_left());
+}
+
+#[tokio::test]
+async fn recover_undoes_a_new_version_never_proven_healthy() {
+    let fx = Fixture::web("policy: auto_patch");
+    fx.state()
+        .write_journal(&journal(Step::HealthCheck))
+        .unwrap();
+    fx.runtime.set_container(Container::running("1.0.1"));
+    let recovered = fx.engine().recover().await.unwrap().unwrap();
+    assert_eq!(recovered.action, "undone", "{recovered:#?}");
+    assert_eq!(fx.runtime.container().image, reference("1.0.0"));
+    assert_eq!(fx.manifest().service("web").unwrap().current_tag(), "1.0.0");
+    assert!(!fx.journal_left());
+}
+
+#[tokio::test]
+async fn recover_finishes_an_update_cut_short_while_recording() {
+    let fx = Fixture::web("policy: auto_patch");
+    fx.state().write_journal(&journal(Step::Record)).unwrap();
+    fx.runtime.set_container(Container::running("1.0.1"));
+    let recovered = fx.engine().recover().await.unwrap().unwrap();
+    assert_eq!(recovered.action, "finished", "{recovered:#?}");
+    assert_eq!(recovered.step, "record");
+    assert_eq!(fx.runtime.calls(), ["undo_interrupted_recreate web"]);
+    let manifest = fx.manifest();
+    let web = manifest.service("web").unwrap();
+    assert_eq!(web.current_tag(), "1.0.1");
+    assert_eq!(web.image_digest(), Some(digest("1.0.1").as_str()));
+    assert_eq!(web.history()[0].reason(), Reason::Update);
+    assert!(fx.env().contains(&format!("WEB_IMAGE={IMAGE}:1.0.1\n")));
+    assert!(!fx.journal_left());
+}
+
+// ---------------------------------------------------------------------------------------------
+// rollback
+
+#[tokio::test]
+async fn rollback_without_an_earlier_version_changes_nothing() {
+    let fx = Fixture::web("policy: auto_patch");
+    let before = fx.files();
+    let outcomes = fx.engine().rollback(&[], None, false).await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].result, OutcomeKind::Unchanged, "{outcomes:#?}");
+    assert!(
+        outcomes[0].message.contains("no earlier version"),
+        "{outcomes:#?}"
+    );
+    assert!(fx.runtime.all_calls().is_empty());
+    assert_eq!(fx.files(), before);
+}
+
+#[tokio::test]
+async fn rollback_after_an_update_returns_to_the_previous_version() {
+    let fx = Fixture::web("policy: auto_patch");
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    assert_eq!(
+        engine.apply(&plan, false).await.unwrap()[0].result,
+        OutcomeKind::Changed
+    );
+    let updated = fx.runtime.calls().len();
+
+    let outcomes = engine.rollback(&[], None, false).await.unwrap();
+    let outcome = &outcomes[0];
+    assert_eq!(outcome.result, OutcomeKind::Changed, "{outcome:#?}");
+    assert_eq!(
+        (outcome.from.as_str(), outcome.to.as_str()),
+        ("1.0.1", "1.0.0")
+    );
+    assert_eq!(
+        fx.runtime.calls()[updated..],
+        [
+            format!("pull {}", reference("1.0.0")),
+            "keep web".to_owned(),
+            format!("recreate web {}", reference("1.0.0")),
+        ]
+    );
+    let manifest = fx.manifest();
+    let web = manifest.service("web").unwrap();
+    assert_eq!(web.current_tag(), "1.0.0");
+    assert_eq!(web.image_digest(), Some(digest("1.0.0").as_str()));
+    assert_eq!(web.history()[0].reason(), Reason::Rollback);
+    assert_eq!(web.history()[0].failed(), None);
+    assert!(fx.env().contains(&format!("WEB_IMAGE={IMAGE}:1.0.0\n")));
+    assert!(!fx.journal_left());
+
+    // A rollback of a rollback goes forward again, like `cd -`.
+    let outcome = &engine.rollback(&[], None, false).await.unwrap()[0];
+    assert_eq!(outcome.to, "1.0.1", "{outcome:#?}");
+    assert_eq!(fx.manifest().service("web").unwrap().current_tag(), "1.0.1");
+}
+
+#[tokio::test]
+async fn a_crashing_rollback_target_is_put_back_too() {
+    let fx = Fixture::web("policy: auto_patch");
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    engine.apply(&plan, false).await.unwrap();
+    fx.runtime.crash_on("1.0.0");
+    let outcome = &engine.rollback(&[], None, false).await.unwrap()[0];
+    assert_eq!(outcome.result, OutcomeKind::RolledBack, "{outcome:#?}");
+    assert_eq!(fx.runtime.container().image, reference("1.0.1"));
+    let manifest = fx.manifest();
+    let web = manifest.service("web").unwrap();
+    assert_eq!(web.current_tag(), "1.0.1");
+    assert_eq!(web.history()[0].failed(), Some("1.0.0"));
+}
