@@ -25,7 +25,7 @@ use upkeep_registry_clients::{ErrorKind, ManifestContent, Registry, RegistryErro
 use upkeep_versioning_core::Timestamp;
 use upkeep_versioning_core::UpdateKind;
 use upkeep_versioning_core::journal::{
-    self, JournalEntry, JournalVersion, Observed, Recovery, Step,
+    self, ChangeKind, JournalEntry, JournalVersion, Observed, Recovery, Step,
 };
 use upkeep_versioning_core::manifest::{DeployReason, Manifest, ManifestError, ServiceName};
 use upkeep_versioning_core::policy::Policy;
@@ -207,6 +207,29 @@ enum Kind {
     Pin { custom: bool },
     Rollback,
     RollbackTo,
+}
+
+impl Kind {
+    /// How the journal names this kind.
+    fn journal(&self) -> ChangeKind {
+        match self {
+            Self::Update => ChangeKind::Update,
+            Self::Pin { custom: false } => ChangeKind::Set,
+            Self::Pin { custom: true } => ChangeKind::SetCustom,
+            Self::Rollback => ChangeKind::Rollback,
+            Self::RollbackTo => ChangeKind::RollbackTo,
+        }
+    }
+
+    fn from_journal(change: ChangeKind) -> Self {
+        match change {
+            ChangeKind::Set => Self::Pin { custom: false },
+            ChangeKind::SetCustom => Self::Pin { custom: true },
+            ChangeKind::Rollback => Self::Rollback,
+            ChangeKind::RollbackTo => Self::RollbackTo,
+            ChangeKind::Update => Self::Update,
+        }
+    }
 }
 
 /// One change to carry out.
@@ -851,6 +874,7 @@ impl Engine {
             },
             self.now(),
         );
+        journal.change = planned.kind.journal();
         self.state.write_journal(&journal)?;
         fault::point("after-intent");
 
@@ -1213,7 +1237,11 @@ impl Engine {
             _ => Observed::NothingRunning,
         };
         let decision = journal::recover(&entry, observed);
-        let step = format!("{:?}", entry.step).to_lowercase();
+        // The step as the journal file names it, such as `health_check`.
+        let step = serde_json::to_value(entry.step)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let recovered = match decision {
             Recovery::Finish => {
                 let digest = entry.to.digest.clone();
@@ -1222,7 +1250,7 @@ impl Engine {
                     from_tag: entry.from.tag.clone(),
                     from_digest: entry.from.digest.clone(),
                     to_tag: entry.to.tag.clone(),
-                    kind: Kind::Update,
+                    kind: Kind::from_journal(entry.change),
                 };
                 let already = manifest
                     .service(service.as_str())

@@ -37,6 +37,23 @@ pub enum Step {
     Record,
 }
 
+/// What kind of change the journal records, so that finishing it records the right thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// An update to a newer (or named) version.
+    #[default]
+    Update,
+    /// A version set by hand.
+    Set,
+    /// A custom tag pinned by hand.
+    SetCustom,
+    /// A rollback to the previous version.
+    Rollback,
+    /// A rollback to a named version.
+    RollbackTo,
+}
+
 /// A version as the journal names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalVersion {
@@ -64,6 +81,9 @@ pub struct JournalEntry {
     /// rollback: undoing recreates the service from exactly that image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_image: Option<String>,
+    /// What kind of change it is; journals written before this field are updates.
+    #[serde(default)]
+    pub change: ChangeKind,
 }
 
 impl JournalEntry {
@@ -76,6 +96,7 @@ impl JournalEntry {
             step: Step::Intent,
             started_at: now,
             previous_image: None,
+            change: ChangeKind::Update,
         }
     }
 

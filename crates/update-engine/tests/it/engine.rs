@@ -20,7 +20,7 @@ use upkeep_update_engine::runtime::{
 };
 use upkeep_update_engine::store::StateDir;
 use upkeep_versioning_core::Timestamp;
-use upkeep_versioning_core::journal::{JournalEntry, JournalVersion, Step};
+use upkeep_versioning_core::journal::{ChangeKind, JournalEntry, JournalVersion, Step};
 use upkeep_versioning_core::manifest::{DeployReason, Manifest, Reason, ServiceName};
 use upkeep_versioning_core::reference::ImageRef;
 
@@ -982,6 +982,25 @@ async fn recover_finishes_an_update_cut_short_while_recording() {
     assert_eq!(web.history()[0].reason(), Reason::Update);
     assert!(fx.env().contains(&format!("WEB_IMAGE={IMAGE}:1.0.1\n")));
     assert!(!fx.journal_left());
+}
+
+#[tokio::test]
+async fn recover_finishes_a_custom_pin_as_a_custom_pin() {
+    let fx = Fixture::web("policy: auto_patch");
+    let mut entry = journal(Step::Record);
+    entry.change = ChangeKind::SetCustom;
+    fx.state().write_journal(&entry).unwrap();
+    fx.runtime.set_container(Container::running("1.0.1"));
+    let recovered = fx.engine().recover().await.unwrap().unwrap();
+    assert_eq!(recovered.action, "finished", "{recovered:#?}");
+    let manifest = fx.manifest();
+    let web = manifest.service("web").unwrap();
+    assert_eq!(web.current_tag(), "1.0.1");
+    assert!(
+        web.is_custom(),
+        "a custom pin stays custom when finished by recovery"
+    );
+    assert_eq!(web.history()[0].reason(), Reason::Set);
 }
 
 // ---------------------------------------------------------------------------------------------
