@@ -251,8 +251,11 @@ mod tests {
         let text = serde_json::to_string(&entry).unwrap();
         assert_eq!(
             text,
-            r#"{"service":"web","from":{"tag":"1.0.0"},"to":{"tag":"1.0.1"},"step":"health_check","started_at":"2025-11-24T16:00:00Z"}"#
+            r#"{"service":"web","from":{"tag":"1.0.0"},"to":{"tag":"1.0.1"},"step":"health_check","started_at":"2025-11-24T16:00:00Z","change":"update"}"#
         );
         assert_eq!(serde_json::from_str::<JournalEntry>(&text).unwrap(), entry);
+        // A journal written before `change` existed is an update.
+        let old = text.replace(r#","change":"update""#, "");
+        assert_eq!(serde_json::from_str::<JournalEntry>(&old).unwrap(), entry);
     }
 }
