@@ -158,9 +158,14 @@ impl TestRegistry {
         .await?;
         let command: &[&str] = match behaviour {
             Behaviour::Crashes => &["sh", "-c", "echo 'crashing on purpose' >&2; exit 3"],
-            Behaviour::Healthy | Behaviour::Sick => {
-                &["httpd", "-f", "-v", "-p", "8080", "-h", "/www"]
-            }
+            // A shell as PID 1 that exits on SIGTERM, as a well-behaved service does: PID 1
+            // has no default signal actions, so a bare httpd would make every `docker stop`
+            // wait its full timeout.
+            Behaviour::Healthy | Behaviour::Sick => &[
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; busybox httpd -f -v -p 8080 -h /www & wait",
+            ],
         };
         let mut args = vec![
             "config".to_owned(),

@@ -221,27 +221,85 @@ fn read_env_file(path: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Writes the manifest, `versions.env` and `upkeep.yaml` of `initial`. An existing manifest
-/// is kept unless `force` (it is backed up first).
+/// Writes the manifest, `versions.env` and `upkeep.yaml` of `initial`, and returns the
+/// services added.
+///
+/// Without `force`, services already tracked keep their manifest entry (and history) and
+/// their configuration; only new ones are added, and their configuration is appended to
+/// `upkeep.yaml`, so the user's comments stay. With `force`, both files are replaced (the
+/// manifest after a backup).
 pub fn write(
     state: &StateDir,
     initial: &Initial,
     force: bool,
     now: Timestamp,
-) -> Result<(), EngineError> {
-    if !force && state.manifest_path().exists() {
-        return Err(EngineError::Invalid(format!(
-            "{} exists already; `upkeep status` shows it, and `upkeep init --force` replaces it (after a backup)",
-            state.manifest_path().display()
-        )));
-    }
-    state.save(&initial.manifest, now)?;
+) -> Result<Vec<ServiceName>, EngineError> {
     let config_path = state.manifest_path().with_file_name(CONFIG_FILE);
-    if config_path.exists() && !force {
-        return Ok(());
+    let (mut manifest, existing_config) = if force {
+        (Manifest::new(), None)
+    } else {
+        let manifest = state
+            .load()?
+            .map(|(manifest, _)| manifest)
+            .unwrap_or_default();
+        (manifest, Config::load(&config_path)?)
+    };
+    let mut added = Vec::new();
+    let mut new_config = Config::default();
+    for (name, version) in initial.manifest.services() {
+        if manifest.service(name.as_str()).is_some() {
+            continue;
+        }
+        manifest.deploy(
+            name,
+            Some(version.image()),
+            version.current_tag(),
+            version.image_digest(),
+            DeployReason::Update,
+            now,
+        )?;
+        let configured = existing_config
+            .as_ref()
+            .is_some_and(|config| config.deployments.contains_key(name));
+        if let Some(deployment) = initial.config.deployments.get(name).filter(|_| !configured) {
+            new_config
+                .deployments
+                .insert(name.clone(), deployment.clone());
+        }
+        added.push(name.clone());
     }
-    write_atomically(&config_path, initial.config.to_yaml().as_bytes())?;
-    Ok(())
+    state.save(&manifest, now)?;
+    let text = match std::fs::read_to_string(&config_path) {
+        Ok(text) if !force && existing_config.is_some() => {
+            if new_config.deployments.is_empty() {
+                return Ok(added);
+            }
+            // Append below the existing deployments; the header of the new text is dropped.
+            let generated = new_config.to_yaml();
+            let entries = generated
+                .split_once("deployments:\n")
+                .map_or(generated.as_str(), |(_, entries)| entries);
+            let appended = format!("{}\n{entries}", text.trim_end());
+            if Config::parse(&appended, &config_path).is_err() {
+                return Err(EngineError::Invalid(format!(
+                    "cannot add to {} without rewriting it; add these deployments under `deployments:` by hand:\n{entries}",
+                    config_path.display()
+                )));
+            }
+            appended
+        }
+        _ => new_config_or_all(initial, &new_config, force),
+    };
+    write_atomically(&config_path, text.as_bytes())?;
+    Ok(added)
+}
+
+fn new_config_or_all(initial: &Initial, new_config: &Config, force: bool) -> String {
+    if force {
+        initial.config.to_yaml()
+    } else {
+        new_config.to_yaml()
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +347,68 @@ mod tests {
                 file: PathBuf::from("docker-compose.yml")
             }
         );
+    }
+
+    #[test]
+    fn init_again_adds_new_services_and_keeps_tracked_ones_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        let now = Timestamp::from_timestamp(1_764_000_000, 0).unwrap();
+        let later = Timestamp::from_timestamp(1_764_000_600, 0).unwrap();
+        let initial = |services: &[(&str, &str)]| {
+            let mut initial = Initial::default();
+            for (name, tag) in services {
+                let service = ServiceName::parse(name).unwrap();
+                initial
+                    .manifest
+                    .deploy(
+                        &service,
+                        Some("registry.example/app"),
+                        tag,
+                        None,
+                        DeployReason::Update,
+                        now,
+                    )
+                    .unwrap();
+                let mut deployment = Deployment::new(service.clone(), "registry.example/app");
+                deployment.policy = INITIAL_POLICY;
+                initial.config.deployments.insert(service, deployment);
+            }
+            initial
+        };
+        let added = write(&state, &initial(&[("web", "1.0.0")]), false, now).unwrap();
+        assert_eq!(added.len(), 1);
+        let config_path = dir.path().join(CONFIG_FILE);
+        let edited = std::fs::read_to_string(&config_path)
+            .unwrap()
+            .replace("policy: auto_patch", "policy: auto_minor  # mine");
+        std::fs::write(&config_path, &edited).unwrap();
+        // Again, with web at another tag (ignored) and a new db.
+        let added = write(
+            &state,
+            &initial(&[("web", "2.0.0"), ("db", "16")]),
+            false,
+            later,
+        )
+        .unwrap();
+        assert_eq!(
+            added.iter().map(ServiceName::as_str).collect::<Vec<_>>(),
+            ["db"]
+        );
+        let (manifest, _) = state.load().unwrap().unwrap();
+        assert_eq!(manifest.service("web").unwrap().current_tag(), "1.0.0");
+        assert_eq!(manifest.service("db").unwrap().current_tag(), "16");
+        let text = std::fs::read_to_string(&config_path).unwrap();
+        assert!(text.starts_with(&edited.trim_end().to_owned()), "{text}");
+        let config = Config::parse(&text, &config_path).unwrap();
+        assert_eq!(config.deployments["web"].policy, Policy::AutoMinor);
+        assert_eq!(config.deployments["db"].policy, INITIAL_POLICY);
+        // --force starts over.
+        let added = write(&state, &initial(&[("web", "2.0.0")]), true, later).unwrap();
+        assert_eq!(added.len(), 1);
+        let (manifest, _) = state.load().unwrap().unwrap();
+        assert_eq!(manifest.service("web").unwrap().current_tag(), "2.0.0");
+        assert!(manifest.service("db").is_none());
     }
 
     #[test]

@@ -35,6 +35,22 @@ pub(crate) const EXIT_FAILED: u8 = 1;
 fn open(state: &StateArgs, progress: bool) -> anyhow::Result<Engine> {
     let router = router(&state.registry)?;
     let engine = Engine::open(&state.dir, Arc::new(router))?;
+    // Unknown keys in the manifest are kept out, not fatal; the user should hear of them.
+    if let Ok(Some((_, warnings))) = engine.state().load() {
+        for warning in warnings {
+            warn(format_args!("warning: {warning}"));
+        }
+    }
+    // A deployment configured for a service the manifest lacks would be silently ignored.
+    if let Ok(manifest) = engine.manifest() {
+        for service in engine.config().deployments.keys() {
+            if manifest.service(service.as_str()).is_none() {
+                warn(format_args!(
+                    "warning: upkeep.yaml configures `{service}`, which the manifest does not track; add it with `upkeep init --from-running CONTAINER` (or `--compose FILE`), or remove it from upkeep.yaml"
+                ));
+            }
+        }
+    }
     Ok(if progress && !state.json {
         engine.with_observer(Arc::new(Progress::new()))
     } else {
@@ -49,6 +65,16 @@ fn now() -> Timestamp {
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     print_lines([serde_json::to_string_pretty(value)?])?;
     Ok(())
+}
+
+/// Says so when an update was interrupted, for commands that only read.
+fn warn_interrupted(engine: &Engine) {
+    if let Ok(Some(entry)) = engine.state().read_journal() {
+        warn(format_args!(
+            "warning: an update of {} ({} -> {}) was interrupted; `upkeep recover` finishes or undoes it (update, rollback and pin do so first by themselves)",
+            entry.service, entry.from.tag, entry.to.tag
+        ));
+    }
 }
 
 /// Finishes or undoes an interrupted update before a command that changes things.
@@ -81,30 +107,42 @@ pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             "say where the services come from: `upkeep init --compose docker-compose.yml` or `upkeep init --from-running`"
         );
     };
-    setup::write(&state, &initial, args.force, now())?;
+    let added = setup::write(&state, &initial, args.force, now())?;
+    let kept: Vec<&str> = initial
+        .manifest
+        .services()
+        .keys()
+        .filter(|name| !added.contains(name))
+        .map(|name| name.as_str())
+        .collect();
     if args.state.json {
         #[derive(Serialize)]
         struct Report<'a> {
-            services: Vec<&'a str>,
+            added: Vec<&'a str>,
+            already_tracked: &'a [&'a str],
             notes: &'a [String],
         }
         print_json(&Report {
-            services: initial
-                .manifest
-                .services()
-                .keys()
-                .map(|name| name.as_str())
-                .collect(),
+            added: added.iter().map(|name| name.as_str()).collect(),
+            already_tracked: &kept,
             notes: &initial.notes,
         })?;
     } else {
         let mut lines = vec![format!(
-            "wrote {} and upkeep.yaml with {} service(s):",
+            "{} and upkeep.yaml: added {} service(s)",
             state.manifest_path().display(),
-            initial.manifest.services().len()
+            added.len()
         )];
-        for (name, version) in initial.manifest.services() {
-            lines.push(format!("  {name}  {}", version.image_reference()));
+        for name in &added {
+            if let Some(version) = initial.manifest.service(name.as_str()) {
+                lines.push(format!("  {name}  {}", version.image_reference()));
+            }
+        }
+        if !kept.is_empty() {
+            lines.push(format!(
+                "already tracked, left as they are: {} (`--force` starts over)",
+                kept.join(", ")
+            ));
         }
         lines.extend(initial.notes.iter().map(|note| format!("note: {note}")));
         print_lines(lines)?;
@@ -114,6 +152,7 @@ pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let engine = open(&args.state, false)?;
+    warn_interrupted(&engine);
     let entries = if args.offline {
         offline_entries(&engine, &args.services)?
     } else {
@@ -207,6 +246,7 @@ fn short(digest: Option<&str>) -> String {
 
 pub(crate) fn check_all(state: &StateArgs) -> anyhow::Result<ExitCode> {
     let engine = open(state, false)?;
+    warn_interrupted(&engine);
     let spinner = Spinner::start(state.json, "checking registries");
     let entries = runtime()?.block_on(engine.plan(&PlanRequest::default()));
     drop(spinner);
@@ -289,6 +329,7 @@ fn render_plan(entries: &[PlanEntry]) -> Vec<String> {
 
 pub(crate) fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let engine = open(&args.state, false)?;
+    warn_interrupted(&engine);
     let entries = runtime()?.block_on(engine.plan(&plan_request(&args)))?;
     if args.state.json {
         print_json(&entries)?;
@@ -437,6 +478,7 @@ struct HistoryLine<'a> {
 
 pub(crate) fn history(args: ServicesArgs) -> anyhow::Result<ExitCode> {
     let engine = open(&args.state, false)?;
+    warn_interrupted(&engine);
     let manifest = engine.manifest()?;
     for name in &args.services {
         if manifest.service(name).is_none() {
