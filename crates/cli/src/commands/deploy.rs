@@ -614,12 +614,15 @@ pub(crate) fn recover(args: StateArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn is_failure(error: &anyhow::Error) -> bool {
     use upkeep_update_engine::engine::EngineError;
     use upkeep_update_engine::runtime::RuntimeError;
+    use upkeep_update_engine::store::StoreError;
     error.chain().any(|cause| {
         cause.is::<RuntimeError>()
             || cause.downcast_ref::<EngineError>().is_some_and(|error| {
                 matches!(
                     error,
-                    EngineError::Registry(_) | EngineError::Runtime(_) | EngineError::Store(_)
+                    EngineError::Registry(_)
+                        | EngineError::Runtime(_)
+                        | EngineError::Store(StoreError::Io { .. })
                 )
             })
     })

@@ -4,6 +4,7 @@
 
 mod deploy;
 mod registry;
+mod state;
 mod version;
 
 use std::io::Write;
