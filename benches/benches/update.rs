@@ -33,30 +33,12 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
+use upkeep_test_registry::docker::{compose_program, free_port, run as docker};
 use upkeep_test_registry::{self as support, Auth};
 use upkeep_update_engine::engine::{Engine, OutcomeKind};
 use upkeep_update_engine::runtime::DockerRuntime;
 use upkeep_update_engine::setup;
 use upkeep_update_engine::store::StateDir;
-
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "docker {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Whether the health endpoint answers 200 now.
 fn healthy(port: u16) -> bool {
@@ -126,19 +108,6 @@ impl Outages {
             _ => eprintln!("{what}: never unreachable"),
         }
     }
-}
-
-fn compose_program() -> Option<Vec<&'static str>> {
-    [&["docker", "compose"][..], &["docker-compose"][..]]
-        .into_iter()
-        .find(|program| {
-            Command::new(program[0])
-                .args(&program[1..])
-                .arg("version")
-                .output()
-                .is_ok_and(|output| output.status.success())
-        })
-        .map(<[&str]>::to_vec)
 }
 
 fn update(c: &mut Criterion) {

@@ -17,6 +17,7 @@
 
 #![allow(clippy::print_stderr)]
 
+pub mod docker;
 mod fixtures;
 mod server;
 mod token;

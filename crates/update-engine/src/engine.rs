@@ -35,6 +35,7 @@ use upkeep_versioning_core::version::classify;
 
 use crate::config::{CONFIG_FILE, Config, ConfigError, Deployment, Placement};
 use crate::fault;
+use crate::health::error_chain as chain;
 use crate::hooks::{HookContext, HookEvent};
 use crate::runtime::{
     ComposeRuntime, ContainerState, DockerRuntime, PullProgress, ROLLBACK_TAG, RollbackPoint,
@@ -1594,18 +1595,6 @@ fn known_services(manifest: &Manifest) -> String {
     } else {
         names.join(", ")
     }
-}
-
-/// An error with its causes, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn one_line(text: &str) -> String {

@@ -190,7 +190,7 @@ impl Probe {
 }
 
 /// An error and its causes on one line, for a reason string.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -14,7 +14,7 @@ use upkeep_versioning_core::policy::Policy;
 
 use crate::config::{CONFIG_FILE, Config, Deployment, Placement};
 use crate::engine::EngineError;
-use crate::runtime::{Runtime, repository};
+use crate::runtime::{Runtime, repository, tag_of};
 use crate::store::{StateDir, write_atomically};
 
 /// What `init` found: the manifest and configuration to write, and notes for the user.
@@ -49,14 +49,7 @@ pub async fn from_running(
             continue;
         }
         let repository = repository(&state.image).to_owned();
-        let tag = state
-            .image
-            .split_once('@')
-            .map_or(state.image.as_str(), |(name, _)| name)
-            .get(repository.len() + 1..)
-            .filter(|tag| !tag.is_empty())
-            .unwrap_or("latest")
-            .to_owned();
+        let tag = tag_of(&state.image).to_owned();
         let Ok(service) = ServiceName::parse(&service_name(container)) else {
             initial.notes.push(format!(
                 "skipped container {container}: its name cannot be a service name"
@@ -163,13 +156,7 @@ pub fn from_compose(
             continue;
         };
         let repository = repository(&value).to_owned();
-        let tag = value
-            .split_once('@')
-            .map_or(value.as_str(), |(name, _)| name)
-            .get(repository.len() + 1..)
-            .filter(|tag| !tag.is_empty())
-            .unwrap_or("latest")
-            .to_owned();
+        let tag = tag_of(&value).to_owned();
         initial.manifest.deploy(
             &service,
             Some(&repository),

@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use upkeep_test_registry::docker::{compose_program, free_port};
 use upkeep_test_registry::web::WebImages;
 use upkeep_test_registry::{self as support, Auth, TestRegistry};
 
@@ -43,14 +44,6 @@ impl Drop for Fixture {
                 .output();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts `NAME` from 1.0.0 with a volume holding a file, and writes the manifest with
@@ -445,40 +438,17 @@ fn crashes(fx: &Fixture) {
     assert_eq!(fx.running_tag(), "1.0.1");
 }
 
-/// `docker-compose` (v1) or `docker compose` (v2), whichever runs; under CI, neither panics.
-fn compose_program() -> Option<Vec<String>> {
-    let works = |program: &[&str]| {
-        std::process::Command::new(program[0])
-            .args(&program[1..])
-            .arg("version")
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    for candidate in [&["docker", "compose"][..], &["docker-compose"][..]] {
-        if works(candidate) {
-            return Some(candidate.iter().map(|s| (*s).to_owned()).collect());
-        }
-    }
-    let message = "neither `docker compose` nor `docker-compose` runs; install docker-compose";
-    assert!(
-        std::env::var_os("CI").is_none_or(|value| value.is_empty()),
-        "{message}"
-    );
-    eprintln!("SKIPPED: {message}");
-    None
-}
-
 /// A compose project of a `web` service (upkeep's) and an `app` that depends on it, brought
 /// down with its volumes at the end.
 struct ComposeProject {
-    program: Vec<String>,
+    program: Vec<&'static str>,
     dir: std::path::PathBuf,
     project: String,
 }
 
 impl ComposeProject {
     fn run(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(&self.program[0])
+        std::process::Command::new(self.program[0])
             .args(&self.program[1..])
             .args(["-p", &self.project, "--env-file", "versions.env"])
             .args(args)
@@ -517,7 +487,7 @@ async fn compose_services_update_in_order_and_stay_updated() {
     drop(registry);
 }
 
-fn compose_flow(program: Vec<String>, images: &WebImages) {
+fn compose_flow(program: Vec<&'static str>, images: &WebImages) {
     let root = tempfile::tempdir().unwrap();
     let project = format!("upkeep-compose-{}", std::process::id());
     let dir = root.path().join(&project);

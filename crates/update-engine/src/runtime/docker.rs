@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 
 use super::{
     ContainerState, Health, OLD_SUFFIX, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint,
-    Runtime, RuntimeError, Status, has_tag_or_digest, repository,
+    Runtime, RuntimeError, Status, has_tag_or_digest, repository, tag_of,
 };
 
 /// The Docker Engine on this host, reached through its local socket.
@@ -198,14 +198,9 @@ impl DockerRuntime {
 
     /// Puts the tag `reference` (`repository:tag`; no tag means `latest`) on `image_id`.
     pub(crate) async fn tag_as(&self, image_id: &str, reference: &str) -> Result<(), RuntimeError> {
-        let repository = repository(reference);
-        let tag = reference
-            .get(repository.len() + 1..)
-            .filter(|tag| !tag.is_empty())
-            .unwrap_or("latest");
         let options = TagImageOptionsBuilder::default()
-            .repo(repository)
-            .tag(tag)
+            .repo(repository(reference))
+            .tag(tag_of(reference))
             .build();
         self.docker
             .tag_image(image_id, Some(options))
@@ -481,21 +476,12 @@ impl Runtime for DockerRuntime {
         let target = if current.and_then(|image| image.id).as_deref() == Some(&point.image_id) {
             point.reference.clone()
         } else if !point.reference.contains('@') && !point.reference.starts_with("sha256:") {
-            let repository = repository(&point.reference);
-            let tag = point
-                .reference
-                .get(repository.len() + 1..)
-                .filter(|tag| !tag.is_empty())
-                .unwrap_or("latest");
-            let options = TagImageOptionsBuilder::default()
-                .repo(repository)
-                .tag(tag)
-                .build();
-            self.docker
-                .tag_image(&point.image_id, Some(options))
-                .await
-                .map_err(|source| image_error(&point.image_id, "tag", source))?;
-            format!("{repository}:{tag}")
+            self.tag_as(&point.image_id, &point.reference).await?;
+            format!(
+                "{}:{}",
+                repository(&point.reference),
+                tag_of(&point.reference)
+            )
         } else {
             point.image_id.clone()
         };

@@ -453,6 +453,17 @@ pub fn repository(reference: &str) -> &str {
     }
 }
 
+/// The tag of an image reference: `host:5000/app:1.0@sha256:…` → `1.0`; `latest` when the
+/// reference names none.
+pub fn tag_of(reference: &str) -> &str {
+    let name = reference
+        .split_once('@')
+        .map_or(reference, |(name, _)| name);
+    name.get(repository(reference).len() + 1..)
+        .filter(|tag| !tag.is_empty())
+        .unwrap_or("latest")
+}
+
 /// Whether a reference names a tag or digest, not only a repository.
 pub(crate) fn has_tag_or_digest(reference: &str) -> bool {
     repository(reference).len() != reference.len()
@@ -473,6 +484,15 @@ mod tests {
             ("host:1/app:1@sha256:abc", "host:1/app"),
         ] {
             assert_eq!(repository(reference), expected, "{reference}");
+        }
+        for (reference, tag) in [
+            ("nginx", "latest"),
+            ("nginx:1.27", "1.27"),
+            ("127.0.0.1:5000/test/web", "latest"),
+            ("host:1/app:1@sha256:abc", "1"),
+            ("host/app@sha256:abc", "latest"),
+        ] {
+            assert_eq!(tag_of(reference), tag, "{reference}");
         }
         assert!(!has_tag_or_digest("127.0.0.1:5000/test/web"));
         assert!(has_tag_or_digest("nginx:1"));

@@ -2,7 +2,6 @@
 //! whose `web` service takes its image from `versions.env` is pulled, kept for rollback,
 //! updated and restored by service name, using the web images of a loopback registry.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,31 +13,9 @@ use upkeep_update_engine::runtime::{
     image_variable,
 };
 
-use crate::{docker, docker_available};
+use upkeep_test_registry::docker::{compose_program, free_port};
 
-/// The compose program (`docker compose` or `docker-compose`); `None` skips the test, and
-/// under CI a missing one panics.
-fn compose_program() -> Option<Vec<&'static str>> {
-    let found = [vec!["docker", "compose"], vec!["docker-compose"]]
-        .into_iter()
-        .find(|program| {
-            Command::new(program[0])
-                .args(&program[1..])
-                .arg("version")
-                .output()
-                .is_ok_and(|output| output.status.success())
-        });
-    if found.is_none() {
-        let message = "neither `docker compose` nor `docker-compose` runs; install \
-                       docker-compose-plugin or docker-compose";
-        assert!(
-            std::env::var_os("CI").is_none_or(|value| value.is_empty()),
-            "{message}"
-        );
-        eprintln!("SKIPPED: {message}");
-    }
-    found
-}
+use crate::{docker, docker_available};
 
 /// A compose project in a temporary directory, taken down with its volumes and its images
 /// removed when the test ends, however it ends.
@@ -95,15 +72,6 @@ impl Drop for Project {
                 .output();
         }
     }
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The status and body of `/cgi-bin/health`, asked until the server answers or 10 s pass.
