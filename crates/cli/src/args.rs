@@ -170,7 +170,7 @@ pub(crate) struct PinArgs {
     /// The tag to run
     #[arg(value_name = "TAG")]
     pub(crate) tag: String,
-    /// Mark it as a custom tag (a hotfix): shown as [custom], left alone by updates
+    /// Mark it as a custom tag (a hotfix): `status` marks it custom, updates leave it alone
     #[arg(long)]
     pub(crate) custom: bool,
     /// Show what would happen; change nothing

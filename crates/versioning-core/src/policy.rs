@@ -87,7 +87,7 @@ impl Policy {
     }
 
     /// The widest line within which this policy applies updates by itself: `auto_patch`
-    /// stays in the same x.y ([`Within::Minor`]), `auto_minor` in the same major, `auto_major`
+    /// stays in the same x.y ([`Within::Minor`](crate::select::Within::Minor)), `auto_minor` in the same major, `auto_major`
     /// anywhere; `None` for policies that apply nothing. A plan narrows its target search to
     /// this line, so that a held minor release does not hide an applicable patch.
     pub fn line(self) -> Option<crate::select::Within> {
