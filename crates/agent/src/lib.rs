@@ -1,0 +1,12 @@
+//! The upkeep agent: upkeep's update cycle without a person.
+//!
+//! The agent decides nothing itself: the core's `decide` and the engine's plan, apply and
+//! rollback do. Around them it keeps what a daemon needs: registry webhooks that trigger
+//! checks ([`webhooks`]), notifications to people ([`notify`]), and a database of deployments,
+//! check results and events ([`store`]).
+
+#![warn(missing_docs)]
+
+pub mod notify;
+pub mod store;
+pub mod webhooks;
