@@ -275,7 +275,13 @@ impl Engine {
     /// The engine for `directory`, reading `upkeep.yaml` there (absent means defaults).
     pub fn open(directory: &Path, registries: Arc<dyn Registries>) -> Result<Self, EngineError> {
         let config = Config::load(&directory.join(CONFIG_FILE))?.unwrap_or_default();
-        Ok(Self {
+        Ok(Self::with_config(directory, config, registries))
+    }
+
+    /// The engine for `directory` with `config` instead of the directory's `upkeep.yaml`:
+    /// the agent builds its configuration from its own file and container labels.
+    pub fn with_config(directory: &Path, config: Config, registries: Arc<dyn Registries>) -> Self {
+        Self {
             state: StateDir::new(directory),
             base: directory.to_owned(),
             config,
@@ -283,7 +289,7 @@ impl Engine {
             runtime: None,
             observer: Arc::new(Silent),
             clock: Arc::new(system_now),
-        })
+        }
     }
 
     /// Uses `runtime` for every deployment, instead of one chosen by placement.

@@ -16,8 +16,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{
-    ContainerState, Health, OLD_SUFFIX, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint,
-    Runtime, RuntimeError, Status, has_tag_or_digest, repository, tag_of,
+    ContainerState, Health, Labelled, OLD_SUFFIX, PullProgress, PulledImage, ROLLBACK_TAG,
+    RollbackPoint, Runtime, RuntimeError, Status, has_tag_or_digest, repository, tag_of,
 };
 
 /// The Docker Engine on this host, reached through its local socket.
@@ -53,6 +53,33 @@ impl DockerRuntime {
     /// Uses an already connected client, whose API version the caller has negotiated.
     pub fn with_client(docker: Docker) -> Self {
         Self { docker }
+    }
+
+    /// The running containers carrying `label` (`key=value`), oldest first, with the
+    /// reference each was created from and all its labels: how the agent finds the
+    /// containers that ask to be watched (`upkeep.enable=true`).
+    pub async fn labelled(&self, label: &str) -> Result<Vec<Labelled>, RuntimeError> {
+        let filters = HashMap::from([("label", vec![label.to_owned()])]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let mut summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|source| container_error(label, "list", source))?;
+        summaries.sort_by_key(|summary| summary.created.unwrap_or_default());
+        Ok(summaries
+            .into_iter()
+            .filter_map(|summary| {
+                let name = summary.names?.into_iter().next()?;
+                Some(Labelled {
+                    name: name.trim_start_matches('/').to_owned(),
+                    image: summary.image.unwrap_or_default(),
+                    labels: summary.labels.unwrap_or_default().into_iter().collect(),
+                })
+            })
+            .collect())
     }
 
     /// The names of the running containers, oldest first (the order `upkeep init` lists

@@ -257,6 +257,18 @@ impl RollbackPoint {
     }
 }
 
+/// A running container found by a label, with what it runs and all its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Labelled {
+    /// The container's name.
+    pub name: String,
+    /// The reference it was created from, such as `nginx:1.27`.
+    pub image: String,
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
 /// The tag [`Runtime::keep_for_rollback`] puts on the image a container runs.
 pub const ROLLBACK_TAG: &str = "upkeep-previous";
 
