@@ -2,11 +2,13 @@
 //!
 //! The agent decides nothing itself: the core's `decide` and the engine's plan, apply and
 //! rollback do. Around them it keeps what a daemon needs: registry webhooks that trigger
-//! checks ([`webhooks`]), notifications to people ([`notify`]), and a database of deployments,
-//! check results and events ([`store`]).
+//! checks ([`webhooks`]), notifications to people ([`notify`]), a database of deployments,
+//! check results and events ([`store`]), and its configuration, from its file and from
+//! container labels ([`config`]).
 
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod notify;
 pub mod store;
 pub mod webhooks;

@@ -1,0 +1,667 @@
+//! The agent's configuration file, and the deployments that container labels declare.
+//!
+//! ```yaml
+//! interval: 1h                     # how often each deployment is checked (default 1h)
+//! jitter: 5m                       # spread of checks, so they do not all fall at once
+//! listen: 127.0.0.1:8686           # the HTTP API
+//! database: upkeep-agent.db        # SQLite file next to this file, or postgres://…
+//! state: upkeep-state              # the engine's manifest and journal
+//! api_token_env: UPKEEP_AGENT_TOKEN  # the bearer token of mutating API routes
+//! labels: true                     # also watch containers labelled upkeep.enable=true
+//! webhooks:
+//!   registries: [docker.io, ghcr.io]   # pushes from other registries are refused
+//!   token_env: UPKEEP_WEBHOOK_TOKEN
+//!   github_secret_env: UPKEEP_GITHUB_SECRET
+//! notify:
+//!   - slack://hooks.slack.com/services/T000/B000/XXXX?threshold=minor
+//! deployments:                     # as in upkeep.yaml, plus the four keys below
+//!   web:
+//!     image: registry.example/web
+//!     policy: auto_patch
+//!     window: '* 2-4 * * *'        # apply only in the minutes this cron expression matches
+//!     timezone: Europe/Berlin      # of the window (default UTC)
+//!     min_age: 1h                  # a tag must be known this long before an auto update
+//!     interval: 30m                # this deployment's own check interval
+//! ```
+//!
+//! Secrets are never written in the file: the `*_env` keys name environment variables.
+//! Every problem is reported at once, each with the field, the problem and the fix, in the
+//! same form as `upkeep.yaml`'s ([`ConfigError`]).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::Deserialize;
+use upkeep_update_engine::config::{Config, ConfigError, Problem, parse_duration};
+use upkeep_versioning_core::manifest::ServiceName;
+
+/// The default check interval: seed 000's once an hour.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
+/// The default address of the HTTP API.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8686";
+/// The label that asks the agent to watch a container.
+pub const ENABLE_LABEL: &str = "upkeep.enable";
+
+/// The agent's settings and deployments.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AgentConfig {
+    /// The file read.
+    pub file: PathBuf,
+    /// The default check interval.
+    pub interval: Duration,
+    /// How far checks are spread after their due time.
+    pub jitter: Duration,
+    /// The address of the HTTP API.
+    pub listen: SocketAddr,
+    /// The database: a SQLite path (relative to the file's directory) or a `postgres://` URL.
+    pub database: String,
+    /// The engine's state directory.
+    pub state: PathBuf,
+    /// The bearer token of the mutating API routes; `None` leaves them closed.
+    pub api_token: Option<String>,
+    /// Whether to watch containers labelled `upkeep.enable=true`.
+    pub labels: bool,
+    /// Who may trigger checks by webhook.
+    pub webhooks: WebhookSettings,
+    /// Notification targets, as URLs.
+    pub notify: Vec<String>,
+    /// The deployments of the file, in the engine's terms.
+    pub deployments: Config,
+    /// When each deployment may be updated, by service.
+    pub schedules: BTreeMap<ServiceName, Schedule>,
+}
+
+/// Who may trigger checks by webhook.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct WebhookSettings {
+    /// Registries whose pushes are accepted (`docker.io`, `ghcr.io`, `host:port`).
+    pub registries: Vec<String>,
+    /// The shared token of unsigned webhooks (Docker Hub, Quay, Distribution).
+    pub token: Option<String>,
+    /// The secret GitHub signs its deliveries with.
+    pub github_secret: Option<String>,
+}
+
+/// When a deployment may be checked and updated.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Schedule {
+    /// Updates are applied only inside this window; outside it they are noted.
+    pub window: Option<Window>,
+    /// How long a tag must have been known before it is applied by itself.
+    pub min_age: Option<Duration>,
+    /// This deployment's check interval, instead of the agent's.
+    pub interval: Option<Duration>,
+}
+
+/// An update window: the minutes a cron expression matches, in a time zone.
+#[derive(Debug, Clone)]
+pub struct Window {
+    expression: String,
+    cron: croner::Cron,
+    timezone: chrono_tz::Tz,
+}
+
+impl Window {
+    /// Reads `expression` (five fields: minute hour day-of-month month day-of-week) in
+    /// `timezone` (an IANA name such as `Europe/Berlin`).
+    pub fn new(expression: &str, timezone: &str) -> Result<Self, String> {
+        let cron = croner::Cron::new(expression).parse().map_err(|error| {
+            format!(
+                "'{expression}' is not a cron expression ({error}); write five fields, such as '* 2-4 * * *' for 02:00 to 04:59"
+            )
+        })?;
+        let timezone: chrono_tz::Tz = timezone.parse().map_err(|_| {
+            format!(
+                "'{timezone}' is not a time zone; write an IANA name such as Europe/Berlin or UTC"
+            )
+        })?;
+        Ok(Self {
+            expression: expression.to_owned(),
+            cron,
+            timezone,
+        })
+    }
+
+    /// Whether `at` falls in the window.
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        // The expression has no seconds field, so it matches whole minutes.
+        let minute = at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at);
+        self.cron
+            .is_time_matching(&minute.with_timezone(&self.timezone))
+            .unwrap_or(false)
+    }
+
+    /// The expression and time zone, as written.
+    pub fn describe(&self) -> String {
+        format!("'{}' ({})", self.expression, self.timezone)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    interval: Option<String>,
+    jitter: Option<String>,
+    listen: Option<String>,
+    database: Option<String>,
+    state: Option<PathBuf>,
+    api_token_env: Option<String>,
+    #[serde(default)]
+    labels: bool,
+    #[serde(default)]
+    webhooks: RawWebhooks,
+    #[serde(default)]
+    notify: Vec<String>,
+    #[serde(default)]
+    deployments: BTreeMap<String, yaml_serde::Mapping>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebhooks {
+    #[serde(default)]
+    registries: Vec<String>,
+    token_env: Option<String>,
+    github_secret_env: Option<String>,
+}
+
+/// The keys the agent reads in a deployment; the rest go to the engine.
+const SCHEDULE_KEYS: [&str; 4] = ["window", "timezone", "min_age", "interval"];
+
+const EDIT: &str = "edit the agent's configuration file";
+
+impl AgentConfig {
+    /// Reads and checks `file`, reading the environment variables it names through `env`.
+    pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|error| ConfigError {
+            file: file.to_owned(),
+            problems: vec![Problem {
+                field: "(file)".to_owned(),
+                problem: format!("cannot be read: {error}"),
+                fix: "check the path given with --config and its permissions".to_owned(),
+            }],
+        })?;
+        Self::parse(&text, file, env)
+    }
+
+    /// Reads and checks configuration text; `file` names it in errors and anchors relative
+    /// paths.
+    pub fn parse(
+        text: &str,
+        file: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let fail = |problems| ConfigError {
+            file: file.to_owned(),
+            problems,
+        };
+        let raw: RawAgent = yaml_serde::from_str::<Option<RawAgent>>(text)
+            .map_err(|error| {
+                let field = error.location().map_or_else(
+                    || "(file)".to_owned(),
+                    |at| format!("line {}, column {}", at.line(), at.column()),
+                );
+                fail(vec![Problem {
+                    field,
+                    problem: error.to_string(),
+                    fix: format!("{EDIT}; its keys are described in `upkeep-agent --help`"),
+                }])
+            })?
+            .ok_or_else(|| {
+                fail(vec![Problem {
+                    field: "(file)".to_owned(),
+                    problem: "is empty".to_owned(),
+                    fix: format!("{EDIT}: add at least `deployments:` or `labels: true`"),
+                }])
+            })?;
+        let mut problems = Vec::new();
+        let directory = file.parent().unwrap_or(Path::new("."));
+        let duration = |field: &str, text: Option<String>, default, problems: &mut Vec<Problem>| {
+            text.map_or(default, |text| {
+                parse_duration(&text).unwrap_or_else(|problem| {
+                    problems.push(Problem {
+                        field: field.to_owned(),
+                        problem,
+                        fix: EDIT.to_owned(),
+                    });
+                    default
+                })
+            })
+        };
+        let interval = duration("interval", raw.interval, DEFAULT_INTERVAL, &mut problems);
+        let jitter = duration("jitter", raw.jitter, Duration::ZERO, &mut problems);
+        let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text.parse().unwrap_or_else(|_| {
+            problems.push(Problem {
+                field: "listen".to_owned(),
+                problem: format!("'{listen_text}' is not an address"),
+                fix: format!("{EDIT}: write IP:PORT, such as {DEFAULT_LISTEN}"),
+            });
+            SocketAddr::from(([127, 0, 0, 1], 8686))
+        });
+        let mut secret = |field: &str, name: Option<String>| {
+            let name = name?;
+            let value = env(&name).filter(|value| !value.is_empty());
+            if value.is_none() {
+                problems.push(Problem {
+                    field: field.to_owned(),
+                    problem: format!("names the environment variable {name}, which is not set"),
+                    fix: format!("set it (`export {name}=...`) before starting the agent, or remove `{field}`"),
+                });
+            }
+            value
+        };
+        let api_token = secret("api_token_env", raw.api_token_env);
+        let webhooks = WebhookSettings {
+            token: secret("webhooks.token_env", raw.webhooks.token_env),
+            github_secret: secret("webhooks.github_secret_env", raw.webhooks.github_secret_env),
+            registries: raw.webhooks.registries,
+        };
+        let mut schedules = BTreeMap::new();
+        let mut engine_deployments = yaml_serde::Mapping::new();
+        for (name, mut body) in raw.deployments {
+            let path = format!("deployments.{name}");
+            let schedule = take_schedule(&mut body, &path, &mut problems);
+            if let Ok(service) = ServiceName::parse(&name) {
+                schedules.insert(service, schedule);
+            }
+            engine_deployments.insert(
+                yaml_serde::Value::String(name),
+                yaml_serde::Value::Mapping(body),
+            );
+        }
+        let deployments = engine_config(engine_deployments, file, &mut problems);
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
+        Ok(Self {
+            file: file.to_owned(),
+            interval,
+            jitter,
+            listen,
+            database: raw
+                .database
+                .unwrap_or_else(|| directory.join("upkeep-agent.db").display().to_string()),
+            state: directory.join(raw.state.unwrap_or_else(|| PathBuf::from("upkeep-state"))),
+            api_token,
+            labels: raw.labels,
+            webhooks,
+            notify: raw.notify,
+            deployments,
+            schedules,
+        })
+    }
+}
+
+/// Runs the engine's validator on the deployments, keeping its field names.
+fn engine_config(
+    deployments: yaml_serde::Mapping,
+    file: &Path,
+    problems: &mut Vec<Problem>,
+) -> Config {
+    let mut document = yaml_serde::Mapping::new();
+    document.insert(
+        yaml_serde::Value::String("deployments".to_owned()),
+        yaml_serde::Value::Mapping(deployments),
+    );
+    let text = yaml_serde::to_string(&document).unwrap_or_default();
+    Config::parse(&text, file).unwrap_or_else(|error| {
+        problems.extend(error.problems.into_iter().map(|mut problem| {
+            problem.fix = problem.fix.replace("edit upkeep.yaml", EDIT);
+            problem
+        }));
+        Config::default()
+    })
+}
+
+/// Takes the agent's own keys out of a deployment's mapping.
+fn take_schedule(
+    body: &mut yaml_serde::Mapping,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Schedule {
+    let mut text = |key: &str| -> Option<String> {
+        let value = body.remove(key)?;
+        match value {
+            yaml_serde::Value::String(text) => Some(text),
+            yaml_serde::Value::Number(number) => Some(number.to_string()),
+            other => {
+                problems.push(Problem {
+                    field: format!("{path}.{key}"),
+                    problem: format!("is {other:?}, not text"),
+                    fix: EDIT.to_owned(),
+                });
+                None
+            }
+        }
+    };
+    let (window, timezone, min_age, interval) = (
+        text(SCHEDULE_KEYS[0]),
+        text(SCHEDULE_KEYS[1]),
+        text(SCHEDULE_KEYS[2]),
+        text(SCHEDULE_KEYS[3]),
+    );
+    schedule_from(window, timezone, min_age, interval, path, problems)
+}
+
+/// Builds a schedule from its texts; problems name the field `PATH.KEY`.
+fn schedule_from(
+    window: Option<String>,
+    timezone: Option<String>,
+    min_age: Option<String>,
+    interval: Option<String>,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Schedule {
+    let field = |key: &str| format!("{path}.{key}");
+    let mut duration = |key: &str, text: Option<String>| {
+        let text = text?;
+        parse_duration(&text)
+            .map_err(|problem| {
+                problems.push(Problem {
+                    field: field(key),
+                    problem,
+                    fix: EDIT.to_owned(),
+                });
+            })
+            .ok()
+    };
+    let min_age = duration("min_age", min_age);
+    let interval = duration("interval", interval);
+    let window = match (window, timezone) {
+        (Some(expression), timezone) => {
+            Window::new(&expression, timezone.as_deref().unwrap_or("UTC"))
+                .map_err(|problem| {
+                    problems.push(Problem {
+                        field: field("window"),
+                        problem,
+                        fix: EDIT.to_owned(),
+                    });
+                })
+                .ok()
+        }
+        (None, Some(_)) => {
+            problems.push(Problem {
+                field: field("timezone"),
+                problem: "is set without `window`".to_owned(),
+                fix: format!("{EDIT}: add the `window` it is the time zone of, or remove it"),
+            });
+            None
+        }
+        (None, None) => None,
+    };
+    Schedule {
+        window,
+        min_age,
+        interval,
+    }
+}
+
+/// The labels a container may carry, and the deployment key each sets.
+pub const LABELS: [(&str, &str); 16] = [
+    ("upkeep.enable", ""),
+    ("upkeep.policy", "policy"),
+    ("upkeep.within", "within"),
+    ("upkeep.scheme", "scheme"),
+    ("upkeep.tag.include", "include"),
+    ("upkeep.tag.exclude", "exclude"),
+    ("upkeep.tag.prerelease", "allow_prerelease"),
+    ("upkeep.health.http", "http"),
+    ("upkeep.health.expected_status", "expected_status"),
+    ("upkeep.health.tcp", "tcp"),
+    ("upkeep.health.command", "command"),
+    ("upkeep.health.image_healthcheck", "image_healthcheck"),
+    ("upkeep.health.timeout", "timeout"),
+    ("upkeep.health.retries", "retries"),
+    ("upkeep.health.interval", "interval"),
+    ("upkeep.window", "window"),
+];
+
+/// A deployment declared by a container's labels.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Labelled {
+    /// The deployment, named after the container.
+    pub config: Config,
+    /// Its schedule (`upkeep.window`, `upkeep.timezone`, `upkeep.min_age`, `upkeep.interval`).
+    pub schedule: Schedule,
+}
+
+/// The deployment that `container`'s `labels` declare, when `upkeep.enable` is `true`;
+/// `image` is the repository it runs. Problems name the container and the label.
+pub fn from_labels(
+    container: &str,
+    image: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<Option<Labelled>, Vec<Problem>> {
+    if labels.get(ENABLE_LABEL).map(String::as_str) != Some("true") {
+        return Ok(None);
+    }
+    let label_field = |label: &str| format!("container {container}: label {label}");
+    let mut problems = Vec::new();
+    let mut deployment = yaml_serde::Mapping::new();
+    let mut health = yaml_serde::Mapping::new();
+    let key = |name: &str| yaml_serde::Value::String(name.to_owned());
+    deployment.insert(key("image"), key(image));
+    deployment.insert(key("container"), key(container));
+    for (label, value) in labels {
+        if !label.starts_with("upkeep.") || label == ENABLE_LABEL {
+            continue;
+        }
+        if matches!(
+            label.as_str(),
+            "upkeep.timezone" | "upkeep.min_age" | "upkeep.interval" | "upkeep.window"
+        ) {
+            continue;
+        }
+        let Some((_, field)) = LABELS.iter().find(|(name, _)| name == label) else {
+            problems.push(Problem {
+                field: label_field(label),
+                problem: "is not a label upkeep reads".to_owned(),
+                fix: format!(
+                    "rename or remove it; the labels are {}, upkeep.timezone, upkeep.min_age and upkeep.interval",
+                    LABELS.map(|(name, _)| name).join(", ")
+                ),
+            });
+            continue;
+        };
+        let typed = match *field {
+            "allow_prerelease" | "image_healthcheck" => value
+                .parse::<bool>()
+                .map(yaml_serde::Value::Bool)
+                .unwrap_or_else(|_| key(value)),
+            "expected_status" | "retries" => value
+                .parse::<u64>()
+                .map(|number| yaml_serde::Value::Number(number.into()))
+                .unwrap_or_else(|_| key(value)),
+            // A command label is one shell line.
+            "command" => yaml_serde::Value::Sequence(vec![key("sh"), key("-c"), key(value)]),
+            _ => key(value),
+        };
+        if label.starts_with("upkeep.health.") {
+            health.insert(key(field), typed);
+        } else {
+            deployment.insert(key(field), typed);
+        }
+    }
+    if !health.is_empty() {
+        deployment.insert(key("health"), yaml_serde::Value::Mapping(health));
+    }
+    let schedule = schedule_from(
+        labels.get("upkeep.window").cloned(),
+        labels.get("upkeep.timezone").cloned(),
+        labels.get("upkeep.min_age").cloned(),
+        labels.get("upkeep.interval").cloned(),
+        &format!("container {container}: label upkeep"),
+        &mut problems,
+    );
+    let mut deployments = yaml_serde::Mapping::new();
+    deployments.insert(key(container), yaml_serde::Value::Mapping(deployment));
+    let mut engine_problems = Vec::new();
+    let config = engine_config(deployments, Path::new("(labels)"), &mut engine_problems);
+    // The engine names fields `deployments.NAME.KEY`; the user wrote labels.
+    let prefix = format!("deployments.{container}.");
+    problems.extend(engine_problems.into_iter().map(|mut problem| {
+        if let Some(rest) = problem.field.strip_prefix(&prefix) {
+            let label = LABELS
+                .iter()
+                .find(|(_, field)| rest.ends_with(field) && !field.is_empty())
+                .map_or_else(|| format!("upkeep.{rest}"), |(name, _)| (*name).to_owned());
+            problem.field = label_field(&label);
+        }
+        problem.fix = problem
+            .fix
+            .replace(&format!("{EDIT}: "), "change the label: ")
+            .replace(EDIT, "change the label");
+        problem
+    }));
+    if problems.is_empty() {
+        Ok(Some(Labelled { config, schedule }))
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn a_full_file_reads_with_its_schedules() {
+        let text = "
+interval: 30m
+jitter: 5m
+listen: 0.0.0.0:9000
+api_token_env: TOKEN
+labels: true
+webhooks:
+  registries: [docker.io, '127.0.0.1:5000']
+  token_env: TOKEN
+notify: ['ntfy://ntfy.sh/updates']
+deployments:
+  web:
+    image: 127.0.0.1:5000/test/web
+    policy: auto_patch
+    window: '* 2-4 * * *'
+    timezone: Europe/Berlin
+    min_age: 1h
+";
+        let config = AgentConfig::parse(text, Path::new("/etc/upkeep/agent.yaml"), &env).unwrap();
+        assert_eq!(config.interval, Duration::from_secs(1800));
+        assert_eq!(config.jitter, Duration::from_secs(300));
+        assert_eq!(config.api_token.as_deref(), Some("s3cret"));
+        assert_eq!(config.database, "/etc/upkeep/upkeep-agent.db");
+        assert_eq!(config.state, PathBuf::from("/etc/upkeep/upkeep-state"));
+        assert_eq!(config.webhooks.registries, ["docker.io", "127.0.0.1:5000"]);
+        let web = &config.deployments.deployments["web"];
+        assert_eq!(web.policy.as_str(), "auto_patch");
+        let schedule = &config.schedules["web"];
+        assert_eq!(schedule.min_age, Some(Duration::from_secs(3600)));
+        let window = schedule.window.as_ref().unwrap();
+        // 01:30 UTC is 02:30 in Berlin in winter: inside; 04:30 UTC is 05:30: outside.
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        assert!(window.contains(at("2026-01-10T01:30:42Z")));
+        assert!(!window.contains(at("2026-01-10T04:30:00Z")));
+    }
+
+    #[test]
+    fn every_problem_names_its_field_and_fix() {
+        let text = "
+interval: often
+listen: nowhere
+api_token_env: MISSING
+deployments:
+  web:
+    image: nginx:1.27
+    policy: auto_pach
+    window: 'every night'
+    timezone: Mars/Olympus
+";
+        let error = AgentConfig::parse(text, Path::new("agent.yaml"), &env).unwrap_err();
+        let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "interval",
+                "listen",
+                "api_token_env",
+                "deployments.web.window",
+                "deployments.web.image",
+                "deployments.web.policy",
+            ]
+        );
+        let message = error.to_string();
+        assert!(message.contains("names the environment variable MISSING, which is not set; set it (`export MISSING=...`)"), "{message}");
+        assert!(
+            message.contains(
+                "'auto_pach' is not a policy; edit the agent's configuration file: write one of"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn labels_declare_a_deployment_and_their_mistakes_name_the_label() {
+        let labels: BTreeMap<String, String> = [
+            ("upkeep.enable", "true"),
+            ("upkeep.policy", "auto_minor"),
+            ("upkeep.tag.include", r"^\d+\.\d+\.\d+$"),
+            ("upkeep.health.http", "http://127.0.0.1:8080/health"),
+            ("upkeep.health.retries", "3"),
+            ("upkeep.min_age", "2h"),
+            ("com.example.other", "ignored"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let labelled = from_labels("web", "registry.example/web", &labels)
+            .unwrap()
+            .unwrap();
+        let web = &labelled.config.deployments["web"];
+        assert_eq!(web.policy.as_str(), "auto_minor");
+        assert_eq!(web.health.patience.attempts, 3);
+        assert_eq!(labelled.schedule.min_age, Some(Duration::from_secs(7200)));
+
+        let mut off = labels.clone();
+        off.insert("upkeep.enable".to_owned(), "false".to_owned());
+        assert!(
+            from_labels("web", "registry.example/web", &off)
+                .unwrap()
+                .is_none()
+        );
+
+        let mut bad = labels;
+        bad.insert("upkeep.policy".to_owned(), "sometimes".to_owned());
+        bad.insert("upkeep.polcy".to_owned(), "auto_patch".to_owned());
+        let problems = from_labels("web", "registry.example/web", &bad).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "container web: label upkeep.polcy",
+                "container web: label upkeep.policy"
+            ]
+        );
+        assert!(
+            problems[1]
+                .fix
+                .starts_with("change the label: write one of"),
+            "{problems:?}"
+        );
+    }
+}
