@@ -2,12 +2,16 @@
 # and makes sure the Docker Engine answers. Source it; it defines functions only.
 
 # Programs the registry tests run: Distribution 2.8, skopeo, umoci, htpasswd, openssl, the
-# static busybox the Docker test images are made of, docker-compose, and the Docker Engine.
+# static busybox the Docker test images are made of, docker-compose, and the Docker Engine;
+# and PostgreSQL, for the agent's store tests.
 install_programs() {
   local missing=() program
   for program in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl busybox:busybox-static docker-compose:docker-compose docker:docker.io; do
     command -v "${program%%:*}" >/dev/null || missing+=("${program#*:}")
   done
+  # The agent's store tests start their own PostgreSQL clusters; Debian keeps initdb and
+  # pg_ctl off PATH, in /usr/lib/postgresql/VERSION/bin.
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   if [ ${#missing[@]} -gt 0 ]; then
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo

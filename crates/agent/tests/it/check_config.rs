@@ -1,5 +1,4 @@
 //! `upkeep-agent check-config` through the real binary.
-#![allow(clippy::unwrap_used)]
 
 use std::process::Command;
 

@@ -1,0 +1,10 @@
+//! The agent's integration tests: one test binary, one module per area. Tests that need
+//! PostgreSQL start their own throwaway cluster ([`support::postgres`]); under CI (`CI` set) a
+//! missing PostgreSQL fails them, elsewhere they skip with a loud `SKIPPED:` line.
+
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+mod check_config;
+mod notify;
+mod store;
+mod support;

@@ -1,0 +1,3 @@
+//! Services the agent's tests start for themselves.
+
+pub(crate) mod postgres;
