@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod cycle;
 pub mod notify;
 pub mod store;
 pub mod webhooks;

@@ -427,6 +427,24 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    /// When a check of deployment `id` first chose `tag` as its target: how long upkeep has
+    /// known the tag, which a minimum age counts from where the registry does not say when
+    /// the tag was pushed.
+    pub async fn first_seen(&self, id: &str, tag: &str) -> Result<Option<Timestamp>, StoreError> {
+        let row: Option<(Timestamp,)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT checked_at FROM checks WHERE deployment = $1 AND target = $2 \
+                 ORDER BY checked_at ASC, id ASC LIMIT 1",
+            )
+            .bind(id)
+            .bind(tag)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(query_error("reading when a tag was first seen"))?;
+        Ok(row.map(|(at,)| at))
+    }
+
     /// Marks `tag` as never to be applied again to deployment `id` on its own. True when it
     /// was not skipped yet; skipping it again keeps the first reason and time.
     pub async fn skip_version(

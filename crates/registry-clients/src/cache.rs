@@ -59,6 +59,23 @@ impl<R: Registry> CachingRegistry<R> {
         &self.inner
     }
 
+    /// Forgets what is cached about `repository`'s tags (listing, digests, manifests by tag,
+    /// metadata), so the next lookup asks the registry: a push notification says they moved.
+    /// Manifests by digest stay; their content cannot change.
+    pub async fn forget(&self, repository: &str) {
+        let by_reference = format!("{repository}@");
+        self.tags.lock().await.remove(repository);
+        self.metadata.lock().await.remove(repository);
+        self.digests
+            .lock()
+            .await
+            .retain(|key, _| !key.starts_with(&by_reference));
+        self.manifests
+            .lock()
+            .await
+            .retain(|key, _| key.strip_prefix(&by_reference).is_none_or(is_digest));
+    }
+
     async fn slot<T>(slots: &Slots<T>, key: String) -> Arc<Mutex<Option<Cached<T>>>> {
         slots.lock().await.entry(key).or_default().clone()
     }
@@ -220,6 +237,17 @@ mod tests {
         cache.list_tags("a").await.unwrap();
         cache.list_tags("a").await.unwrap();
         assert_eq!(cache.inner().calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_repository_is_asked_again_and_only_it() {
+        let cache = CachingRegistry::new(Counting::default(), DEFAULT_TTL);
+        cache.list_tags("a").await.unwrap();
+        cache.list_tags("b").await.unwrap();
+        cache.forget("a").await;
+        cache.list_tags("a").await.unwrap();
+        cache.list_tags("b").await.unwrap();
+        assert_eq!(cache.inner().calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]

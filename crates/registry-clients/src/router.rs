@@ -194,6 +194,20 @@ impl RegistryRouter {
         })
     }
 
+    /// Forgets what the cache holds about `image`'s repository (see
+    /// [`CachingRegistry::forget`]); nothing happens for a registry not asked yet.
+    pub async fn forget(&self, image: &ImageRef) {
+        let client = self
+            .clients
+            .lock()
+            .await
+            .get(image.registry())
+            .map(|routed| routed.client.clone());
+        if let Some(client) = client {
+            client.forget(image.repository()).await;
+        }
+    }
+
     /// The client for the image's registry.
     pub async fn registry_for(&self, image: &ImageRef) -> Result<Arc<dyn Registry>, RegistryError> {
         Ok(self.client(image.registry()).await?)

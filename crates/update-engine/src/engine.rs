@@ -48,12 +48,22 @@ use crate::store::{StateDir, StoreError};
 pub trait Registries: Send + Sync {
     /// The client for `image`'s registry.
     async fn registry_for(&self, image: &ImageRef) -> Result<Arc<dyn Registry>, RegistryError>;
+
+    /// Forgets cached answers about `image`'s repository, so the next plan asks the registry;
+    /// registries without a cache have nothing to forget.
+    async fn forget(&self, image: &ImageRef) {
+        let _ = image;
+    }
 }
 
 #[async_trait]
 impl Registries for RegistryRouter {
     async fn registry_for(&self, image: &ImageRef) -> Result<Arc<dyn Registry>, RegistryError> {
         Self::registry_for(self, image).await
+    }
+
+    async fn forget(&self, image: &ImageRef) {
+        Self::forget(self, image).await;
     }
 }
 
@@ -304,6 +314,16 @@ impl Engine {
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
         self
+    }
+
+    /// Forgets what the registry cache holds about `service`'s repository, so that its next
+    /// plan sees a push that just happened.
+    pub async fn forget_cached(&self, service: &str) -> Result<(), EngineError> {
+        let manifest = self.manifest()?;
+        if let Some(version) = manifest.service(service) {
+            self.registries.forget(&parse_image(version.image())?).await;
+        }
+        Ok(())
     }
 
     /// The state files.

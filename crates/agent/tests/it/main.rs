@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod check_config;
+mod cycle;
 mod notify;
 mod store;
 mod support;

@@ -28,7 +28,7 @@ const QUICK: RetryPolicy = RetryPolicy {
 
 /// One request as the sink saw it.
 #[derive(Debug)]
-struct Request {
+pub(crate) struct Request {
     path: String,
     headers: HeaderMap,
     body: Bytes,
@@ -42,7 +42,7 @@ impl Request {
             .unwrap_or_default()
     }
 
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 
@@ -52,7 +52,7 @@ impl Request {
 }
 
 /// An HTTP receiver on 127.0.0.1 that records requests and answers with scripted statuses.
-struct Sink {
+pub(crate) struct Sink {
     address: SocketAddr,
     requests: mpsc::UnboundedReceiver<Request>,
 }
@@ -64,7 +64,7 @@ struct SinkState {
 }
 
 impl Sink {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::answering(&[(200, "")]).await
     }
 
@@ -81,7 +81,7 @@ impl Sink {
         Self { address, requests }
     }
 
-    fn url(&self, scheme: &str, path: &str) -> String {
+    pub(crate) fn url(&self, scheme: &str, path: &str) -> String {
         format!("{scheme}://{}{path}", self.address)
     }
 
@@ -94,7 +94,7 @@ impl Sink {
     }
 
     /// The requests received so far.
-    fn received(&mut self) -> Vec<Request> {
+    pub(crate) fn received(&mut self) -> Vec<Request> {
         std::iter::from_fn(|| self.requests.try_recv().ok()).collect()
     }
 }

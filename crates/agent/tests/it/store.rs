@@ -452,6 +452,17 @@ async fn last_check_returns_the_newest(db: &TestDb) {
     let again = check(at(30), "1.0.0", Some("1.0.3"));
     store.record_check("web", &again).await.unwrap();
     assert_eq!(store.last_check("web").await.unwrap(), Some(again));
+
+    // When each target was first chosen, whatever the order of recording.
+    assert_eq!(
+        store.first_seen("web", "1.0.2").await.unwrap(),
+        Some(at(20))
+    );
+    assert_eq!(
+        store.first_seen("web", "1.0.1").await.unwrap(),
+        Some(at(10))
+    );
+    assert_eq!(store.first_seen("api", "1.0.1").await.unwrap(), None);
 }
 
 async fn timestamps_keep_microseconds(db: &TestDb) {

@@ -1,0 +1,590 @@
+//! One pass of the agent over its deployments: seed 000's ops cycle.
+//!
+//! For each deployment the core's [`decide`] says what to do; the agent only carries it out
+//! through the engine and records it. In order:
+//! 1. `disabled` deployments are not checked at all;
+//! 2. a deployment is checked when its last check is older than its interval (or a webhook
+//!    asked for it), and the result is stored, so a restart does not check again early;
+//! 3. an update the policy allows is applied inside the deployment's window, once the tag
+//!    has been known for the minimum age; outside, it is noted and waits;
+//! 4. an update the policy does not allow is announced once per version;
+//! 5. a failed update is rolled back by the engine, announced loudly, and its version is never
+//!    applied again on its own (a newer one is).
+//!
+//! Notifications are sent in the background: a slow target never holds the cycle.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::TimeDelta;
+use upkeep_update_engine::config::Placement;
+use upkeep_update_engine::engine::{
+    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest,
+};
+use upkeep_update_engine::runtime::DockerRuntime;
+use upkeep_update_engine::setup;
+use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::UpdateKind;
+use upkeep_versioning_core::manifest::ServiceName;
+use upkeep_versioning_core::policy::{
+    Action, CheckResult, DeploymentState, DeploymentStatus, Notice as CoreNotice, Policy,
+    PolicyConfig, decide,
+};
+use upkeep_versioning_core::version::classify;
+
+use crate::config::{AgentConfig, Schedule};
+use crate::notify::{Notice, Notifier};
+use crate::store::{Check, Deployment, DeploymentSource, Event, Store, StoreError};
+
+/// Why a cycle could not run at all (a deployment's own failures are in its report).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CycleError {
+    /// The engine could not read its state.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one cycle did for one deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// Asked the registry; the target found, if any.
+    Checked(Option<String>),
+    /// Updated to the tag, healthy.
+    Applied(String),
+    /// The tag failed and was rolled back.
+    RolledBack(String),
+    /// The tag failed and so did the rollback.
+    RollbackFailed(String),
+    /// The update could not start; nothing changed.
+    Failed(String),
+    /// An update is due but waits: outside the window, or the tag is too new.
+    Waiting(String),
+    /// Announced an update the policy leaves to a person.
+    Announced(String),
+    /// Something went wrong for this deployment; the others went on.
+    Error(String),
+}
+
+/// What one cycle did, by deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// The steps, in order, as `(deployment, step)`.
+    pub steps: Vec<(String, Step)>,
+}
+
+impl CycleReport {
+    /// The steps of one deployment.
+    pub fn of(&self, deployment: &str) -> Vec<&Step> {
+        self.steps
+            .iter()
+            .filter(|(name, _)| name == deployment)
+            .map(|(_, step)| step)
+            .collect()
+    }
+}
+
+/// The agent: configuration, engine, store and notifier, and a clock.
+pub struct Agent {
+    config: AgentConfig,
+    engine: Engine,
+    store: Store,
+    notifier: Option<Notifier>,
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    sending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Agent {
+    /// An agent over `engine` (whose configuration is the agent's deployments) and `store`.
+    pub fn new(
+        config: AgentConfig,
+        engine: Engine,
+        store: Store,
+        notifier: Option<Notifier>,
+    ) -> Self {
+        Self {
+            config,
+            engine,
+            store,
+            notifier,
+            clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
+            sending: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Reads the time from `clock` instead of the system, for tests.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> Timestamp + Send + Sync>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Adds the configured containers the manifest does not track yet, at the version they
+    /// run, and returns their names: the agent takes over what runs.
+    pub async fn adopt_containers(&self) -> Result<Vec<ServiceName>, CycleError> {
+        let manifest = self.engine.state().load().map_err(EngineError::from)?;
+        let tracked = |name: &ServiceName| {
+            manifest
+                .as_ref()
+                .is_some_and(|(manifest, _)| manifest.service(name.as_str()).is_some())
+        };
+        let containers: Vec<String> = self
+            .engine
+            .config()
+            .deployments
+            .iter()
+            .filter(|(name, _)| !tracked(name))
+            .filter_map(|(_, deployment)| match &deployment.placement {
+                Placement::Container(container) => Some(container.clone()),
+                Placement::Compose { .. } => None,
+            })
+            .collect();
+        if containers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let docker = DockerRuntime::connect().await.map_err(EngineError::from)?;
+        let now = (self.clock)();
+        let initial = setup::from_running(&docker, &containers, now).await?;
+        // Named after the deployment, not the container, where the two differ.
+        let mut renamed = setup::Initial::default();
+        for (name, deployment) in &self.engine.config().deployments {
+            let Placement::Container(container) = &deployment.placement else {
+                continue;
+            };
+            let Some(found) = initial
+                .manifest
+                .services()
+                .iter()
+                .find(|(service, _)| service.as_str() == container.as_str())
+                .map(|(_, version)| version)
+            else {
+                continue;
+            };
+            renamed
+                .manifest
+                .deploy(
+                    name,
+                    Some(found.image()),
+                    found.current_tag(),
+                    found.image_digest(),
+                    upkeep_versioning_core::manifest::DeployReason::Update,
+                    now,
+                )
+                .map_err(EngineError::from)?;
+        }
+        std::fs::create_dir_all(&self.config.state).map_err(|source| {
+            EngineError::Store(upkeep_update_engine::store::StoreError::Io {
+                action: "create",
+                path: self.config.state.clone(),
+                source,
+            })
+        })?;
+        Ok(setup::write(self.engine.state(), &renamed, false, now)?)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Waits until the notifications sent so far are delivered or given up.
+    pub async fn flush_notifications(&self) {
+        let handles: Vec<_> = self
+            .sending
+            .lock()
+            .map(|mut handles| handles.drain(..).collect())
+            .unwrap_or_default();
+        for handle in handles {
+            let _ = handle.await;
+        }
+    }
+
+    /// One pass over every deployment. `triggered` are deployments a webhook asked to check
+    /// now, whatever their interval.
+    pub async fn cycle(&self, triggered: &BTreeSet<String>) -> Result<CycleReport, CycleError> {
+        let mut report = CycleReport::default();
+        let manifest = self.engine.manifest()?;
+        for (service, deployment) in &self.engine.config().deployments {
+            let Some(version) = manifest.service(service.as_str()) else {
+                report.steps.push((
+                    service.to_string(),
+                    Step::Error(format!(
+                        "not in the manifest of {}; the agent adds containers when it starts",
+                        self.config.state.display()
+                    )),
+                ));
+                continue;
+            };
+            // Rule 1: a disabled deployment is never checked.
+            if deployment.policy == Policy::Disabled {
+                continue;
+            }
+            let record = Deployment {
+                id: service.to_string(),
+                image: version.image().to_owned(),
+                current_tag: version.current_tag().to_owned(),
+                current_digest: version.image_digest().map(str::to_owned),
+                policy: deployment.policy,
+                source: DeploymentSource::Config,
+            };
+            let schedule = self
+                .config
+                .schedules
+                .get(service)
+                .cloned()
+                .unwrap_or_default();
+            if let Err(error) = self
+                .one(
+                    service,
+                    &record,
+                    &schedule,
+                    triggered.contains(service.as_str()),
+                    &mut report,
+                )
+                .await
+            {
+                report
+                    .steps
+                    .push((service.to_string(), Step::Error(error.to_string())));
+            }
+        }
+        Ok(report)
+    }
+
+    async fn one(
+        &self,
+        service: &ServiceName,
+        record: &Deployment,
+        schedule: &Schedule,
+        triggered: bool,
+        report: &mut CycleReport,
+    ) -> Result<(), CycleError> {
+        let now = (self.clock)();
+        let id = record.id.as_str();
+        self.store.upsert_deployment(record, now).await?;
+        let interval = schedule.interval.unwrap_or(self.config.interval);
+        let policy = PolicyConfig::new(
+            record.policy,
+            TimeDelta::from_std(interval).unwrap_or(TimeDelta::hours(1)),
+        )
+        .unwrap_or_else(|_| PolicyConfig::from(record.policy));
+        let last = self.store.last_check(id).await?;
+        let mut state = DeploymentState::new(DeploymentStatus::Running, record.current_tag.clone());
+        state.last_check = last
+            .as_ref()
+            .filter(|_| !triggered)
+            .map(|check| check.result.checked_at);
+        state.skipped = self
+            .store
+            .skipped_versions(id)
+            .await?
+            .into_iter()
+            .map(|skipped| skipped.tag)
+            .collect();
+        if triggered {
+            // A push notification: the cached tag list predates it.
+            self.engine.forget_cached(id).await?;
+        }
+        let mut latest = last.map(|check| check.result);
+        let mut decision = decide(&state, &policy, latest.as_ref(), now);
+        let mut newest = None;
+        if decision.actions.contains(&Action::Check) {
+            let (result, newest_found) = self.check(service, record, now).await?;
+            newest = newest_found;
+            report
+                .steps
+                .push((id.to_owned(), Step::Checked(result.target.clone())));
+            state.last_check = Some(now);
+            latest = Some(result);
+            decision = decide(&state, &policy, latest.as_ref(), now);
+        }
+        for action in decision.actions {
+            match action {
+                Action::Apply { target, kind } => {
+                    let step = self.apply(record, schedule, &target, kind, now).await?;
+                    if step == Step::Applied(target.clone()) {
+                        // What the registry said still holds for the new tag until the
+                        // interval has passed: record it, so the next cycle does not ask again.
+                        let checked_at = latest.as_ref().map_or(now, |result| result.checked_at);
+                        self.record_after_update(
+                            service,
+                            id,
+                            &target,
+                            newest.as_deref(),
+                            checked_at,
+                        )
+                        .await?;
+                    }
+                    report.steps.push((id.to_owned(), step));
+                }
+                Action::Notify(CoreNotice::UpdateAvailable { target, kind, .. }) => {
+                    let notice = Notice::update_available(
+                        id,
+                        &record.image,
+                        &record.current_tag,
+                        &target,
+                        kind,
+                        None,
+                        now,
+                    );
+                    if self.announce(notice, now).await? {
+                        report.steps.push((id.to_owned(), Step::Announced(target)));
+                    }
+                }
+                // A running deployment is never failed here: the engine rolls a failed update
+                // back itself, within `apply`.
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the check made before an update as if made for the new tag: the newest
+    /// eligible version it found is the target from there, when it is newer.
+    async fn record_after_update(
+        &self,
+        service: &ServiceName,
+        id: &str,
+        applied: &str,
+        newest: Option<&str>,
+        checked_at: Timestamp,
+    ) -> Result<(), CycleError> {
+        let scheme = self
+            .engine
+            .config()
+            .deployments
+            .get(service)
+            .map(|deployment| deployment.scheme.clone())
+            .unwrap_or_default();
+        let onward = newest
+            .filter(|newest| *newest != applied)
+            .map(|newest| (newest.to_owned(), classify(applied, newest, &scheme)))
+            .filter(|(_, kind)| !matches!(kind, UpdateKind::None | UpdateKind::Downgrade));
+        let result = CheckResult {
+            checked_at,
+            current_tag: applied.to_owned(),
+            kind: onward.as_ref().map_or(UpdateKind::None, |(_, kind)| *kind),
+            target: onward.map(|(tag, _)| tag),
+        };
+        self.store
+            .record_check(
+                id,
+                &Check {
+                    result,
+                    error: None,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Asks the registry through the engine's plan and stores the result; also returns the
+    /// newest eligible version under the configured constraints.
+    async fn check(
+        &self,
+        service: &ServiceName,
+        record: &Deployment,
+        now: Timestamp,
+    ) -> Result<(CheckResult, Option<String>), CycleError> {
+        let entries = self
+            .engine
+            .plan(&PlanRequest {
+                services: vec![service.to_string()],
+                ..PlanRequest::default()
+            })
+            .await?;
+        let entry = entries.into_iter().next();
+        let newest = entry.as_ref().and_then(|entry| entry.newest.clone());
+        let (target, kind, error) = match &entry {
+            Some(PlanEntry {
+                action: PlanAction::Update,
+                target: Some(target),
+                kind,
+                ..
+            }) => (
+                Some(target.clone()),
+                kind.parse().unwrap_or(UpdateKind::Unknown),
+                None,
+            ),
+            Some(PlanEntry {
+                action: PlanAction::Hold,
+                target: Some(target),
+                kind,
+                ..
+            }) => (
+                Some(target.clone()),
+                kind.parse().unwrap_or(UpdateKind::Unknown),
+                None,
+            ),
+            Some(PlanEntry {
+                action: PlanAction::Unknown,
+                why,
+                ..
+            }) => (None, UpdateKind::None, Some(why.clone())),
+            _ => (None, UpdateKind::None, None),
+        };
+        let result = CheckResult {
+            checked_at: now,
+            current_tag: record.current_tag.clone(),
+            target,
+            kind,
+        };
+        self.store
+            .record_check(
+                &record.id,
+                &Check {
+                    result: result.clone(),
+                    error,
+                },
+            )
+            .await?;
+        Ok((result, newest))
+    }
+
+    /// Applies `target` when the window and the minimum age allow, and tells people.
+    async fn apply(
+        &self,
+        record: &Deployment,
+        schedule: &Schedule,
+        target: &str,
+        kind: UpdateKind,
+        now: Timestamp,
+    ) -> Result<Step, CycleError> {
+        let id = record.id.as_str();
+        if let Some(window) = schedule
+            .window
+            .as_ref()
+            .filter(|window| !window.contains(now))
+        {
+            let why = format!(
+                "{} -> {target} waits for the update window {}",
+                record.current_tag,
+                window.describe()
+            );
+            self.event(now, id, "waiting", record, target, &why).await?;
+            return Ok(Step::Waiting(why));
+        }
+        if let Some(min_age) = schedule.min_age {
+            let seen = self.store.first_seen(id, target).await?.unwrap_or(now);
+            let age = now.signed_duration_since(seen);
+            if age < TimeDelta::from_std(min_age).unwrap_or(TimeDelta::MAX) {
+                let why = format!(
+                    "{target} is known for {} min; it is applied once it is {} min old",
+                    age.num_minutes(),
+                    min_age.as_secs() / 60
+                );
+                self.event(now, id, "waiting", record, target, &why).await?;
+                return Ok(Step::Waiting(why));
+            }
+        }
+        let plan = self
+            .engine
+            .plan(&PlanRequest {
+                services: vec![id.to_owned()],
+                to: Some(target.to_owned()),
+                latest: false,
+            })
+            .await?;
+        let outcomes = self.engine.apply(&plan, false).await?;
+        let Some(outcome) = outcomes.into_iter().next() else {
+            return Ok(Step::Error(format!("{target} was not applied: {plan:?}")));
+        };
+        let (step, notice, kind_word) = match outcome.result {
+            OutcomeKind::Changed => (
+                Step::Applied(target.to_owned()),
+                Some(Notice::update_applied(
+                    id,
+                    &record.image,
+                    &record.current_tag,
+                    target,
+                    kind,
+                    now,
+                )),
+                "applied",
+            ),
+            OutcomeKind::RolledBack => {
+                self.store
+                    .skip_version(id, target, &outcome.message, now)
+                    .await?;
+                (
+                    Step::RolledBack(target.to_owned()),
+                    Some(Notice::update_rolled_back(
+                        id,
+                        &record.image,
+                        &record.current_tag,
+                        target,
+                        kind,
+                        &outcome.message,
+                        now,
+                    )),
+                    "rolled_back",
+                )
+            }
+            OutcomeKind::Stranded => (
+                Step::RollbackFailed(target.to_owned()),
+                Some(Notice::rollback_failed(
+                    id,
+                    &record.image,
+                    &record.current_tag,
+                    target,
+                    kind,
+                    &outcome.message,
+                    now,
+                )),
+                "rollback_failed",
+            ),
+            _ => (Step::Failed(outcome.message.clone()), None, "failed"),
+        };
+        self.event(now, id, kind_word, record, target, &outcome.message)
+            .await?;
+        if let Some(notice) = notice {
+            self.announce(notice, now).await?;
+        }
+        Ok(step)
+    }
+
+    async fn event(
+        &self,
+        now: Timestamp,
+        id: &str,
+        kind: &str,
+        record: &Deployment,
+        target: &str,
+        message: &str,
+    ) -> Result<(), CycleError> {
+        self.store
+            .append_event(&Event {
+                at: now,
+                deployment: Some(id.to_owned()),
+                kind: kind.to_owned(),
+                from_tag: Some(record.current_tag.clone()),
+                to_tag: Some(target.to_owned()),
+                message: message.to_owned(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Sends `notice` once per (deployment, version, event), in the background. True when it
+    /// was not sent before.
+    async fn announce(&self, notice: Notice, now: Timestamp) -> Result<bool, CycleError> {
+        if !self.store.mark_notified(&notice.dedup_key(), now).await? {
+            return Ok(false);
+        }
+        if let Some(notifier) = &self.notifier {
+            let notifier = notifier.clone();
+            let handle = tokio::spawn(async move {
+                let _ = notifier.send(&notice).await;
+            });
+            if let Ok(mut sending) = self.sending.lock() {
+                sending.retain(|handle| !handle.is_finished());
+                sending.push(handle);
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,257 @@
+//! The agent's cycle on this machine's Docker Engine and a loopback registry, with a test
+//! clock, SQLite, and a local HTTP sink catching notifications: `auto_patch` updates and
+//! ignores a minor release, `notify_only` announces once, `disabled` is never checked, a
+//! failing version is rolled back and never retried, a later good version is applied, and
+//! nothing is asked of the registry again within the interval.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use upkeep_agent::config::AgentConfig;
+use upkeep_agent::cycle::{Agent, Step};
+use upkeep_agent::notify::{Notifier, RetryPolicy, Target};
+use upkeep_agent::store::Store;
+use upkeep_registry_clients::credentials::CredentialStore;
+use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
+use upkeep_test_registry::docker::{available as docker_available, free_port, run as docker};
+use upkeep_test_registry::{self as support, Auth};
+use upkeep_update_engine::engine::Engine;
+use upkeep_versioning_core::Timestamp;
+
+use crate::notify::Sink;
+
+/// Containers made for a test, removed when it ends.
+struct Containers(Vec<String>, String);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", name])
+                .output();
+        }
+        for tag in [
+            "1.0.0",
+            "1.0.1",
+            "1.1.0",
+            "1.2.0",
+            "1.3.0",
+            "upkeep-previous",
+        ] {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", &format!("{}:{tag}", self.1)])
+                .output();
+        }
+    }
+}
+
+fn start(name: &str, image: &str, tag: &str, port: u16) {
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        &format!("{image}:{tag}"),
+    ]);
+}
+
+fn deployment(name: &str, image: &str, policy: &str, port: u16) -> String {
+    format!(
+        "  {name}:\n    image: {image}\n    container: {name}\n    policy: {policy}\n    health:\n      http: http://127.0.0.1:{port}/cgi-bin/health\n      expected_status: 200\n      timeout: 1s\n      retries: 6\n      interval: 250ms\n"
+    )
+}
+
+async fn agent(config_text: &str, dir: &Path, sink: &Sink, clock: Arc<Mutex<Timestamp>>) -> Agent {
+    let file = dir.join("agent.yaml");
+    std::fs::write(&file, config_text).unwrap();
+    let config = AgentConfig::load(&file, &|_| None).unwrap();
+    let router = RegistryRouter::new(
+        RouterConfig::default(),
+        Arc::new(CredentialStore::from_process().unwrap()),
+    )
+    .unwrap();
+    std::fs::create_dir_all(&config.state).unwrap();
+    let engine = Engine::with_config(&config.state, config.deployments.clone(), Arc::new(router));
+    let store = Store::open(&config.database).await.unwrap();
+    let target: Target = sink.url("http", "/hook").parse().unwrap();
+    let notifier = Notifier::new(vec![target], RetryPolicy::default()).unwrap();
+    let agent = Agent::new(config, engine, store, Some(notifier))
+        .with_clock(Arc::new(move || *clock.lock().unwrap()));
+    agent.adopt_containers().await.unwrap();
+    agent
+}
+
+fn checked(steps: &[&Step]) -> bool {
+    steps.iter().any(|step| matches!(step, Step::Checked(_)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
+    if !docker_available() {
+        return;
+    }
+    let Some(registry) = support::registry(Auth::None).await else {
+        return;
+    };
+    let images = registry.push_web_images().await.unwrap();
+    let image = images.image.clone();
+    let id = std::process::id();
+    let (patch, notify, off, minor) = (
+        format!("agent-patch-{id}"),
+        format!("agent-notify-{id}"),
+        format!("agent-off-{id}"),
+        format!("agent-minor-{id}"),
+    );
+    let _containers = Containers(
+        vec![patch.clone(), notify.clone(), off.clone(), minor.clone()],
+        image.clone(),
+    );
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    start(&patch, &image, "1.0.0", ports[0]);
+    start(&notify, &image, "1.0.0", ports[1]);
+    start(&off, &image, "1.0.0", ports[2]);
+    start(&minor, &image, "1.0.1", ports[3]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = Sink::start().await;
+    let config = format!(
+        "interval: 1h\ndeployments:\n{}{}{}{}",
+        deployment(&patch, &image, "auto_patch", ports[0]),
+        deployment(&notify, &image, "notify_only", ports[1]),
+        deployment(&off, &image, "disabled", ports[2]),
+        deployment(&minor, &image, "auto_minor", ports[3]),
+    );
+    let start_time = Timestamp::from_timestamp(1_790_000_000, 0).unwrap();
+    let clock = Arc::new(Mutex::new(start_time));
+    let agent = agent(&config, dir.path(), &sink, Arc::clone(&clock)).await;
+    let none = BTreeSet::new();
+
+    // Cycle 1.
+    let report = agent.cycle(&none).await.unwrap();
+    agent.flush_notifications().await;
+    assert_eq!(
+        report.of(&patch)[1],
+        &Step::Applied("1.0.1".to_owned()),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.of(&notify)[1],
+        &Step::Announced("1.2.0".to_owned()),
+        "{report:#?}"
+    );
+    assert!(
+        report.of(&off).is_empty(),
+        "disabled is never checked: {report:#?}"
+    );
+    assert!(agent.store().last_check(&off).await.unwrap().is_none());
+    // auto_minor goes for 1.2.0, which crashes: rolled back and skipped from now on.
+    assert_eq!(
+        report.of(&minor)[1],
+        &Step::RolledBack("1.2.0".to_owned()),
+        "{report:#?}"
+    );
+    let running = |name: &str| docker(&["inspect", "--format", "{{.Config.Image}}", name]);
+    assert_eq!(running(&patch), format!("{image}:1.0.1"));
+    assert_eq!(running(&notify), format!("{image}:1.0.0"));
+    assert_eq!(running(&minor), format!("{image}:1.0.1"));
+    let sent: Vec<serde_json::Value> = sink.received().iter().map(|r| r.json()).collect();
+    let kinds: Vec<(String, String)> = sent
+        .iter()
+        .map(|n| {
+            (
+                n["deployment"].as_str().unwrap().to_owned(),
+                n["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&(patch.clone(), "update_applied".to_owned())),
+        "{sent:#?}"
+    );
+    assert!(
+        kinds.contains(&(notify.clone(), "update_available".to_owned())),
+        "{sent:#?}"
+    );
+    assert!(
+        kinds.contains(&(minor.clone(), "update_rolled_back".to_owned())),
+        "{sent:#?}"
+    );
+
+    // Ten minutes later: within the interval, nobody asks the registry. auto_patch, now on
+    // 1.0.1, learns from the check before its update that the minor 1.2.0 exists: announced,
+    // not applied.
+    *clock.lock().unwrap() = start_time + chrono::TimeDelta::minutes(10);
+    let report = agent.cycle(&none).await.unwrap();
+    agent.flush_notifications().await;
+    for name in [&patch, &notify, &minor] {
+        assert!(!checked(&report.of(name)), "{report:#?}");
+    }
+    assert_eq!(
+        report.of(&patch),
+        [&Step::Announced("1.2.0".to_owned())],
+        "{report:#?}"
+    );
+    let sent: Vec<serde_json::Value> = sink.received().iter().map(|r| r.json()).collect();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["kind"], "update_available");
+    assert_eq!(sent[0]["deployment"], patch.as_str());
+
+    // Two hours later: checked again. auto_patch at 1.0.1 does not apply the minor 1.1.0
+    // or 1.2.0; notify_only is not announced twice; auto_minor tries 1.1.0 (sick): rolled
+    // back too.
+    *clock.lock().unwrap() = start_time + chrono::TimeDelta::hours(2);
+    let report = agent.cycle(&none).await.unwrap();
+    agent.flush_notifications().await;
+    assert!(checked(&report.of(&patch)), "{report:#?}");
+    assert!(
+        !report
+            .of(&patch)
+            .iter()
+            .any(|s| matches!(s, Step::Applied(_))),
+        "{report:#?}"
+    );
+    assert_eq!(running(&patch), format!("{image}:1.0.1"));
+    assert!(
+        !report
+            .of(&notify)
+            .iter()
+            .any(|s| matches!(s, Step::Announced(_))),
+        "announced once only: {report:#?}"
+    );
+    assert_eq!(
+        report.of(&minor)[1],
+        &Step::RolledBack("1.1.0".to_owned()),
+        "{report:#?}"
+    );
+
+    // A good 1.3.0 appears; a webhook-triggered check applies it at once, not the skipped
+    // 1.1.0 or 1.2.0.
+    registry.alias_web_image("1.0.1", "1.3.0").await.unwrap();
+    *clock.lock().unwrap() =
+        start_time + chrono::TimeDelta::hours(2) + chrono::TimeDelta::minutes(5);
+    let triggered = BTreeSet::from([minor.clone()]);
+    let report = agent.cycle(&triggered).await.unwrap();
+    agent.flush_notifications().await;
+    assert_eq!(
+        report.of(&minor).get(1).copied(),
+        Some(&Step::Applied("1.3.0".to_owned())),
+        "{report:#?}"
+    );
+    assert_eq!(running(&minor), format!("{image}:1.3.0"));
+    let skipped: Vec<String> = agent
+        .store()
+        .skipped_versions(&minor)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.tag)
+        .collect();
+    assert_eq!(skipped, ["1.2.0", "1.1.0"]);
+    let events = agent.store().events(0, 100).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.event.kind == "applied"),
+        "{events:#?}"
+    );
+}
