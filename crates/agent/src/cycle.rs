@@ -91,7 +91,7 @@ impl CycleReport {
 /// The agent: configuration, engine, store and notifier, and a clock.
 pub struct Agent {
     config: AgentConfig,
-    engine: Engine,
+    engine: std::sync::RwLock<Arc<Engine>>,
     store: Store,
     notifier: Option<Notifier>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
@@ -108,7 +108,7 @@ impl Agent {
     ) -> Self {
         Self {
             config,
-            engine,
+            engine: std::sync::RwLock::new(Arc::new(engine)),
             store,
             notifier,
             clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
@@ -126,14 +126,14 @@ impl Agent {
     /// Adds the configured containers the manifest does not track yet, at the version they
     /// run, and returns their names: the agent takes over what runs.
     pub async fn adopt_containers(&self) -> Result<Vec<ServiceName>, CycleError> {
-        let manifest = self.engine.state().load().map_err(EngineError::from)?;
+        let manifest = self.engine().state().load().map_err(EngineError::from)?;
         let tracked = |name: &ServiceName| {
             manifest
                 .as_ref()
                 .is_some_and(|(manifest, _)| manifest.service(name.as_str()).is_some())
         };
         let containers: Vec<String> = self
-            .engine
+            .engine()
             .config()
             .deployments
             .iter()
@@ -151,7 +151,8 @@ impl Agent {
         let initial = setup::from_running(&docker, &containers, now).await?;
         // Named after the deployment, not the container, where the two differ.
         let mut renamed = setup::Initial::default();
-        for (name, deployment) in &self.engine.config().deployments {
+        let engine = self.engine();
+        for (name, deployment) in &engine.config().deployments {
             let Placement::Container(container) = &deployment.placement else {
                 continue;
             };
@@ -183,7 +184,28 @@ impl Agent {
                 source,
             })
         })?;
-        Ok(setup::write(self.engine.state(), &renamed, false, now)?)
+        Ok(setup::write(self.engine().state(), &renamed, false, now)?)
+    }
+
+    /// The engine in use: its configuration is the agent's deployments as last discovered.
+    pub fn engine(&self) -> Arc<Engine> {
+        match self.engine.read() {
+            Ok(engine) => Arc::clone(&engine),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Uses `engine` from the next cycle on: the deployments changed (labels came or went).
+    pub fn replace_engine(&self, engine: Engine) {
+        match self.engine.write() {
+            Ok(mut current) => *current = Arc::new(engine),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(engine),
+        }
+    }
+
+    /// The agent's configuration.
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
     }
 
     /// The store.
@@ -207,8 +229,9 @@ impl Agent {
     /// now, whatever their interval.
     pub async fn cycle(&self, triggered: &BTreeSet<String>) -> Result<CycleReport, CycleError> {
         let mut report = CycleReport::default();
-        let manifest = self.engine.manifest()?;
-        for (service, deployment) in &self.engine.config().deployments {
+        let engine = self.engine();
+        let manifest = engine.manifest()?;
+        for (service, deployment) in &engine.config().deployments {
             let Some(version) = manifest.service(service.as_str()) else {
                 report.steps.push((
                     service.to_string(),
@@ -287,7 +310,7 @@ impl Agent {
             .collect();
         if triggered {
             // A push notification: the cached tag list predates it.
-            self.engine.forget_cached(id).await?;
+            self.engine().forget_cached(id).await?;
         }
         let mut latest = last.map(|check| check.result);
         let mut decision = decide(&state, &policy, latest.as_ref(), now);
@@ -354,7 +377,7 @@ impl Agent {
         checked_at: Timestamp,
     ) -> Result<(), CycleError> {
         let scheme = self
-            .engine
+            .engine()
             .config()
             .deployments
             .get(service)
@@ -391,7 +414,7 @@ impl Agent {
         now: Timestamp,
     ) -> Result<(CheckResult, Option<String>), CycleError> {
         let entries = self
-            .engine
+            .engine()
             .plan(&PlanRequest {
                 services: vec![service.to_string()],
                 ..PlanRequest::default()
@@ -482,14 +505,14 @@ impl Agent {
             }
         }
         let plan = self
-            .engine
+            .engine()
             .plan(&PlanRequest {
                 services: vec![id.to_owned()],
                 to: Some(target.to_owned()),
                 latest: false,
             })
             .await?;
-        let outcomes = self.engine.apply(&plan, false).await?;
+        let outcomes = self.engine().apply(&plan, false).await?;
         let Some(outcome) = outcomes.into_iter().next() else {
             return Ok(Step::Error(format!("{target} was not applied: {plan:?}")));
         };

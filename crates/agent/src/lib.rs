@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod cycle;
+pub mod daemon;
 pub mod notify;
 pub mod store;
 pub mod webhooks;

@@ -1,16 +1,18 @@
 //! `upkeep-agent`: the daemon that runs upkeep's update cycle unattended.
 //!
-//! `upkeep-agent check-config FILE` validates a configuration and prints each problem with
-//! the field, the problem and the fix. The daemon itself (`upkeep-agent --config FILE`) is
-//! being built; until it is, the binary refuses to run rather than pretend to watch anything.
+//! `upkeep-agent --config FILE` runs the update cycle until SIGTERM or Ctrl-C, which stop it
+//! between cycles. `upkeep-agent check-config FILE` validates a configuration and prints each
+//! problem with the field, the problem and the fix.
 //!
-//! Exit codes: 0 success; 2 invalid arguments or configuration.
+//! Exit codes: 0 success; 1 the daemon cannot start (database, notification targets); 2
+//! invalid arguments or configuration.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use upkeep_agent::config::AgentConfig;
+use upkeep_agent::daemon::Daemon;
 
 /// upkeep's daemon: unattended updates with policies, webhooks, notifications and an HTTP API
 #[derive(Debug, Parser)]
@@ -64,11 +66,58 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        (None, _) => {
+        (None, Some(file)) => {
+            let config = match AgentConfig::load(&file, &env) {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .init();
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("error: cannot start the async runtime: {error}");
+                    return ExitCode::from(1);
+                }
+            };
+            runtime.block_on(async {
+                match Daemon::start(config).await {
+                    Ok(daemon) => {
+                        daemon.run(shutdown_signal()).await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(error) => {
+                        eprintln!("error: {error}");
+                        ExitCode::from(1)
+                    }
+                }
+            })
+        }
+        (None, None) => {
             eprintln!(
-                "error: the upkeep-agent daemon is not built yet; `upkeep-agent check-config FILE` validates a configuration\n\nhint: use the `upkeep` CLI meanwhile"
+                "error: say which configuration to run: `upkeep-agent --config FILE` (`upkeep-agent check-config FILE` validates one)"
             );
             ExitCode::from(2)
         }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C: the daemon then stops between cycles.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
     }
 }

@@ -6,6 +6,7 @@
 
 mod check_config;
 mod cycle;
+mod daemon;
 mod notify;
 mod store;
 mod support;
