@@ -92,6 +92,7 @@ impl CycleReport {
 pub struct Agent {
     config: AgentConfig,
     engine: std::sync::RwLock<Arc<Engine>>,
+    labelled_schedules: std::sync::RwLock<std::collections::BTreeMap<ServiceName, Schedule>>,
     store: Store,
     notifier: Option<Notifier>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
@@ -109,6 +110,7 @@ impl Agent {
         Self {
             config,
             engine: std::sync::RwLock::new(Arc::new(engine)),
+            labelled_schedules: std::sync::RwLock::default(),
             store,
             notifier,
             clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
@@ -203,6 +205,17 @@ impl Agent {
         }
     }
 
+    /// The schedules container labels give (`upkeep.window`, `upkeep.min_age`, ...); the
+    /// file's own schedules win for a deployment both name.
+    pub fn set_labelled_schedules(
+        &self,
+        schedules: std::collections::BTreeMap<ServiceName, Schedule>,
+    ) {
+        if let Ok(mut current) = self.labelled_schedules.write() {
+            *current = schedules;
+        }
+    }
+
     /// The agent's configuration.
     pub fn config(&self) -> &AgentConfig {
         &self.config
@@ -254,11 +267,17 @@ impl Agent {
                 policy: deployment.policy,
                 source: DeploymentSource::Config,
             };
+            let labelled = self
+                .labelled_schedules
+                .read()
+                .ok()
+                .and_then(|schedules| schedules.get(service).cloned());
             let schedule = self
                 .config
                 .schedules
                 .get(service)
                 .cloned()
+                .or(labelled)
                 .unwrap_or_default();
             if let Err(error) = self
                 .one(
@@ -289,7 +308,10 @@ impl Agent {
         let now = (self.clock)();
         let id = record.id.as_str();
         self.store.upsert_deployment(record, now).await?;
-        let interval = schedule.interval.unwrap_or(self.config.interval);
+        // Each deployment's checks fall at its own offset within the jitter, so that many
+        // deployments do not ask the registries at the same moment.
+        let interval =
+            schedule.interval.unwrap_or(self.config.interval) + jitter(id, self.config.jitter);
         let policy = PolicyConfig::new(
             record.policy,
             TimeDelta::from_std(interval).unwrap_or(TimeDelta::hours(1)),
@@ -609,5 +631,39 @@ impl Agent {
             }
         }
         Ok(true)
+    }
+}
+
+/// A fixed offset in `0..jitter` for deployment `id`: the same across cycles and restarts
+/// (FNV-1a of the name), different between deployments.
+fn jitter(id: &str, jitter: std::time::Duration) -> std::time::Duration {
+    let millis = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
+    if millis == 0 {
+        return std::time::Duration::ZERO;
+    }
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    std::time::Duration::from_millis(hash % millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_is_stable_per_deployment_and_within_bounds() {
+        let spread = std::time::Duration::from_secs(300);
+        let offsets: Vec<_> = (0..50)
+            .map(|n| jitter(&format!("web-{n}"), spread))
+            .collect();
+        assert!(offsets.iter().all(|offset| *offset < spread));
+        assert_eq!(jitter("web-1", spread), offsets[1]);
+        let distinct: BTreeSet<_> = offsets.iter().collect();
+        assert!(distinct.len() > 40, "spread out: {distinct:?}");
+        assert_eq!(
+            jitter("web", std::time::Duration::ZERO),
+            std::time::Duration::ZERO
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! between cycles on a shutdown signal, so an update in flight is finished (or journaled by
 //! the engine if the process is killed) rather than cut.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +13,10 @@ use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_update_engine::config::{Config, Problem};
 use upkeep_update_engine::engine::Engine;
 use upkeep_update_engine::runtime::{DockerRuntime, repository};
+use upkeep_versioning_core::manifest::ServiceName;
 use upkeep_versioning_core::reference::ImageRef;
 
-use crate::config::{AgentConfig, ENABLE_LABEL, from_labels};
+use crate::config::{AgentConfig, ENABLE_LABEL, Schedule, from_labels};
 use crate::cycle::{Agent, CycleError, CycleReport};
 use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};
@@ -93,9 +94,10 @@ impl Daemon {
             RouterConfig::default(),
             Arc::new(CredentialStore::from_process()?),
         )?);
-        let deployments = deployments(&config).await;
+        let (deployments, labelled_schedules) = deployments(&config).await;
         let engine = Engine::with_config(&config.state, deployments, router.clone());
         let agent = Arc::new(Agent::new(config, engine, store, notifier));
+        agent.set_labelled_schedules(labelled_schedules);
         agent.adopt_containers().await?;
         let (triggers, triggered) = mpsc::unbounded_channel();
         Ok(Self {
@@ -155,7 +157,8 @@ impl Daemon {
         if !config.labels {
             return;
         }
-        let deployments = deployments(config).await;
+        let (deployments, labelled_schedules) = deployments(config).await;
+        self.agent.set_labelled_schedules(labelled_schedules);
         let current = self.agent.engine();
         let names = |config: &Config| config.deployments.keys().cloned().collect::<Vec<_>>();
         if names(&deployments) != names(current.config()) {
@@ -202,12 +205,13 @@ impl Trigger {
     }
 }
 
-/// The file's deployments, and (with `labels: true`) those of labelled containers; the
-/// file wins where both name a service.
-async fn deployments(config: &AgentConfig) -> Config {
+/// The file's deployments, and (with `labels: true`) those of labelled containers with their
+/// schedules; the file wins where both name a service.
+async fn deployments(config: &AgentConfig) -> (Config, BTreeMap<ServiceName, Schedule>) {
     let mut all = config.deployments.clone();
+    let mut schedules = BTreeMap::new();
     if !config.labels {
-        return all;
+        return (all, schedules);
     }
     let labelled = match DockerRuntime::connect().await {
         Ok(docker) => docker.labelled(&format!("{ENABLE_LABEL}=true")).await,
@@ -217,7 +221,7 @@ async fn deployments(config: &AgentConfig) -> Config {
         Ok(labelled) => labelled,
         Err(error) => {
             tracing::warn!(%error, "cannot list labelled containers; watching the file's deployments only");
-            return all;
+            return (all, schedules);
         }
     };
     for container in labelled {
@@ -228,6 +232,7 @@ async fn deployments(config: &AgentConfig) -> Config {
         ) {
             Ok(Some(found)) => {
                 for (name, deployment) in found.config.deployments {
+                    schedules.insert(name.clone(), found.schedule.clone());
                     all.deployments.entry(name).or_insert(deployment);
                 }
             }
@@ -238,7 +243,7 @@ async fn deployments(config: &AgentConfig) -> Config {
             }
         }
     }
-    all
+    (all, schedules)
 }
 
 fn log(report: &CycleReport) {
