@@ -254,4 +254,16 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
         events.iter().any(|e| e.event.kind == "applied"),
         "{events:#?}"
     );
+
+    // The registry goes away: the check fails and is recorded with its error; nothing is
+    // changed and the cycle goes on.
+    drop(registry);
+    *clock.lock().unwrap() = start_time + chrono::TimeDelta::hours(5);
+    // Triggered, so the cache does not answer for the registry.
+    let report = agent.cycle(&triggered).await.unwrap();
+    assert_eq!(report.of(&minor), [&Step::Checked(None)], "{report:#?}");
+    let failed = agent.store().last_check(&minor).await.unwrap().unwrap();
+    assert!(failed.error.is_some(), "{failed:?}");
+    assert_eq!(running(&minor), format!("{image}:1.3.0"));
+    assert_eq!(running(&patch), format!("{image}:1.0.1"));
 }
