@@ -97,6 +97,9 @@ pub struct Agent {
     notifier: Option<Notifier>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     sending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Held while a change runs: the engine keeps one journal, so changes go one at a time,
+    /// whether the cycle or the API asks.
+    changes: tokio::sync::Mutex<()>,
 }
 
 impl Agent {
@@ -115,6 +118,7 @@ impl Agent {
             notifier,
             clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
             sending: Mutex::new(Vec::new()),
+            changes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -219,6 +223,89 @@ impl Agent {
     /// The agent's configuration.
     pub fn config(&self) -> &AgentConfig {
         &self.config
+    }
+
+    /// Updates `deployment` now, to `tag` or to what its plan says, as the API asks; one
+    /// change at a time with the cycle's. The outcome is logged as an event.
+    pub async fn apply_now(
+        &self,
+        deployment: &str,
+        tag: Option<String>,
+    ) -> Result<Vec<upkeep_update_engine::engine::Outcome>, CycleError> {
+        let _one_at_a_time = self.changes.lock().await;
+        let engine = self.engine();
+        let plan = engine
+            .plan(&PlanRequest {
+                services: vec![deployment.to_owned()],
+                to: tag,
+                latest: false,
+            })
+            .await?;
+        let outcomes = engine.apply(&plan, false).await?;
+        self.log_outcomes("applied_by_api", &outcomes).await?;
+        Ok(outcomes)
+    }
+
+    /// Rolls `deployment` back to its previous version now, as the API asks.
+    pub async fn rollback_now(
+        &self,
+        deployment: &str,
+    ) -> Result<Vec<upkeep_update_engine::engine::Outcome>, CycleError> {
+        let _one_at_a_time = self.changes.lock().await;
+        let outcomes = self
+            .engine()
+            .rollback(&[deployment.to_owned()], None, false)
+            .await?;
+        self.log_outcomes("rolled_back_by_api", &outcomes).await?;
+        Ok(outcomes)
+    }
+
+    async fn log_outcomes(
+        &self,
+        kind: &str,
+        outcomes: &[upkeep_update_engine::engine::Outcome],
+    ) -> Result<(), CycleError> {
+        let now = (self.clock)();
+        for outcome in outcomes {
+            self.store
+                .append_event(&Event {
+                    at: now,
+                    deployment: Some(outcome.service.clone()),
+                    kind: kind.to_owned(),
+                    from_tag: Some(outcome.from.clone()),
+                    to_tag: Some(outcome.to.clone()),
+                    message: outcome.message.clone(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records every deployment with the policy its configuration gives: at start, the
+    /// file's policy wins over one set through the API before a restart.
+    pub async fn record_deployments(&self) -> Result<(), CycleError> {
+        let engine = self.engine();
+        let manifest = engine.manifest()?;
+        let now = (self.clock)();
+        for (service, deployment) in &engine.config().deployments {
+            let Some(version) = manifest.service(service.as_str()) else {
+                continue;
+            };
+            self.store
+                .upsert_deployment(
+                    &Deployment {
+                        id: service.to_string(),
+                        image: version.image().to_owned(),
+                        current_tag: version.current_tag().to_owned(),
+                        current_digest: version.image_digest().map(str::to_owned),
+                        policy: deployment.policy,
+                        source: DeploymentSource::Config,
+                    },
+                    now,
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// The store.
@@ -526,6 +613,7 @@ impl Agent {
                 return Ok(Step::Waiting(why));
             }
         }
+        let _one_at_a_time = self.changes.lock().await;
         let plan = self
             .engine()
             .plan(&PlanRequest {

@@ -16,8 +16,9 @@ use upkeep_update_engine::runtime::{DockerRuntime, repository};
 use upkeep_versioning_core::manifest::ServiceName;
 use upkeep_versioning_core::reference::ImageRef;
 
+use crate::api::{self, ApiSettings, ApiState, Control, ControlError, Metrics};
 use crate::config::{AgentConfig, ENABLE_LABEL, Schedule, from_labels};
-use crate::cycle::{Agent, CycleError, CycleReport};
+use crate::cycle::{Agent, CycleError, CycleReport, Step};
 use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};
 use crate::webhooks::Push;
@@ -25,6 +26,81 @@ use crate::webhooks::Push;
 /// How often the daemon wakes to see which deployments are due. Deciding costs no registry
 /// request; only due deployments are checked.
 pub const TICK: Duration = Duration::from_secs(30);
+
+/// The daemon as the HTTP API sees it: checks are queued for the next cycle, which starts
+/// at once; updates and rollbacks run now, one change at a time with the cycle's.
+struct DaemonControl {
+    trigger: Trigger,
+}
+
+fn outcome_json(
+    outcomes: Vec<upkeep_update_engine::engine::Outcome>,
+) -> Result<serde_json::Value, ControlError> {
+    let Some(outcome) = outcomes.into_iter().next() else {
+        return Err(ControlError::Conflict {
+            message: "nothing to do: the plan has no change for this deployment".to_owned(),
+        });
+    };
+    serde_json::to_value(outcome).map_err(|error| ControlError::Failed {
+        message: error.to_string(),
+    })
+}
+
+fn control_error(error: CycleError) -> ControlError {
+    let message = error.to_string();
+    match error {
+        CycleError::Engine(upkeep_update_engine::engine::EngineError::UnknownService {
+            ..
+        }) => ControlError::NotFound { message },
+        CycleError::Engine(upkeep_update_engine::engine::EngineError::Invalid(_)) => {
+            ControlError::Rejected { message }
+        }
+        _ => ControlError::Failed { message },
+    }
+}
+
+#[async_trait::async_trait]
+impl Control for DaemonControl {
+    async fn check_now(&self, deployment: &str) -> Result<(), ControlError> {
+        self.trigger.check(deployment);
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        deployment: &str,
+        tag: Option<upkeep_versioning_core::reference::Tag>,
+    ) -> Result<serde_json::Value, ControlError> {
+        let outcomes = self
+            .trigger
+            .agent
+            .apply_now(deployment, tag.map(|tag| tag.as_str().to_owned()))
+            .await
+            .map_err(control_error)?;
+        outcome_json(outcomes)
+    }
+
+    async fn rollback(&self, deployment: &str) -> Result<serde_json::Value, ControlError> {
+        let outcomes = self
+            .trigger
+            .agent
+            .rollback_now(deployment)
+            .await
+            .map_err(control_error)?;
+        outcome_json(outcomes)
+    }
+
+    async fn docker_reachable(&self) -> bool {
+        match DockerRuntime::connect().await {
+            Ok(docker) => docker.running_containers().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    async fn triggered_by_push(&self, pushes: Vec<Push>) -> usize {
+        self.trigger.pushed(&pushes)
+    }
+}
 
 /// Why the daemon cannot start or go on.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +121,16 @@ pub enum DaemonError {
     /// The cycle failed as a whole.
     #[error(transparent)]
     Cycle(#[from] CycleError),
+    /// The HTTP API cannot listen.
+    #[error(
+        "cannot listen on {address}: {source}; choose another `listen` address or stop what uses it"
+    )]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The state directory cannot be created.
     #[error(
         "cannot create the state directory {path}: {source}; check the `state` setting and its permissions"
@@ -60,6 +146,7 @@ pub enum DaemonError {
 /// The running agent and the way to ask it for checks.
 pub struct Daemon {
     agent: Arc<Agent>,
+    metrics: Arc<Metrics>,
     router: Arc<RegistryRouter>,
     triggers: mpsc::UnboundedSender<String>,
     triggered: mpsc::UnboundedReceiver<String>,
@@ -99,13 +186,55 @@ impl Daemon {
         let agent = Arc::new(Agent::new(config, engine, store, notifier));
         agent.set_labelled_schedules(labelled_schedules);
         agent.adopt_containers().await?;
+        agent.record_deployments().await?;
         let (triggers, triggered) = mpsc::unbounded_channel();
         Ok(Self {
             agent,
+            metrics: Arc::new(Metrics::default()),
             router,
             triggers,
             triggered,
         })
+    }
+
+    /// The counters `/metrics` shows.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// The HTTP API over this daemon, for [`serve`](Self::serve) or a test.
+    pub fn api(&self) -> axum::Router {
+        let config = self.agent.config();
+        let state = ApiState::new(
+            self.agent.store().clone(),
+            Arc::new(DaemonControl {
+                trigger: self.trigger(),
+            }),
+            Arc::clone(&self.metrics),
+            ApiSettings::from_config(config),
+        );
+        api::router(state)
+    }
+
+    /// Serves the HTTP API on the configured address until `shutdown` completes.
+    pub async fn serve(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+        let address = self.agent.config().listen;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| DaemonError::Listen { address, source })?;
+        let router = self.api();
+        tracing::info!(%address, "HTTP API listening");
+        Ok(tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%error, "HTTP API stopped");
+            }
+        }))
     }
 
     /// The agent.
@@ -125,12 +254,23 @@ impl Daemon {
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut triggered = BTreeSet::new();
+        let mut requests_counted = 0;
         loop {
             self.refresh().await;
+            let began = std::time::Instant::now();
             match self.agent.cycle(&triggered).await {
-                Ok(report) => log(&report),
+                Ok(report) => {
+                    count(&self.metrics, &report);
+                    log(&report);
+                }
                 Err(error) => tracing::error!(%error, "cycle failed"),
             }
+            self.metrics.record_cycle(began.elapsed());
+            let requests: u32 = self.router.requests_sent().await.values().sum();
+            self.metrics
+                .registry_requests
+                .add(u64::from(requests.saturating_sub(requests_counted)));
+            requests_counted = requests;
             triggered.clear();
             tokio::select! {
                 () = &mut shutdown => {
@@ -151,17 +291,26 @@ impl Daemon {
         }
     }
 
-    /// Picks up containers labelled since the last cycle.
+    /// Picks up containers labelled since the last cycle, and policies set through the API
+    /// (which last until the agent restarts; the file's policy wins at start).
     async fn refresh(&self) {
         let config = self.agent.config();
-        if !config.labels {
-            return;
-        }
-        let (deployments, labelled_schedules) = deployments(config).await;
+        let (mut deployments, labelled_schedules) = deployments(config).await;
         self.agent.set_labelled_schedules(labelled_schedules);
+        for (name, deployment) in &mut deployments.deployments {
+            if let Ok(Some(record)) = self.agent.store().deployment(name.as_str()).await {
+                deployment.policy = record.deployment.policy;
+            }
+        }
         let current = self.agent.engine();
-        let names = |config: &Config| config.deployments.keys().cloned().collect::<Vec<_>>();
-        if names(&deployments) != names(current.config()) {
+        let shape = |config: &Config| {
+            config
+                .deployments
+                .iter()
+                .map(|(name, deployment)| (name.clone(), deployment.policy))
+                .collect::<Vec<_>>()
+        };
+        if shape(&deployments) != shape(current.config()) {
             self.agent.replace_engine(Engine::with_config(
                 &config.state,
                 deployments,
@@ -244,6 +393,18 @@ async fn deployments(config: &AgentConfig) -> (Config, BTreeMap<ServiceName, Sch
         }
     }
     (all, schedules)
+}
+
+/// Counts a cycle's steps into the metrics.
+fn count(metrics: &Metrics, report: &CycleReport) {
+    for (_, step) in &report.steps {
+        match step {
+            Step::Checked(_) => metrics.checks.inc(),
+            Step::Applied(_) => metrics.updates_applied.inc(),
+            Step::RolledBack(_) | Step::RollbackFailed(_) => metrics.rollbacks.inc(),
+            _ => {}
+        }
+    }
 }
 
 fn log(report: &CycleReport) {

@@ -4,10 +4,13 @@
 //! rollback do. Around them it keeps what a daemon needs: registry webhooks that trigger
 //! checks ([`webhooks`]), notifications to people ([`notify`]), a database of deployments,
 //! check results and events ([`store`]), and its configuration, from its file and from
-//! container labels ([`config`]).
+//! container labels ([`config`]). [`cycle`] is one pass over the deployments, [`daemon`]
+//! runs passes on a tick and on pushes, and [`api`] is its HTTP face: health, metrics,
+//! deployments, events, webhooks.
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod config;
 pub mod cycle;
 pub mod daemon;

@@ -87,7 +87,22 @@ fn main() -> ExitCode {
             runtime.block_on(async {
                 match Daemon::start(config).await {
                     Ok(daemon) => {
+                        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+                        let api = match daemon
+                            .serve(async {
+                                let _ = api_stopped.await;
+                            })
+                            .await
+                        {
+                            Ok(api) => api,
+                            Err(error) => {
+                                eprintln!("error: {error}");
+                                return ExitCode::from(1);
+                            }
+                        };
                         daemon.run(shutdown_signal()).await;
+                        let _ = stop_api.send(());
+                        let _ = api.await;
                         ExitCode::SUCCESS
                     }
                     Err(error) => {

@@ -95,6 +95,19 @@ impl TestRegistry {
         self.served_digest(alias).await
     }
 
+    /// Pushes the already built web image `tag` to another repository of this registry,
+    /// as `repository:as_tag`: many repositories for load tests.
+    pub async fn copy_web_image(
+        &self,
+        tag: &str,
+        repository: &str,
+        as_tag: &str,
+    ) -> Result<(), HarnessError> {
+        let layout = self.directory().join("web-images").join("oci");
+        self.skopeo_push(&layout, tag, repository, as_tag, SkopeoFormat::Oci)
+            .await
+    }
+
     async fn build_web_image(
         &self,
         work: &Path,

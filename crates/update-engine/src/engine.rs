@@ -275,6 +275,9 @@ pub struct Engine {
     runtime: Option<Arc<dyn Runtime>>,
     observer: Arc<dyn Observer>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// The manifest as last read, with the file's modification time and length: the agent
+    /// plans hundreds of services per cycle, and reading the file once per plan is quadratic.
+    manifest_cache: std::sync::Mutex<Option<(ManifestStamp, Manifest)>>,
 }
 
 fn system_now() -> Timestamp {
@@ -299,6 +302,7 @@ impl Engine {
             runtime: None,
             observer: Arc::new(Silent),
             clock: Arc::new(system_now),
+            manifest_cache: std::sync::Mutex::new(None),
         }
     }
 
@@ -338,10 +342,30 @@ impl Engine {
 
     /// The manifest; an error when there is none.
     pub fn manifest(&self) -> Result<Manifest, EngineError> {
+        let stamp = ManifestStamp::of(&self.state.manifest_path());
+        if let (Some(stamp), Ok(cache)) = (stamp, self.manifest_cache.lock())
+            && let Some((cached, manifest)) = cache.as_ref()
+            && *cached == stamp
+        {
+            return Ok(manifest.clone());
+        }
         match self.state.load()? {
-            Some((manifest, _warnings)) => Ok(manifest),
+            Some((manifest, _warnings)) => {
+                if let (Some(stamp), Ok(mut cache)) = (stamp, self.manifest_cache.lock()) {
+                    *cache = Some((stamp, manifest.clone()));
+                }
+                Ok(manifest)
+            }
             None => Err(EngineError::NoManifest(self.base.clone())),
         }
+    }
+
+    /// Writes the manifest (and `versions.env`), forgetting the cached copy.
+    fn save(&self, manifest: &Manifest, now: Timestamp) -> Result<(), EngineError> {
+        if let Ok(mut cache) = self.manifest_cache.lock() {
+            *cache = None;
+        }
+        Ok(self.state.save(manifest, now)?)
     }
 
     /// The deployment of `service`: its configuration, or the defaults for a service only
@@ -1066,7 +1090,7 @@ impl Engine {
                 }
             }
         }
-        self.state.save(manifest, now)?;
+        self.save(manifest, now)?;
         Ok(())
     }
 
@@ -1127,7 +1151,7 @@ impl Engine {
             &one_line(&note),
             self.now(),
         )?;
-        self.state.save(manifest, self.now())?;
+        self.save(manifest, self.now())?;
         self.state.clear_journal()?;
         if let Err(failed) = deployment
             .hooks
@@ -1347,6 +1371,27 @@ impl Engine {
     }
 }
 
+/// What identifies one version of the manifest file: every write replaces the file (a new
+/// inode by rename), and changes its time and usually its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ManifestStamp {
+    inode: u64,
+    modified: SystemTime,
+    len: u64,
+}
+
+impl ManifestStamp {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Self {
+            inode: meta.ino(),
+            modified: meta.modified().ok()?,
+            len: meta.len(),
+        })
+    }
+}
+
 /// What `upkeep resolve` found for one service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resolution {
@@ -1433,7 +1478,7 @@ impl Engine {
             outcomes.push(outcome);
         }
         if changed {
-            self.state.save(&manifest, self.now())?;
+            self.save(&manifest, self.now())?;
         }
         Ok(outcomes)
     }
@@ -1521,7 +1566,7 @@ impl Engine {
             resolutions.push(resolution);
         }
         if resolutions.iter().any(|resolution| resolution.recorded) {
-            self.state.save(&manifest, self.now())?;
+            self.save(&manifest, self.now())?;
         }
         Ok(resolutions)
     }

@@ -1,11 +1,11 @@
 //! The daemon on this machine's Docker Engine: a push for a deployment's repository makes it
 //! check at once, not at its next interval; it stops between cycles on shutdown.
 
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use upkeep_agent::config::AgentConfig;
 use upkeep_agent::daemon::Daemon;
-use upkeep_agent::webhooks::Push;
 use upkeep_test_registry::docker::{available as docker_available, free_port, run as docker};
 use upkeep_test_registry::{self as support, Auth};
 use upkeep_versioning_core::reference::ImageRef;
@@ -22,6 +22,8 @@ async fn a_push_makes_the_daemon_check_and_update_at_once() {
     let image = images.image.clone();
     let name = format!("agent-daemon-{}", std::process::id());
     let port = free_port();
+    let api_port = free_port();
+    let host = ImageRef::from_str(&image).unwrap().registry().to_owned();
     struct Cleanup(String, String);
     impl Drop for Cleanup {
         fn drop(&mut self) {
@@ -50,13 +52,24 @@ async fn a_push_makes_the_daemon_check_and_update_at_once() {
     std::fs::write(
         &file,
         format!(
-            "interval: 24h\ndeployments:\n  web:\n    image: {image}\n    container: {name}\n    policy: auto_patch\n    health:\n      http: http://127.0.0.1:{port}/cgi-bin/health\n      timeout: 1s\n      retries: 6\n      interval: 250ms\n"
+            "interval: 24h\nlisten: 127.0.0.1:{api_port}\napi_token_env: AGENT_TOKEN\nwebhooks:\n  registries: ['{host}']\n  token_env: HOOK_TOKEN\ndeployments:\n  web:\n    image: {image}\n    container: {name}\n    policy: auto_patch\n    health:\n      http: http://127.0.0.1:{port}/cgi-bin/health\n      timeout: 1s\n      retries: 6\n      interval: 250ms\n"
         ),
     )
     .unwrap();
-    let config = AgentConfig::load(&file, &|_| None).unwrap();
+    let config = AgentConfig::load(&file, &|name| match name {
+        "AGENT_TOKEN" => Some("agent-secret".to_owned()),
+        "HOOK_TOKEN" => Some("hook-secret".to_owned()),
+        _ => None,
+    })
+    .unwrap();
     let daemon = Daemon::start(config).await.unwrap();
-    let trigger = daemon.trigger();
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = daemon
+        .serve(async {
+            let _ = api_stopped.await;
+        })
+        .await
+        .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(daemon.run(async {
         let _ = stopped.await;
@@ -65,18 +78,72 @@ async fn a_push_makes_the_daemon_check_and_update_at_once() {
     // day; a push of 1.0.2 must not wait.
     tokio::time::sleep(Duration::from_secs(2)).await;
     registry.alias_web_image("1.0.0", "1.0.2").await.unwrap();
+    // The registry's notification, as Distribution sends it, through the HTTP API.
     let pushed: ImageRef = format!("{image}:1.0.2").parse().unwrap();
-    let matched = trigger.pushed(&[Push {
-        registry: pushed.registry().to_owned(),
-        repository: pushed.repository().to_owned(),
-        tag: Some("1.0.2".to_owned()),
-        digest: None,
-    }]);
-    assert_eq!(matched, 1);
+    let notification = serde_json::json!({"events": [{
+        "id": "1",
+        "timestamp": "2026-11-25T12:00:00Z",
+        "action": "push",
+        "target": {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "size": 345,
+            "digest": images.digests["1.0.0"].to_string(),
+            "repository": pushed.repository(),
+            "tag": "1.0.2",
+        },
+        "request": {"id": "r", "addr": "127.0.0.1:1", "host": pushed.registry(), "method": "PUT", "useragent": "skopeo"},
+    }]});
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{api_port}/webhooks/distribution");
+    let refused = client.post(&url).json(&notification).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401, "no token");
+    let accepted = client
+        .post(format!("{url}?token=hook-secret"))
+        .json(&notification)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status().as_u16(), 202);
+    let body: serde_json::Value = accepted.json().await.unwrap();
+    assert_eq!(body["matched"], 1, "{body}");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let running_tag = || docker(&["inspect", "--format", "{{.Config.Image}}", &name]);
+    // While the container is replaced its name is briefly free: ask without failing.
+    let running_tag = || {
+        let output = std::process::Command::new("docker")
+            .args(["inspect", "--format", "{{.Config.Image}}", &name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
     while running_tag() != format!("{image}:1.0.2") {
         assert!(Instant::now() < deadline, "not updated: {}", running_tag());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The API sees the update, health and metrics.
+    let health: serde_json::Value = client
+        .get(format!("http://127.0.0.1:{api_port}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    // The cycle counts once it has finished (health checked, recorded).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = client
+            .get(format!("http://127.0.0.1:{api_port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("\nupkeep_agent_updates_applied_total 1\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     stop.send(()).unwrap();
@@ -84,4 +151,6 @@ async fn a_push_makes_the_daemon_check_and_update_at_once() {
         .await
         .expect("the daemon stops between cycles")
         .unwrap();
+    stop_api.send(()).unwrap();
+    api.await.unwrap();
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
+mod api;
 mod check_config;
 mod cycle;
 mod daemon;
