@@ -37,7 +37,17 @@ pub use token::TOKEN_ISSUER;
 /// return `None` so the test can return early. Any other failure panics with the registry's
 /// last log lines.
 pub async fn registry(auth: Auth) -> Option<TestRegistry> {
-    match TestRegistry::start(auth).await {
+    started(TestRegistry::start(auth).await)
+}
+
+/// [`registry`], whose pushes and pulls are also POSTed to `url` as Distribution
+/// notifications (manifest events only; blob events and pulls are left out).
+pub async fn notifying_registry(auth: Auth, url: &str) -> Option<TestRegistry> {
+    started(TestRegistry::start_notifying(auth, Some(url)).await)
+}
+
+fn started(result: Result<TestRegistry, HarnessError>) -> Option<TestRegistry> {
+    match result {
         Ok(registry) => Some(registry),
         Err(missing @ HarnessError::MissingProgram { .. }) => {
             skip_or_panic(&missing);

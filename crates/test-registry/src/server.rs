@@ -99,6 +99,12 @@ pub struct TestRegistry {
 impl TestRegistry {
     /// Starts a registry and waits until `GET /v2/` answers.
     pub async fn start(auth: Auth) -> Result<Self, HarnessError> {
+        Self::start_notifying(auth, None).await
+    }
+
+    /// [`start`](Self::start), with the registry's notifications of manifest pushes and
+    /// deletes POSTed to `notify` when given.
+    pub async fn start_notifying(auth: Auth, notify: Option<&str>) -> Result<Self, HarnessError> {
         tools::require_programs()?;
         let directory = tempfile::Builder::new()
             .prefix("upkeep-registry-")
@@ -151,9 +157,18 @@ impl TestRegistry {
                 source,
             })?;
 
+        // Delivered at once, and retried quickly, so tests need not wait.
+        let notifications = notify.map_or_else(String::new, |url| {
+            format!(
+                "notifications:\n  endpoints:\n    - name: upkeep-test\n      url: {url}\n      \
+                 timeout: 2s\n      threshold: 1\n      backoff: 200ms\n      ignore:\n        \
+                 mediatypes: [application/octet-stream]\n        actions: [pull]\n"
+            )
+        });
+        let sections = format!("{auth_section}{notifications}");
         let mut attempt = 1;
         let (child, port) = loop {
-            match launch(directory.path(), &http, &auth_section).await {
+            match launch(directory.path(), &http, &sections).await {
                 Ok(launched) => break launched,
                 Err(Launch::PortTaken(_)) if attempt < START_ATTEMPTS => attempt += 1,
                 Err(Launch::PortTaken(failure) | Launch::Failed(failure)) => return Err(failure),
