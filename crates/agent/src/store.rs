@@ -431,6 +431,47 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    /// The newest check of every deployment that has one, by deployment id, in one query (as
+    /// [`last_check`](Self::last_check) chooses: newest time, then last recorded).
+    pub async fn last_checks(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Check>, StoreError> {
+        let rows: Vec<(
+            String,
+            Timestamp,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+        )> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT deployment, checked_at, current_tag, target, kind, error FROM ( \
+                       SELECT deployment, checked_at, current_tag, target, kind, error, \
+                         ROW_NUMBER() OVER (PARTITION BY deployment \
+                                            ORDER BY checked_at DESC, id DESC) AS newest \
+                       FROM checks) ranked \
+                     WHERE newest = 1",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(query_error("reading the last checks"))?;
+        rows.into_iter()
+            .map(
+                |(deployment, checked_at, current_tag, target, kind, error)| {
+                    let check = Check::try_from(CheckRow {
+                        checked_at,
+                        current_tag,
+                        target,
+                        kind,
+                        error,
+                    })?;
+                    Ok((deployment, check))
+                },
+            )
+            .collect()
+    }
+
     /// When a check of deployment `id` first chose `tag` as its target: how long upkeep has
     /// known the tag, which a minimum age counts from where the registry does not say when
     /// the tag was pushed.

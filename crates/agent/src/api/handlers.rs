@@ -132,10 +132,15 @@ struct DeploymentList {
 
 pub(super) async fn deployments(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let records = state.store.deployments().await.map_err(ApiError::store)?;
-    let mut deployments = Vec::with_capacity(records.len());
-    for record in records {
-        deployments.push(view(&state, record).await?);
-    }
+    // One query for every last check, not one per deployment.
+    let mut checks = state.store.last_checks().await.map_err(ApiError::store)?;
+    let deployments = records
+        .into_iter()
+        .map(|record| {
+            let check = checks.remove(&record.deployment.id);
+            view_with(record, check)
+        })
+        .collect();
     Ok(json(StatusCode::OK, &DeploymentList { deployments }))
 }
 
@@ -284,20 +289,24 @@ async fn stored(state: &ApiState, id: &str) -> Result<DeploymentRecord, ApiError
 }
 
 async fn view(state: &ApiState, record: DeploymentRecord) -> Result<DeploymentView, ApiError> {
-    let deployment = record.deployment;
-    let last_check = state
+    let check = state
         .store
-        .last_check(&deployment.id)
+        .last_check(&record.deployment.id)
         .await
-        .map_err(ApiError::store)?
-        .map(|Check { result, error }| CheckView {
-            checked_at: time(result.checked_at),
-            current_tag: result.current_tag,
-            target: result.target,
-            kind: result.kind.as_str(),
-            error,
-        });
-    Ok(DeploymentView {
+        .map_err(ApiError::store)?;
+    Ok(view_with(record, check))
+}
+
+fn view_with(record: DeploymentRecord, check: Option<Check>) -> DeploymentView {
+    let deployment = record.deployment;
+    let last_check = check.map(|Check { result, error }| CheckView {
+        checked_at: time(result.checked_at),
+        current_tag: result.current_tag,
+        target: result.target,
+        kind: result.kind.as_str(),
+        error,
+    });
+    DeploymentView {
         id: deployment.id,
         image: deployment.image,
         current_tag: deployment.current_tag,
@@ -307,7 +316,7 @@ async fn view(state: &ApiState, record: DeploymentRecord) -> Result<DeploymentVi
         created_at: time(record.created_at),
         updated_at: time(record.updated_at),
         last_check,
-    })
+    }
 }
 
 fn control_error(error: ControlError) -> ApiError {

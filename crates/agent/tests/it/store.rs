@@ -451,7 +451,13 @@ async fn last_check_returns_the_newest(db: &TestDb) {
     // Two at the same time: the one recorded last.
     let again = check(at(30), "1.0.0", Some("1.0.3"));
     store.record_check("web", &again).await.unwrap();
-    assert_eq!(store.last_check("web").await.unwrap(), Some(again));
+    assert_eq!(store.last_check("web").await.unwrap(), Some(again.clone()));
+
+    // All at once, chosen the same way.
+    let all = store.last_checks().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all["web"], again);
+    assert_eq!(all["api"].result.target.as_deref(), Some("1.1.0"));
 
     // When each target was first chosen, whatever the order of recording.
     assert_eq!(
