@@ -436,14 +436,7 @@ impl Store {
     pub async fn last_checks(
         &self,
     ) -> Result<std::collections::BTreeMap<String, Check>, StoreError> {
-        let rows: Vec<(
-            String,
-            Timestamp,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-        )> = with_pool!(self, |pool| {
+        let rows: Vec<LastCheckRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT deployment, checked_at, current_tag, target, kind, error FROM ( \
                        SELECT deployment, checked_at, current_tag, target, kind, error, \
@@ -716,6 +709,16 @@ impl TryFrom<DeploymentRow> for DeploymentRecord {
         })
     }
 }
+
+/// A deployment's id and its newest check, as `last_checks` reads them.
+type LastCheckRow = (
+    String,
+    Timestamp,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
 
 #[derive(sqlx::FromRow)]
 struct CheckRow {
