@@ -532,18 +532,9 @@ impl Agent {
         let entry = entries.into_iter().next();
         let newest = entry.as_ref().and_then(|entry| entry.newest.clone());
         let (target, kind, error) = match &entry {
+            // To apply or to announce: `decide` tells which by the policy.
             Some(PlanEntry {
-                action: PlanAction::Update,
-                target: Some(target),
-                kind,
-                ..
-            }) => (
-                Some(target.clone()),
-                kind.parse().unwrap_or(UpdateKind::Unknown),
-                None,
-            ),
-            Some(PlanEntry {
-                action: PlanAction::Hold,
+                action: PlanAction::Update | PlanAction::Hold,
                 target: Some(target),
                 kind,
                 ..

@@ -516,17 +516,7 @@ fn excerpt(body: &str) -> String {
 /// Some libraries repeat a cause's text in their own message (lettre does with the server's
 /// answer); a cause already said is left out.
 fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    upkeep_update_engine::error_chain(error)
 }
 
 /// `reason` on one line and at most 300 characters, so that a health check's HTML error page

@@ -34,8 +34,8 @@ use upkeep_versioning_core::select::{Selector, Within};
 use upkeep_versioning_core::version::classify;
 
 use crate::config::{CONFIG_FILE, Config, ConfigError, Deployment, Placement};
+use crate::error_chain as chain;
 use crate::fault;
-use crate::health::error_chain as chain;
 use crate::hooks::{HookContext, HookEvent};
 use crate::runtime::{
     ComposeRuntime, ContainerState, DockerRuntime, PullProgress, ROLLBACK_TAG, RollbackPoint,

@@ -23,3 +23,20 @@ pub mod store;
 
 pub use upkeep_registry_clients as registry;
 pub use upkeep_versioning_core as core;
+
+/// An error and its causes on one line, `outer: cause: cause`, for messages and logs that
+/// cannot carry a `source`. A cause whose text the message already contains (some libraries
+/// repeat it) is left out.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -109,14 +109,7 @@ pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Response {
 
 /// `error` and its causes, joined by `: `.
 pub(super) fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    upkeep_update_engine::error_chain(error)
 }
 
 /// Text from a request, shortened for a message.

@@ -266,14 +266,7 @@ impl DockerRuntime {
 
 /// An error and its causes on one line, for an error that cannot be a `#[source]`.
 fn chain(error: &RuntimeError) -> String {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
-        cause = next.source();
-    }
-    text
+    crate::error_chain(error)
 }
 
 #[async_trait]
