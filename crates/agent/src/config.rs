@@ -46,7 +46,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8686";
 pub const ENABLE_LABEL: &str = "upkeep.enable";
 
 /// The agent's settings and deployments.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct AgentConfig {
     /// The file read.
@@ -76,7 +76,7 @@ pub struct AgentConfig {
 }
 
 /// Who may trigger checks by webhook.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct WebhookSettings {
     /// Registries whose pushes are accepted (`docker.io`, `ghcr.io`, `host:port`).
@@ -85,6 +85,56 @@ pub struct WebhookSettings {
     pub token: Option<String>,
     /// The secret GitHub signs its deliveries with.
     pub github_secret: Option<String>,
+}
+
+/// Shows a secret's presence, never its value.
+fn redacted(secret: Option<&String>) -> Option<&'static str> {
+    secret.map(|_| "[redacted]")
+}
+
+impl std::fmt::Debug for AgentConfig {
+    /// Secrets are shown as `[redacted]`, so the configuration can be logged.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("file", &self.file)
+            .field("interval", &self.interval)
+            .field("jitter", &self.jitter)
+            .field("listen", &self.listen)
+            .field("database", &redact_url(&self.database))
+            .field("state", &self.state)
+            .field("api_token", &redacted(self.api_token.as_ref()))
+            .field("labels", &self.labels)
+            .field("webhooks", &self.webhooks)
+            .field("notify", &self.notify.len())
+            .field("deployments", &self.deployments.deployments.len())
+            .field("schedules", &self.schedules)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    /// Secrets are shown as `[redacted]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("registries", &self.registries)
+            .field("token", &redacted(self.token.as_ref()))
+            .field("github_secret", &redacted(self.github_secret.as_ref()))
+            .finish()
+    }
+}
+
+/// A database URL without its password.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// When a deployment may be checked and updated.
@@ -577,6 +627,22 @@ deployments:
         };
         assert!(window.contains(at("2026-01-10T01:30:42Z")));
         assert!(!window.contains(at("2026-01-10T04:30:00Z")));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let text = "api_token_env: TOKEN\ndatabase: postgres://upkeep:hunter2@db:5432/upkeep\nwebhooks:\n  token_env: TOKEN\n";
+        let config = AgentConfig::parse(text, Path::new("agent.yaml"), &env).unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://upkeep:[redacted]@db:5432/upkeep"),
+            "{shown}"
+        );
+        assert!(shown.contains("api_token: Some(\"[redacted]\")"), "{shown}");
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub struct Agent {
     /// Held while a change runs: the engine keeps one journal, so changes go one at a time,
     /// whether the cycle or the API asks.
     changes: tokio::sync::Mutex<()>,
+    /// Where notification deliveries are counted, when the daemon serves metrics.
+    metrics: Option<Arc<crate::api::Metrics>>,
 }
 
 impl Agent {
@@ -119,7 +121,15 @@ impl Agent {
             clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
             sending: Mutex::new(Vec::new()),
             changes: tokio::sync::Mutex::new(()),
+            metrics: None,
         }
+    }
+
+    /// Counts notification deliveries into `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::api::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Reads the time from `clock` instead of the system, for tests.
@@ -701,8 +711,18 @@ impl Agent {
         }
         if let Some(notifier) = &self.notifier {
             let notifier = notifier.clone();
+            let metrics = self.metrics.clone();
             let handle = tokio::spawn(async move {
-                let _ = notifier.send(&notice).await;
+                let deliveries = notifier.send(&notice).await;
+                if let Some(metrics) = metrics {
+                    for delivery in deliveries {
+                        if delivery.ok {
+                            metrics.notifications_sent.inc();
+                        } else {
+                            metrics.notifications_failed.inc();
+                        }
+                    }
+                }
             });
             if let Ok(mut sending) = self.sending.lock() {
                 sending.retain(|handle| !handle.is_finished());

@@ -183,14 +183,17 @@ impl Daemon {
         )?);
         let (deployments, labelled_schedules) = deployments(&config).await;
         let engine = Engine::with_config(&config.state, deployments, router.clone());
-        let agent = Arc::new(Agent::new(config, engine, store, notifier));
+        let metrics = Arc::new(Metrics::default());
+        let agent = Arc::new(
+            Agent::new(config, engine, store, notifier).with_metrics(Arc::clone(&metrics)),
+        );
         agent.set_labelled_schedules(labelled_schedules);
         agent.adopt_containers().await?;
         agent.record_deployments().await?;
         let (triggers, triggered) = mpsc::unbounded_channel();
         Ok(Self {
             agent,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             router,
             triggers,
             triggered,

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use upkeep_agent::api::Metrics;
 use upkeep_agent::config::AgentConfig;
 use upkeep_agent::cycle::{Agent, Step};
 use upkeep_agent::notify::{Notifier, RetryPolicy, Target};
@@ -64,7 +65,13 @@ fn deployment(name: &str, image: &str, policy: &str, port: u16) -> String {
     )
 }
 
-async fn agent(config_text: &str, dir: &Path, sink: &Sink, clock: Arc<Mutex<Timestamp>>) -> Agent {
+async fn agent(
+    config_text: &str,
+    dir: &Path,
+    sink: &Sink,
+    clock: Arc<Mutex<Timestamp>>,
+    metrics: Arc<Metrics>,
+) -> Agent {
     let file = dir.join("agent.yaml");
     std::fs::write(&file, config_text).unwrap();
     let config = AgentConfig::load(&file, &|_| None).unwrap();
@@ -79,6 +86,7 @@ async fn agent(config_text: &str, dir: &Path, sink: &Sink, clock: Arc<Mutex<Time
     let target: Target = sink.url("http", "/hook").parse().unwrap();
     let notifier = Notifier::new(vec![target], RetryPolicy::default()).unwrap();
     let agent = Agent::new(config, engine, store, Some(notifier))
+        .with_metrics(metrics)
         .with_clock(Arc::new(move || *clock.lock().unwrap()));
     agent.adopt_containers().await.unwrap();
     agent
@@ -125,7 +133,15 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     );
     let start_time = Timestamp::from_timestamp(1_790_000_000, 0).unwrap();
     let clock = Arc::new(Mutex::new(start_time));
-    let agent = agent(&config, dir.path(), &sink, Arc::clone(&clock)).await;
+    let metrics = Arc::new(Metrics::default());
+    let agent = agent(
+        &config,
+        dir.path(),
+        &sink,
+        Arc::clone(&clock),
+        Arc::clone(&metrics),
+    )
+    .await;
     let none = BTreeSet::new();
 
     // Cycle 1.
@@ -178,6 +194,8 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
         kinds.contains(&(minor.clone(), "update_rolled_back".to_owned())),
         "{sent:#?}"
     );
+    assert_eq!(metrics.notifications_sent.get(), sent.len() as u64);
+    assert_eq!(metrics.notifications_failed.get(), 0);
 
     // Ten minutes later: within the interval, nobody asks the registry. auto_patch, now on
     // 1.0.1, learns from the check before its update that the minor 1.2.0 exists: announced,
