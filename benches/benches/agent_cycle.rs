@@ -23,7 +23,6 @@ use upkeep_test_registry::{self as support, Auth};
 use upkeep_update_engine::engine::Engine;
 use upkeep_update_engine::store::StateDir;
 use upkeep_versioning_core::Timestamp;
-use upkeep_versioning_core::manifest::{DeployReason, Manifest, ServiceName};
 
 const DEPLOYMENTS: usize = 500;
 const REPOSITORIES: usize = 50;
@@ -45,25 +44,14 @@ fn cycle(c: &mut Criterion) {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let mut config = String::from("interval: 1h\ndeployments:\n");
-    let mut manifest = Manifest::new();
+    let mut config = String::from("interval: 1h\n");
     let start = Timestamp::from_timestamp(1_790_000_000, 0).unwrap();
-    for n in 0..DEPLOYMENTS {
-        let image = format!("{}/load/app{}", registry.host(), n % REPOSITORIES);
-        config.push_str(&format!(
-            "  svc{n}:\n    image: {image}\n    policy: notify_only\n"
-        ));
-        manifest
-            .deploy(
-                &ServiceName::parse(&format!("svc{n}")).unwrap(),
-                Some(&image),
-                "1.0.0",
-                None,
-                DeployReason::Update,
-                start,
-            )
-            .unwrap();
-    }
+    let manifest = upkeep_benches::notify_only_deployments(
+        DEPLOYMENTS,
+        |n| format!("{}/load/app{}", registry.host(), n % REPOSITORIES),
+        &mut config,
+        start,
+    );
     let file = dir.path().join("agent.yaml");
     std::fs::write(&file, config).unwrap();
     let config = AgentConfig::load(&file, &|_| None).unwrap();

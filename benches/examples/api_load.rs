@@ -16,7 +16,6 @@ use upkeep_agent::daemon::Daemon;
 use upkeep_test_registry::docker::free_port;
 use upkeep_update_engine::store::StateDir;
 use upkeep_versioning_core::Timestamp;
-use upkeep_versioning_core::manifest::{DeployReason, Manifest, ServiceName};
 
 const DEPLOYMENTS: usize = 500;
 const CLIENTS: usize = 16;
@@ -26,25 +25,14 @@ const SECONDS: u64 = 5;
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut config = format!("interval: 1h\nlisten: 127.0.0.1:{port}\ndeployments:\n");
-    let mut manifest = Manifest::new();
+    let mut config = format!("interval: 1h\nlisten: 127.0.0.1:{port}\n");
     let now = Timestamp::from(std::time::SystemTime::now());
-    for n in 0..DEPLOYMENTS {
-        let image = format!("127.0.0.1:9/load/app{}", n % 50);
-        config.push_str(&format!(
-            "  svc{n}:\n    image: {image}\n    policy: notify_only\n"
-        ));
-        manifest
-            .deploy(
-                &ServiceName::parse(&format!("svc{n}")).unwrap(),
-                Some(&image),
-                "1.0.0",
-                None,
-                DeployReason::Update,
-                now,
-            )
-            .unwrap();
-    }
+    let manifest = upkeep_benches::notify_only_deployments(
+        DEPLOYMENTS,
+        |n| format!("127.0.0.1:9/load/app{}", n % 50),
+        &mut config,
+        now,
+    );
     let file = dir.path().join("agent.yaml");
     std::fs::write(&file, config).unwrap();
     let config = AgentConfig::load(&file, &|_| None).unwrap();

@@ -41,3 +41,36 @@ pub fn realistic_tags(count: usize) -> Vec<String> {
     }
     tags
 }
+
+/// `count` `notify_only` deployments `svc0`, `svc1`, … running `1.0.0` of the image
+/// `image(n)`: the `deployments:` lines of an agent configuration (appended to `config`) and
+/// the manifest that records them, for the agent's load benchmarks.
+#[allow(clippy::unwrap_used)] // Fixed, valid names and tags.
+pub fn notify_only_deployments(
+    count: usize,
+    image: impl Fn(usize) -> String,
+    config: &mut String,
+    now: upkeep_versioning_core::Timestamp,
+) -> upkeep_versioning_core::manifest::Manifest {
+    use upkeep_versioning_core::manifest::{DeployReason, Manifest, ServiceName};
+    config.push_str("deployments:\n");
+    let mut manifest = Manifest::new();
+    for n in 0..count {
+        let image = image(n);
+        config.push_str(&format!(
+            "  svc{n}:\n    image: {image}\n    policy: notify_only\n"
+        ));
+        let service = ServiceName::parse(&format!("svc{n}")).unwrap();
+        manifest
+            .deploy(
+                &service,
+                Some(&image),
+                "1.0.0",
+                None,
+                DeployReason::Update,
+                now,
+            )
+            .unwrap();
+    }
+    manifest
+}
