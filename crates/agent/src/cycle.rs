@@ -11,6 +11,9 @@
 //! 5. a failed update is rolled back by the engine, announced loudly, and its version is never
 //!    applied again on its own (a newer one is).
 //!
+//! Before any of it, a change cut short (the agent killed, the Docker Engine gone mid-update)
+//! is finished or undone from the engine's journal; until that succeeds nothing is applied.
+//!
 //! Notifications are sent in the background: a slow target never holds the cycle.
 
 use std::collections::BTreeSet;
@@ -19,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use chrono::TimeDelta;
 use upkeep_update_engine::config::Placement;
 use upkeep_update_engine::engine::{
-    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest,
+    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Recovered,
 };
 use upkeep_update_engine::runtime::DockerRuntime;
 use upkeep_update_engine::setup;
@@ -60,6 +63,11 @@ pub enum Step {
     RolledBack(String),
     /// The tag failed and so did the rollback.
     RollbackFailed(String),
+    /// The Docker Engine stopped answering mid-update; the journal keeps the change for
+    /// recovery, and the tag is not blamed.
+    Interrupted(String),
+    /// A change cut short earlier was finished or undone; what was done, in words.
+    Recovered(String),
     /// The update could not start; nothing changed.
     Failed(String),
     /// An update is due but waits: outside the window, or the tag is too new.
@@ -235,6 +243,33 @@ impl Agent {
         &self.config
     }
 
+    /// Finishes or undoes a change that was cut short (the agent killed mid-update, or the
+    /// Docker Engine gone), as the engine's journal records it, and logs what it did. Runs
+    /// when the agent starts and before every cycle and change.
+    pub async fn recover_interrupted(&self) -> Result<Option<Recovered>, CycleError> {
+        let _one_at_a_time = self.changes.lock().await;
+        self.recover_holding_lock().await
+    }
+
+    async fn recover_holding_lock(&self) -> Result<Option<Recovered>, CycleError> {
+        let Some(recovered) = self.engine().recover().await? else {
+            return Ok(None);
+        };
+        let message = describe(&recovered);
+        self.store
+            .append_event(&Event {
+                at: (self.clock)(),
+                deployment: Some(recovered.service.clone()),
+                kind: "recovered".to_owned(),
+                from_tag: None,
+                to_tag: None,
+                message: message.clone(),
+            })
+            .await?;
+        tracing::warn!(deployment = %recovered.service, %message, "recovered an interrupted change");
+        Ok(Some(recovered))
+    }
+
     /// Updates `deployment` now, to `tag` or to what its plan says, as the API asks; one
     /// change at a time with the cycle's. The outcome is logged as an event.
     pub async fn apply_now(
@@ -243,6 +278,7 @@ impl Agent {
         tag: Option<String>,
     ) -> Result<Vec<upkeep_update_engine::engine::Outcome>, CycleError> {
         let _one_at_a_time = self.changes.lock().await;
+        self.recover_holding_lock().await?;
         let engine = self.engine();
         let plan = engine
             .plan(&PlanRequest {
@@ -262,6 +298,7 @@ impl Agent {
         deployment: &str,
     ) -> Result<Vec<upkeep_update_engine::engine::Outcome>, CycleError> {
         let _one_at_a_time = self.changes.lock().await;
+        self.recover_holding_lock().await?;
         let outcomes = self
             .engine()
             .rollback(&[deployment.to_owned()], None, false)
@@ -339,6 +376,18 @@ impl Agent {
     /// now, whatever their interval.
     pub async fn cycle(&self, triggered: &BTreeSet<String>) -> Result<CycleReport, CycleError> {
         let mut report = CycleReport::default();
+        // While a change cut short cannot be recovered (the Docker Engine is still away), the
+        // engine refuses new changes; checks and announcements go on.
+        match self.recover_interrupted().await {
+            Ok(Some(recovered)) => report.steps.push((
+                recovered.service.clone(),
+                Step::Recovered(describe(&recovered)),
+            )),
+            Ok(None) => {}
+            Err(error) => report
+                .steps
+                .push((String::new(), Step::Error(format!("recovery: {error}")))),
+        }
         let engine = self.engine();
         let manifest = engine.manifest()?;
         for (service, deployment) in &engine.config().deployments {
@@ -671,6 +720,9 @@ impl Agent {
                 )),
                 "rollback_failed",
             ),
+            // Not the tag's fault: the journal keeps the change, and the next cycle (or the
+            // next start) recovers it once the engine answers.
+            OutcomeKind::Interrupted => (Step::Interrupted(target.to_owned()), None, "interrupted"),
             _ => (Step::Failed(outcome.message.clone()), None, "failed"),
         };
         self.event(now, id, kind_word, record, target, &outcome.message)
@@ -731,6 +783,14 @@ impl Agent {
         }
         Ok(true)
     }
+}
+
+/// A recovery in words: `undone web (cut short at health_check): ...`.
+fn describe(recovered: &Recovered) -> String {
+    format!(
+        "{} {} (cut short at {}): {}",
+        recovered.action, recovered.service, recovered.step, recovered.message
+    )
 }
 
 /// A fixed offset in `0..jitter` for deployment `id`: the same across cycles and restarts

@@ -188,7 +188,14 @@ impl Daemon {
             Agent::new(config, engine, store, notifier).with_metrics(Arc::clone(&metrics)),
         );
         agent.set_labelled_schedules(labelled_schedules);
-        agent.adopt_containers().await?;
+        // The Docker Engine may be away when the agent starts (both restarting after a
+        // reboot, say): it serves its API and retries these every cycle.
+        if let Err(error) = agent.recover_interrupted().await {
+            tracing::warn!(error = %upkeep_update_engine::error_chain(&error), "cannot recover an interrupted change yet; retried every cycle");
+        }
+        if let Err(error) = agent.adopt_containers().await {
+            tracing::warn!(error = %upkeep_update_engine::error_chain(&error), "cannot take over the configured containers yet; retried every cycle");
+        }
         agent.record_deployments().await?;
         let (triggers, triggered) = mpsc::unbounded_channel();
         Ok(Self {
@@ -319,9 +326,10 @@ impl Daemon {
                 deployments,
                 self.router.clone(),
             ));
-            if let Err(error) = self.agent.adopt_containers().await {
-                tracing::warn!(%error, "cannot take over the newly labelled containers");
-            }
+        }
+        // Containers not taken over yet: newly labelled, or the Docker Engine was away.
+        if let Err(error) = self.agent.adopt_containers().await {
+            tracing::warn!(error = %upkeep_update_engine::error_chain(&error), "cannot take over the configured containers");
         }
     }
 }
@@ -405,6 +413,7 @@ fn count(metrics: &Metrics, report: &CycleReport) {
             Step::Checked(_) => metrics.checks.inc(),
             Step::Applied(_) => metrics.updates_applied.inc(),
             Step::RolledBack(_) | Step::RollbackFailed(_) => metrics.rollbacks.inc(),
+            Step::Interrupted(_) => metrics.updates_interrupted.inc(),
             _ => {}
         }
     }

@@ -85,6 +85,9 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(async {
+                // Listening from here on: a SIGTERM during the first cycle, too, waits for
+                // the update in flight instead of killing the process in the middle of it.
+                let shutdown = shutdown_signal();
                 match Daemon::start(config).await {
                     Ok(daemon) => {
                         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -100,7 +103,7 @@ fn main() -> ExitCode {
                                 return ExitCode::from(1);
                             }
                         };
-                        daemon.run(shutdown_signal()).await;
+                        daemon.run(shutdown).await;
                         let _ = stop_api.send(());
                         let _ = api.await;
                         ExitCode::SUCCESS
@@ -121,18 +124,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C: the daemon then stops between cycles.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Completes on SIGTERM or SIGINT (Ctrl-C): the daemon then stops between cycles. The
+/// handlers are installed when this is called, not when the future is first polled.
+fn shutdown_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = signal(SignalKind::terminate()).ok();
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    async move {
+        tokio::select! {
+            () = received(terminate) => {}
+            () = received(interrupt) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+        tracing::info!("shutdown asked; the update in flight, if any, is finished first");
+    }
+}
+
+/// Completes when `signal` arrives; never, when its handler could not be installed.
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }

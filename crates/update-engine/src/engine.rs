@@ -120,6 +120,18 @@ pub enum EngineError {
     /// The request itself is wrong.
     #[error("{0}")]
     Invalid(String),
+    /// An earlier change was cut short and not recovered yet; the journal holds one change.
+    #[error(
+        "the change of {service} from {from} to {to} was cut short and is not recovered yet; run `upkeep recover` first"
+    )]
+    Unrecovered {
+        /// The service the interrupted change was for.
+        service: String,
+        /// Its tag before.
+        from: String,
+        /// The tag it was going to.
+        to: String,
+    },
 }
 
 /// What a plan says to do for one service.
@@ -190,6 +202,10 @@ pub enum OutcomeKind {
     Failed,
     /// The change failed and the service could not be restored: it needs a person.
     Stranded,
+    /// The Docker Engine stopped answering in the middle of the change. The journal keeps
+    /// it; [`Engine::recover`] finishes or undoes it once the engine answers again. The new
+    /// version is not blamed: nothing could be learnt about its health.
+    Interrupted,
 }
 
 /// How one change went.
@@ -898,6 +914,14 @@ impl Engine {
             );
             return Ok(outcome);
         }
+        // The journal holds one change: an unrecovered one must not be overwritten.
+        if let Some(pending) = self.state.read_journal()? {
+            return Err(EngineError::Unrecovered {
+                service: pending.service,
+                from: pending.from.tag,
+                to: pending.to.tag,
+            });
+        }
         let runtime = self.runtime_for(&deployment).await?;
         let container = Self::container_of(&deployment);
         let reference = format!("{image}:{}", planned.to_tag);
@@ -994,6 +1018,8 @@ impl Engine {
                     chain(&error),
                     planned_from = planned.from_tag
                 );
+            } else if error.engine_unreachable() {
+                return Ok(interrupted(outcome, &chain(&error)));
             } else {
                 outcome.result = OutcomeKind::Stranded;
                 outcome.message = format!(
@@ -1008,10 +1034,14 @@ impl Engine {
         self.state.write_journal(&journal)?;
         self.observer.step(&service, "checking health");
 
-        if let Err(why) = self
+        if let Err(unproven) = self
             .wait_until_healthy(runtime.as_ref(), &container, &deployment)
             .await
         {
+            let why = match unproven {
+                Unproven::Sick(why) => why,
+                Unproven::EngineAway(why) => return Ok(interrupted(outcome, &why)),
+            };
             return self
                 .undo_failed(
                     manifest,
@@ -1122,6 +1152,10 @@ impl Engine {
             outcome.warnings.push(failed.to_string());
         }
         if let Err(error) = runtime.restore(container, point).await {
+            if error.engine_unreachable() {
+                let why = format!("{why}, and then {}", chain(&error));
+                return Ok(interrupted(outcome, &why));
+            }
             outcome.result = OutcomeKind::Stranded;
             outcome.message = format!(
                 "{} -> {} failed ({why}), and putting {} back failed too: {}; run `upkeep recover` once the cause is fixed",
@@ -1132,7 +1166,7 @@ impl Engine {
             );
             return Ok(outcome);
         }
-        if let Err(still) = self
+        if let Err(Unproven::Sick(still) | Unproven::EngineAway(still)) = self
             .wait_until_healthy(runtime, container, deployment)
             .await
         {
@@ -1175,14 +1209,20 @@ impl Engine {
         runtime: &dyn Runtime,
         container: &str,
         deployment: &Deployment,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unproven> {
+        let inspect = || async {
+            runtime.inspect(container).await.map_err(|error| {
+                if error.engine_unreachable() {
+                    Unproven::EngineAway(chain(&error))
+                } else {
+                    Unproven::Sick(chain(&error))
+                }
+            })
+        };
         let health = &deployment.health;
         let patience = health.patience;
         let attempts = patience.attempts.max(1);
-        let first = runtime
-            .inspect(container)
-            .await
-            .map_err(|error| chain(&error))?;
+        let first = inspect().await?;
         let restarts = first.restart_count;
         if health.probes.is_empty() && !health.image_healthcheck {
             // Nothing to ask: give a crash at start the time to show.
@@ -1190,12 +1230,9 @@ impl Engine {
         }
         let mut last = String::new();
         for attempt in 1..=attempts {
-            let state = runtime
-                .inspect(container)
-                .await
-                .map_err(|error| chain(&error))?;
+            let state = inspect().await?;
             if let Some(dead) = not_running(&state, restarts) {
-                return Err(dead);
+                return Err(Unproven::Sick(dead));
             }
             let mut passed = true;
             for probe in &health.probes {
@@ -1213,7 +1250,9 @@ impl Engine {
                 match state.health {
                     Some(crate::runtime::Health::Healthy) => {}
                     Some(crate::runtime::Health::Unhealthy) => {
-                        return Err("the image's HEALTHCHECK reports unhealthy".to_owned());
+                        return Err(Unproven::Sick(
+                            "the image's HEALTHCHECK reports unhealthy".to_owned(),
+                        ));
                     }
                     Some(crate::runtime::Health::Starting) => {
                         last = format!(
@@ -1222,18 +1261,15 @@ impl Engine {
                         passed = false;
                     }
                     None => {
-                        return Err("the image has no HEALTHCHECK; remove `image_healthcheck` from upkeep.yaml".to_owned());
+                        return Err(Unproven::Sick("the image has no HEALTHCHECK; remove `image_healthcheck` from upkeep.yaml".to_owned()));
                     }
                 }
             }
             if passed {
                 // One more look: a container that answered once and then died is not well.
-                let state = runtime
-                    .inspect(container)
-                    .await
-                    .map_err(|error| chain(&error))?;
+                let state = inspect().await?;
                 return match not_running(&state, restarts) {
-                    Some(dead) => Err(dead),
+                    Some(dead) => Err(Unproven::Sick(dead)),
                     None => Ok(()),
                 };
             }
@@ -1241,7 +1277,10 @@ impl Engine {
                 tokio::time::sleep(patience.interval).await;
             }
         }
-        Err(last)
+        // Probes fail too while the engine restarts; only an engine that answers can say the
+        // container is sick.
+        inspect().await?;
+        Err(Unproven::Sick(last))
     }
 
     /// Finishes or undoes the update the journal records, if one was interrupted.
@@ -1582,6 +1621,25 @@ fn digest_of(repo_digests: &[String], reference: &str) -> Option<String> {
 }
 
 /// Why a container is not running steadily, if it is not.
+/// Why a container did not prove healthy.
+enum Unproven {
+    /// It failed a check: the version is sick.
+    Sick(String),
+    /// The engine stopped answering: nothing can be said about the version.
+    EngineAway(String),
+}
+
+/// The outcome of a change the engine's absence cut short; the journal is kept for
+/// [`Engine::recover`].
+fn interrupted(mut outcome: Outcome, why: &str) -> Outcome {
+    outcome.result = OutcomeKind::Interrupted;
+    outcome.message = format!(
+        "{} -> {} was cut short: {why}. The journal keeps it: `upkeep recover` (the agent does it by itself) finishes or undoes it once the Docker Engine answers; {} is not marked as failed",
+        outcome.from, outcome.to, outcome.to
+    );
+    outcome
+}
+
 fn not_running(state: &ContainerState, restarts_before: i64) -> Option<String> {
     match state.status {
         Status::Running if state.restart_count == restarts_before => None,

@@ -55,6 +55,9 @@ pub struct Metrics {
     pub updates_applied: Counter,
     /// Updates rolled back, by the engine after a failed health check or through the API.
     pub rollbacks: Counter,
+    /// Updates cut short because the Docker Engine stopped answering; recovery finishes or
+    /// undoes them.
+    pub updates_interrupted: Counter,
     /// HTTP requests made to registries, cached answers not included.
     pub registry_requests: Counter,
     /// Registry answers with status 429 (rate limited).
@@ -85,7 +88,7 @@ impl Metrics {
     /// The metrics in Prometheus's text exposition format: for each metric a `# HELP` line, a
     /// `# TYPE` line and its samples, all names prefixed `upkeep_agent_`.
     pub fn render(&self) -> String {
-        let counters: [(&str, &str, &Counter); 9] = [
+        let counters: [(&str, &str, &Counter); 10] = [
             (
                 "checks_total",
                 "Registry checks of a deployment, whatever their outcome.",
@@ -97,6 +100,11 @@ impl Metrics {
                 &self.updates_applied,
             ),
             ("rollbacks_total", "Updates rolled back.", &self.rollbacks),
+            (
+                "updates_interrupted_total",
+                "Updates cut short because the Docker Engine stopped answering.",
+                &self.updates_interrupted,
+            ),
             (
                 "registry_requests_total",
                 "HTTP requests made to registries.",

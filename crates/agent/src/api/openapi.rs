@@ -160,7 +160,7 @@ fn metrics() -> Value {
     json!({
         "operationId": "metrics",
         "summary": "Counters in Prometheus's text exposition format",
-        "description": "Counters (`upkeep_agent_checks_total`, `upkeep_agent_updates_applied_total`, `upkeep_agent_rollbacks_total`, `upkeep_agent_registry_requests_total`, `upkeep_agent_registry_rate_limited_total`, `upkeep_agent_notifications_sent_total`, `upkeep_agent_notifications_failed_total`, `upkeep_agent_webhooks_accepted_total`, `upkeep_agent_webhooks_refused_total`), the gauge `upkeep_agent_last_cycle_duration_seconds` and the summary `upkeep_agent_cycle_duration_seconds`.",
+        "description": "Counters (`upkeep_agent_checks_total`, `upkeep_agent_updates_applied_total`, `upkeep_agent_rollbacks_total`, `upkeep_agent_updates_interrupted_total`, `upkeep_agent_registry_requests_total`, `upkeep_agent_registry_rate_limited_total`, `upkeep_agent_notifications_sent_total`, `upkeep_agent_notifications_failed_total`, `upkeep_agent_webhooks_accepted_total`, `upkeep_agent_webhooks_refused_total`), the gauge `upkeep_agent_last_cycle_duration_seconds` and the summary `upkeep_agent_cycle_duration_seconds`.",
         "responses": {"200": {
             "description": "The metrics.",
             "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}

@@ -403,6 +403,7 @@ fn render_outcomes(json: bool, outcomes: &[Outcome]) -> anyhow::Result<ExitCode>
                 OutcomeKind::Unchanged => "--".to_owned(),
                 OutcomeKind::RolledBack => paint.yellow("rolled back"),
                 OutcomeKind::Failed | OutcomeKind::Stranded => paint.red("failed"),
+                OutcomeKind::Interrupted => paint.red("interrupted"),
             };
             lines.push(format!("{mark}  {}", outcome.message));
             for warning in &outcome.warnings {
@@ -417,7 +418,8 @@ fn render_outcomes(json: bool, outcomes: &[Outcome]) -> anyhow::Result<ExitCode>
     let worst = outcomes
         .iter()
         .map(|outcome| match outcome.result {
-            OutcomeKind::Stranded => EXIT_STRANDED,
+            // Both need `upkeep recover`: by a person, or once the Docker Engine is back.
+            OutcomeKind::Stranded | OutcomeKind::Interrupted => EXIT_STRANDED,
             OutcomeKind::RolledBack => EXIT_ROLLED_BACK,
             OutcomeKind::Failed => EXIT_FAILED,
             _ => 0,

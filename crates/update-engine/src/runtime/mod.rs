@@ -438,6 +438,32 @@ pub enum RuntimeError {
     },
 }
 
+impl RuntimeError {
+    /// Whether the Docker Engine did not answer at all (stopped, restarting, its socket
+    /// gone), as opposed to answering with an error. A container cannot be judged sick while
+    /// its engine is away, so an update in flight is then left to recovery, not rolled back.
+    pub fn engine_unreachable(&self) -> bool {
+        use bollard::errors::Error as Bollard;
+        match self {
+            Self::Connect { .. } => true,
+            Self::Pull { source, .. }
+            | Self::Container { source, .. }
+            | Self::Image { source, .. } => matches!(
+                source,
+                Bollard::IOError { .. }
+                    | Bollard::HyperResponseError { .. }
+                    | Bollard::HyperLegacyError { .. }
+                    | Bollard::SocketNotFoundError(_)
+                    | Bollard::RequestTimeoutError
+            ),
+            Self::Recreate { source, .. } | Self::Stranded { source, .. } => {
+                source.engine_unreachable()
+            }
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use upkeep_registry_clients::{ErrorKind, Manifest as RegistryManifest, Registry, RegistryError};
 use upkeep_registry_clients::{TagMetadata, core::reference::Digest};
 use upkeep_update_engine::engine::{
-    Engine, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Registries,
+    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Registries,
 };
 use upkeep_update_engine::runtime::{
     ContainerState, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint, Runtime, RuntimeError,
@@ -171,6 +171,10 @@ struct RuntimeState {
     crashing: BTreeSet<String>,
     /// Tags whose pull fails.
     unpullable: BTreeSet<String>,
+    /// Tags whose recreate takes the engine away with it: from then on every call fails as
+    /// if dockerd had stopped, until [`FakeRuntime::engine_back`].
+    engine_leaves_on: BTreeSet<String>,
+    engine_away: bool,
 }
 
 /// A runtime with one container, `web`, that does in memory what it is asked.
@@ -192,6 +196,32 @@ impl FakeRuntime {
 
     fn fail_pull_of(&self, tag: &str) {
         self.state.lock().unwrap().unpullable.insert(tag.to_owned());
+    }
+
+    fn engine_leaves_on(&self, tag: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .engine_leaves_on
+            .insert(tag.to_owned());
+    }
+
+    fn engine_back(&self) {
+        self.state.lock().unwrap().engine_away = false;
+    }
+
+    /// The error a call gets while the engine is away: the socket refuses.
+    fn away(&self, container: &str, action: &'static str) -> Result<(), RuntimeError> {
+        if !self.state.lock().unwrap().engine_away {
+            return Ok(());
+        }
+        Err(RuntimeError::Container {
+            container: container.to_owned(),
+            action,
+            source: bollard::errors::Error::IOError {
+                err: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+            },
+        })
     }
 
     fn set_container(&self, container: Container) {
@@ -248,6 +278,7 @@ impl FakeRuntime {
 impl Runtime for FakeRuntime {
     async fn inspect(&self, container: &str) -> Result<ContainerState, RuntimeError> {
         self.record(format!("inspect {container}"));
+        self.away(container, "inspect")?;
         self.current(container)
     }
 
@@ -302,6 +333,9 @@ impl Runtime for FakeRuntime {
         };
         let reported = Self::state_of(container, &new);
         state.container = Some(new);
+        if state.engine_leaves_on.contains(tag) {
+            state.engine_away = true;
+        }
         Ok(reported)
     }
 
@@ -319,6 +353,7 @@ impl Runtime for FakeRuntime {
             "restore {container} {} {}",
             point.reference, point.image_id
         ));
+        self.away(container, "restore")?;
         let restored = Container {
             image: point.reference.clone(),
             image_id: point.image_id.clone(),
@@ -792,6 +827,55 @@ async fn a_crashing_version_is_rolled_back_and_remembered() {
     assert_ne!(entry.target.as_deref(), Some("1.0.1"), "{entry:#?}");
     assert_ne!(entry.action, PlanAction::Update, "{entry:#?}");
     assert!(entry.why.contains("1.0.1 is skipped"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn an_engine_gone_during_the_health_check_leaves_the_update_to_recovery() {
+    let fx = Fixture::web("policy: auto_patch");
+    fx.runtime.engine_leaves_on("1.0.1");
+    let engine = fx.engine();
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    let outcome = &engine.apply(&plan, false).await.unwrap()[0];
+    assert_eq!(outcome.result, OutcomeKind::Interrupted, "{outcome:#?}");
+    assert!(
+        outcome.message.contains("cannot inspect container `web`")
+            && outcome.message.contains("1.0.1 is not marked as failed"),
+        "{}",
+        outcome.message
+    );
+    // Nothing can be said of 1.0.1: no rollback was tried, nothing recorded, the journal kept.
+    assert!(
+        !fx.runtime
+            .calls()
+            .iter()
+            .any(|call| call.starts_with("restore")),
+        "{:?}",
+        fx.runtime.calls()
+    );
+    let web = fx.manifest();
+    let web = web.service("web").unwrap();
+    assert_eq!(web.current_tag(), "1.0.0");
+    assert!(web.history().iter().all(|entry| entry.failed().is_none()));
+    assert!(fx.journal_left());
+
+    // No other change may overwrite the journal until it is recovered.
+    let refused = engine.apply(&plan, false).await.unwrap_err();
+    assert!(
+        matches!(refused, EngineError::Unrecovered { ref to, .. } if to == "1.0.1"),
+        "{refused:?}"
+    );
+    assert!(engine.recover().await.is_err(), "the engine is still away");
+    assert!(fx.journal_left());
+
+    // Back: 1.0.1 was never proven healthy, so 1.0.0 is put back, and 1.0.1 stays eligible.
+    fx.runtime.engine_back();
+    let recovered = engine.recover().await.unwrap().unwrap();
+    assert_eq!(recovered.action, "undone", "{recovered:#?}");
+    assert_eq!(fx.runtime.container().image, reference("1.0.0"));
+    assert!(!fx.journal_left());
+    let entry = plan_one(&fx, &PlanRequest::default()).await;
+    assert_eq!(entry.action, PlanAction::Update, "{entry:#?}");
+    assert_eq!(entry.target.as_deref(), Some("1.0.1"));
 }
 
 #[tokio::test]
