@@ -123,6 +123,17 @@ impl std::fmt::Debug for WebhookSettings {
     }
 }
 
+/// The database setting with a relative SQLite file path taken from `directory` (the
+/// configuration file's), not from wherever the agent was started; URLs are kept as given.
+fn database_next_to(directory: &Path, database: &str) -> String {
+    let url = database.contains("://") || database.starts_with("sqlite:");
+    if url || Path::new(database).is_absolute() {
+        database.to_owned()
+    } else {
+        directory.join(database).display().to_string()
+    }
+}
+
 /// A database URL without its password.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -335,9 +346,10 @@ impl AgentConfig {
             interval,
             jitter,
             listen,
-            database: raw
-                .database
-                .unwrap_or_else(|| directory.join("upkeep-agent.db").display().to_string()),
+            database: database_next_to(
+                directory,
+                raw.database.as_deref().unwrap_or("upkeep-agent.db"),
+            ),
             state: directory.join(raw.state.unwrap_or_else(|| PathBuf::from("upkeep-state"))),
             api_token,
             labels: raw.labels,
@@ -612,6 +624,19 @@ deployments:
         assert_eq!(config.jitter, Duration::from_secs(300));
         assert_eq!(config.api_token.as_deref(), Some("s3cret"));
         assert_eq!(config.database, "/etc/upkeep/upkeep-agent.db");
+        for (given, used) in [
+            ("agent.db", "/etc/upkeep/agent.db"),
+            ("db/agent.db", "/etc/upkeep/db/agent.db"),
+            ("/var/lib/upkeep/agent.db", "/var/lib/upkeep/agent.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+            ("sqlite:///var/lib/agent.db", "sqlite:///var/lib/agent.db"),
+            ("postgres://db/upkeep", "postgres://db/upkeep"),
+        ] {
+            let text = format!("database: '{given}'\n");
+            let config =
+                AgentConfig::parse(&text, Path::new("/etc/upkeep/agent.yaml"), &env).unwrap();
+            assert_eq!(config.database, used, "{given}");
+        }
         assert_eq!(config.state, PathBuf::from("/etc/upkeep/upkeep-state"));
         assert_eq!(config.webhooks.registries, ["docker.io", "127.0.0.1:5000"]);
         let web = &config.deployments.deployments["web"];

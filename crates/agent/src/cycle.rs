@@ -256,6 +256,7 @@ impl Agent {
             return Ok(None);
         };
         let message = describe(&recovered);
+        self.record_current(&recovered.service).await?;
         self.store
             .append_event(&Event {
                 at: (self.clock)(),
@@ -314,6 +315,7 @@ impl Agent {
     ) -> Result<(), CycleError> {
         let now = (self.clock)();
         for outcome in outcomes {
+            self.record_current(&outcome.service).await?;
             self.store
                 .append_event(&Event {
                     at: now,
@@ -332,26 +334,46 @@ impl Agent {
     /// file's policy wins over one set through the API before a restart.
     pub async fn record_deployments(&self) -> Result<(), CycleError> {
         let engine = self.engine();
-        let manifest = engine.manifest()?;
-        let now = (self.clock)();
-        for (service, deployment) in &engine.config().deployments {
-            let Some(version) = manifest.service(service.as_str()) else {
-                continue;
-            };
-            self.store
-                .upsert_deployment(
-                    &Deployment {
-                        id: service.to_string(),
-                        image: version.image().to_owned(),
-                        current_tag: version.current_tag().to_owned(),
-                        current_digest: version.image_digest().map(str::to_owned),
-                        policy: deployment.policy,
-                        source: DeploymentSource::Config,
-                    },
-                    now,
-                )
-                .await?;
+        for service in engine.config().deployments.keys() {
+            self.record_current(service.as_str()).await?;
         }
+        Ok(())
+    }
+
+    /// Stores what `service` runs now, as the manifest records it: after each change, so
+    /// that the API does not show the version before it until the next cycle.
+    async fn record_current(&self, service: &str) -> Result<(), CycleError> {
+        let engine = self.engine();
+        let manifest = match engine.manifest() {
+            Ok(manifest) => manifest,
+            // Nothing taken over yet (the Docker Engine was away at start): nothing to store.
+            Err(EngineError::NoManifest(_)) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        let (Some(version), Some(deployment)) = (
+            manifest.service(service),
+            engine
+                .config()
+                .deployments
+                .iter()
+                .find(|(name, _)| name.as_str() == service)
+                .map(|(_, deployment)| deployment),
+        ) else {
+            return Ok(());
+        };
+        self.store
+            .upsert_deployment(
+                &Deployment {
+                    id: service.to_owned(),
+                    image: version.image().to_owned(),
+                    current_tag: version.current_tag().to_owned(),
+                    current_digest: version.image_digest().map(str::to_owned),
+                    policy: deployment.policy,
+                    source: DeploymentSource::Config,
+                },
+                (self.clock)(),
+            )
+            .await?;
         Ok(())
     }
 
@@ -725,6 +747,7 @@ impl Agent {
             OutcomeKind::Interrupted => (Step::Interrupted(target.to_owned()), None, "interrupted"),
             _ => (Step::Failed(outcome.message.clone()), None, "failed"),
         };
+        self.record_current(id).await?;
         self.event(now, id, kind_word, record, target, &outcome.message)
             .await?;
         if let Some(notice) = notice {

@@ -69,3 +69,152 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The Docker Engine stopped by [`stop_engine`]; [`StoppedEngine::start`] (or dropping it,
+/// so that a failed test does not leave the machine without Docker) starts it again.
+#[derive(Debug)]
+pub struct StoppedEngine {
+    /// How it was started: through systemd, or this command line (dockerd's own).
+    start: EngineStart,
+    started: bool,
+}
+
+#[derive(Debug)]
+enum EngineStart {
+    Systemd,
+    CommandLine(Vec<String>),
+}
+
+/// Stops this machine's Docker Engine as an operator would: `systemctl stop` where systemd
+/// runs it, otherwise SIGTERM to dockerd, whose command line is kept to start it again. The
+/// engine stops the containers it runs, as on a real restart (unless `live-restore` is set).
+/// `None` (after a loud notice; a failure under CI) when this user may not do so: the tests
+/// that restart the engine need root.
+#[allow(clippy::unwrap_used)] // Test support: a failure is the test's failure.
+pub fn stop_engine() -> Option<StoppedEngine> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0");
+    if !root {
+        missing("restarting the Docker Engine needs root; run this test as root");
+        return None;
+    }
+    let systemd = std::path::Path::new("/run/systemd/system").exists()
+        && Command::new("systemctl")
+            .args(["is-active", "--quiet", "docker"])
+            .status()
+            .is_ok_and(|status| status.success());
+    if systemd {
+        // The socket unit would start the engine again at the first request.
+        let status = Command::new("systemctl")
+            .args(["stop", "docker.socket", "docker.service"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "systemctl stop docker: {status}");
+        return Some(StoppedEngine {
+            start: EngineStart::Systemd,
+            started: false,
+        });
+    }
+    let (pid, command_line) = dockerd_process().expect("no dockerd process runs here");
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {pid}: {status}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dockerd (pid {pid}) did not stop within 90 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Some(StoppedEngine {
+        start: EngineStart::CommandLine(command_line),
+        started: false,
+    })
+}
+
+impl StoppedEngine {
+    /// Starts the engine again and waits until it answers.
+    pub fn start(mut self) {
+        self.started = true;
+        start_engine(&self.start);
+    }
+}
+
+impl Drop for StoppedEngine {
+    fn drop(&mut self) {
+        if !self.started {
+            start_engine(&self.start);
+        }
+    }
+}
+
+#[allow(clippy::unwrap_used)] // Test support: a failure is the test's failure.
+fn start_engine(how: &EngineStart) {
+    match how {
+        EngineStart::Systemd => {
+            let status = Command::new("systemctl")
+                .args(["start", "docker.socket", "docker.service"])
+                .status()
+                .unwrap();
+            assert!(status.success(), "systemctl start docker: {status}");
+        }
+        EngineStart::CommandLine(command_line) => {
+            // Detached through a shell that exits at once: dockerd, in its own session,
+            // outlives the test and its signals, and is no child of it.
+            let log = std::env::temp_dir().join("upkeep-test-dockerd.log");
+            let status = Command::new("sh")
+                .args(["-c", r#"setsid "$@" </dev/null >>"$LOG" 2>&1 &"#, "sh"])
+                .args(command_line)
+                .env("LOG", &log)
+                .status()
+                .unwrap();
+            assert!(status.success(), "starting dockerd: {status}");
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !Command::new("docker")
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Docker Engine did not answer within 90 s of starting again"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// The pid and command line of the running dockerd, read from /proc.
+fn dockerd_process() -> Option<(u32, Vec<String>)> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse().ok())
+        else {
+            continue;
+        };
+        let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else {
+            continue;
+        };
+        if comm.trim() != "dockerd" {
+            continue;
+        }
+        let raw = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let command_line: Vec<String> = raw
+            .split(|byte| *byte == 0)
+            .filter(|part| !part.is_empty())
+            .map(|part| String::from_utf8_lossy(part).into_owned())
+            .collect();
+        if !command_line.is_empty() {
+            return Some((pid, command_line));
+        }
+    }
+    None
+}

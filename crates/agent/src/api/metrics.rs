@@ -199,7 +199,7 @@ mod tests {
         metrics.record_cycle(Duration::from_millis(1500));
         metrics.record_cycle(Duration::from_millis(250));
         let text = metrics.render();
-        let tail: Vec<&str> = text.lines().skip(9 * 3).collect();
+        let tail: Vec<&str> = text.lines().skip(10 * 3).collect();
         assert_eq!(
             tail,
             [

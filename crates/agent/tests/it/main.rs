@@ -9,5 +9,6 @@ mod check_config;
 mod cycle;
 mod daemon;
 mod notify;
+mod shutdown;
 mod store;
 mod support;
