@@ -82,7 +82,8 @@ pub struct StoppedEngine {
 #[derive(Debug)]
 enum EngineStart {
     Systemd,
-    CommandLine(Vec<String>),
+    /// dockerd's command line and environment.
+    CommandLine(Vec<String>, Environment),
 }
 
 /// Stops this machine's Docker Engine as an operator would: `systemctl stop` where systemd
@@ -117,7 +118,7 @@ pub fn stop_engine() -> Option<StoppedEngine> {
             started: false,
         });
     }
-    let (pid, command_line) = dockerd_process().expect("no dockerd process runs here");
+    let (pid, command_line, environment) = dockerd_process().expect("no dockerd process runs here");
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
@@ -132,7 +133,7 @@ pub fn stop_engine() -> Option<StoppedEngine> {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     Some(StoppedEngine {
-        start: EngineStart::CommandLine(command_line),
+        start: EngineStart::CommandLine(command_line, environment),
         started: false,
     })
 }
@@ -163,14 +164,20 @@ fn start_engine(how: &EngineStart) {
                 .unwrap();
             assert!(status.success(), "systemctl start docker: {status}");
         }
-        EngineStart::CommandLine(command_line) => {
-            // Detached through a shell that exits at once: dockerd, in its own session,
-            // outlives the test and its signals, and is no child of it.
+        EngineStart::CommandLine(command_line, environment) => {
+            // Detached through a shell that exits at once: dockerd, in its own session and
+            // with its own environment, outlives the test and is no child of it.
             let log = std::env::temp_dir().join("upkeep-test-dockerd.log");
-            let status = Command::new("sh")
-                .args(["-c", r#"setsid "$@" </dev/null >>"$LOG" 2>&1 &"#, "sh"])
+            let status = Command::new("/bin/sh")
+                .args([
+                    "-c",
+                    r#"log=$1; shift; setsid "$@" </dev/null >>"$log" 2>&1 &"#,
+                    "sh",
+                ])
+                .arg(&log)
                 .args(command_line)
-                .env("LOG", &log)
+                .env_clear()
+                .envs(environment.iter().map(|(name, value)| (name, value)))
                 .status()
                 .unwrap();
             assert!(status.success(), "starting dockerd: {status}");
@@ -190,8 +197,11 @@ fn start_engine(how: &EngineStart) {
     }
 }
 
-/// The pid and command line of the running dockerd, read from /proc.
-fn dockerd_process() -> Option<(u32, Vec<String>)> {
+/// A process's environment variables.
+type Environment = Vec<(String, String)>;
+
+/// The pid, command line and environment of the running dockerd, read from /proc.
+fn dockerd_process() -> Option<(u32, Vec<String>, Environment)> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -212,8 +222,17 @@ fn dockerd_process() -> Option<(u32, Vec<String>)> {
             .filter(|part| !part.is_empty())
             .map(|part| String::from_utf8_lossy(part).into_owned())
             .collect();
+        let environment = std::fs::read(entry.path().join("environ"))
+            .unwrap_or_default()
+            .split(|byte| *byte == 0)
+            .filter_map(|pair| {
+                let pair = String::from_utf8_lossy(pair);
+                let (name, value) = pair.split_once('=')?;
+                Some((name.to_owned(), value.to_owned()))
+            })
+            .collect();
         if !command_line.is_empty() {
-            return Some((pid, command_line));
+            return Some((pid, command_line, environment));
         }
     }
     None

@@ -52,6 +52,12 @@ impl AgentProcess {
         agent
     }
 
+    /// The API's base URL, such as `http://127.0.0.1:8686`.
+    #[allow(dead_code)] // Each test binary that includes this module uses a part of it.
+    pub(crate) fn api(&self) -> &str {
+        &self.api
+    }
+
     /// What it has logged so far.
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
