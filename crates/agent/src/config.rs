@@ -14,6 +14,10 @@
 //!   github_secret_env: UPKEEP_GITHUB_SECRET
 //! notify:
 //!   - slack://hooks.slack.com/services/T000/B000/XXXX?threshold=minor
+//! projects:                        # directories the upkeep CLI manages (`upkeep init --compose`)
+//!   shop:                          # its deployments are `shop:SERVICE` (`shop:web`)
+//!     directory: /srv/shop         # its upkeep.yaml, version-manifest.yaml and versions.env
+//!     window: '* 2-4 * * *'        # the schedule keys below, for all its services
 //! deployments:                     # as in upkeep.yaml, plus the four keys below
 //!   web:
 //!     image: registry.example/web
@@ -73,7 +77,25 @@ pub struct AgentConfig {
     pub deployments: Config,
     /// When each deployment may be updated, by service.
     pub schedules: BTreeMap<ServiceName, Schedule>,
+    /// Directories the upkeep CLI manages, by name: compose projects with their own
+    /// `upkeep.yaml`, manifest and `versions.env`.
+    pub projects: BTreeMap<String, Project>,
 }
+
+/// A directory the upkeep CLI manages, watched by the agent with the same files: the
+/// project's `docker compose --env-file versions.env` sees what the agent applies.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Project {
+    /// Where `upkeep.yaml`, `version-manifest.yaml` and `versions.env` are.
+    pub directory: PathBuf,
+    /// When its services may be checked and updated.
+    pub schedule: Schedule,
+}
+
+/// Separates a project's name from its service's in a deployment id: `shop:web`. Service
+/// names cannot hold it, so the ids of projects and of the file never meet.
+pub const PROJECT_SEPARATOR: char = ':';
 
 /// Who may trigger checks by webhook.
 #[derive(Clone, Default)]
@@ -108,6 +130,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("notify", &self.notify.len())
             .field("deployments", &self.deployments.deployments.len())
             .field("schedules", &self.schedules)
+            .field("projects", &self.projects)
             .finish()
     }
 }
@@ -219,6 +242,8 @@ struct RawAgent {
     webhooks: RawWebhooks,
     #[serde(default)]
     notify: Vec<String>,
+    #[serde(default)]
+    projects: BTreeMap<String, yaml_serde::Mapping>,
     #[serde(default)]
     deployments: BTreeMap<String, yaml_serde::Mapping>,
 }
@@ -338,6 +363,14 @@ impl AgentConfig {
             );
         }
         let deployments = engine_config(engine_deployments, file, &mut problems);
+        let projects = raw
+            .projects
+            .into_iter()
+            .filter_map(|(name, body)| {
+                let project = project(&name, body, directory, &mut problems)?;
+                Some((name, project))
+            })
+            .collect();
         if !problems.is_empty() {
             return Err(fail(problems));
         }
@@ -357,8 +390,74 @@ impl AgentConfig {
             notify: raw.notify,
             deployments,
             schedules,
+            projects,
         })
     }
+}
+
+/// Reads `projects.NAME`: a directory the CLI set up, and the schedule of its services.
+fn project(
+    name: &str,
+    mut body: yaml_serde::Mapping,
+    directory: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<Project> {
+    let path = format!("projects.{name}");
+    let before = problems.len();
+    if let Err(error) = ServiceName::parse(name) {
+        problems.push(Problem {
+            field: path.clone(),
+            problem: format!("is not a project name: {error}"),
+            fix: format!("{EDIT}: name it with letters, digits, `_`, `.` or `-`"),
+        });
+    }
+    let schedule = take_schedule(&mut body, &path, problems);
+    let given = body.remove("directory");
+    for (key, _) in body {
+        problems.push(Problem {
+            field: format!("{path}.{}", yaml_serde::to_string(&key).unwrap_or_default().trim()),
+            problem: "is not a project setting".to_owned(),
+            fix: format!(
+                "{EDIT}: a project takes `directory` and {}; its deployments are set in its own upkeep.yaml",
+                SCHEDULE_KEYS.map(|key| format!("`{key}`")).join(", ")
+            ),
+        });
+    }
+    let Some(yaml_serde::Value::String(given)) = given else {
+        problems.push(Problem {
+            field: format!("{path}.directory"),
+            problem: "is missing, or not a path".to_owned(),
+            fix: format!("{EDIT}: give the directory `upkeep init --compose FILE` was run in"),
+        });
+        return None;
+    };
+    let project_directory = directory.join(&given);
+    let manifest = project_directory.join(upkeep_update_engine::store::MANIFEST_FILE);
+    if !manifest.is_file() {
+        problems.push(Problem {
+            field: format!("{path}.directory"),
+            problem: format!(
+                "{} has no {}: upkeep does not manage it yet",
+                project_directory.display(),
+                upkeep_update_engine::store::MANIFEST_FILE
+            ),
+            fix: format!(
+                "run `upkeep init --compose FILE` in {}, or correct the path",
+                project_directory.display()
+            ),
+        });
+    } else if let Err(error) =
+        Config::load(&project_directory.join(upkeep_update_engine::config::CONFIG_FILE))
+    {
+        problems.extend(error.problems.into_iter().map(|mut problem| {
+            problem.field = format!("{path}: {}: {}", error.file.display(), problem.field);
+            problem
+        }));
+    }
+    (problems.len() == before).then_some(Project {
+        directory: project_directory,
+        schedule,
+    })
 }
 
 /// Runs the engine's validator on the deployments, keeping its field names.

@@ -35,7 +35,7 @@ use upkeep_versioning_core::policy::{
 };
 use upkeep_versioning_core::version::classify;
 
-use crate::config::{AgentConfig, Schedule};
+use crate::config::{AgentConfig, PROJECT_SEPARATOR, Schedule};
 use crate::notify::{Notice, Notifier};
 use crate::store::{Check, Deployment, DeploymentSource, Event, Store, StoreError};
 
@@ -100,6 +100,8 @@ impl CycleReport {
 pub struct Agent {
     config: AgentConfig,
     engine: std::sync::RwLock<Arc<Engine>>,
+    /// The engines of the projects the configuration names, by project.
+    projects: std::sync::RwLock<std::collections::BTreeMap<String, Arc<Engine>>>,
     labelled_schedules: std::sync::RwLock<std::collections::BTreeMap<ServiceName, Schedule>>,
     store: Store,
     notifier: Option<Notifier>,
@@ -123,6 +125,7 @@ impl Agent {
         Self {
             config,
             engine: std::sync::RwLock::new(Arc::new(engine)),
+            projects: std::sync::RwLock::default(),
             labelled_schedules: std::sync::RwLock::default(),
             store,
             notifier,
@@ -246,29 +249,159 @@ impl Agent {
     /// Finishes or undoes a change that was cut short (the agent killed mid-update, or the
     /// Docker Engine gone), as the engine's journal records it, and logs what it did. Runs
     /// when the agent starts and before every cycle and change.
-    pub async fn recover_interrupted(&self) -> Result<Option<Recovered>, CycleError> {
+    /// Each engine (the agent's own, each project's) keeps its own journal. Returns what was
+    /// recovered, and the engines that could not be (the Docker Engine still away), as
+    /// [`Step::Recovered`] and [`Step::Error`] by deployment.
+    pub async fn recover_interrupted(&self) -> Vec<(String, Step)> {
         let _one_at_a_time = self.changes.lock().await;
-        self.recover_holding_lock().await
+        let mut steps = Vec::new();
+        for watched in self.watched() {
+            match self.recover_holding_lock(&watched).await {
+                Ok(Some((id, message))) => steps.push((id, Step::Recovered(message))),
+                Ok(None) => {}
+                Err(error) => steps.push((
+                    watched.describe(),
+                    Step::Error(format!(
+                        "cannot recover an interrupted change yet: {}",
+                        upkeep_update_engine::error_chain(&error)
+                    )),
+                )),
+            }
+        }
+        steps
     }
 
-    async fn recover_holding_lock(&self) -> Result<Option<Recovered>, CycleError> {
-        let Some(recovered) = self.engine().recover().await? else {
+    async fn recover_holding_lock(
+        &self,
+        watched: &Watched,
+    ) -> Result<Option<(String, String)>, CycleError> {
+        let Some(recovered) = watched.engine.recover().await? else {
             return Ok(None);
         };
+        let id = watched.id(&recovered.service);
         let message = describe(&recovered);
-        self.record_current(&recovered.service).await?;
+        self.record_current(&id).await?;
         self.store
             .append_event(&Event {
                 at: (self.clock)(),
-                deployment: Some(recovered.service.clone()),
+                deployment: Some(id.clone()),
                 kind: "recovered".to_owned(),
                 from_tag: None,
                 to_tag: None,
                 message: message.clone(),
             })
             .await?;
-        tracing::warn!(deployment = %recovered.service, %message, "recovered an interrupted change");
-        Ok(Some(recovered))
+        tracing::warn!(deployment = %id, %message, "recovered an interrupted change");
+        Ok(Some((id, message)))
+    }
+
+    /// The engines the agent drives: its own first, then each project's.
+    fn watched(&self) -> Vec<Watched> {
+        let mut watched = vec![Watched {
+            project: None,
+            engine: self.engine(),
+        }];
+        if let Ok(projects) = self.projects.read() {
+            watched.extend(projects.iter().map(|(name, engine)| Watched {
+                project: Some(name.clone()),
+                engine: Arc::clone(engine),
+            }));
+        }
+        watched
+    }
+
+    /// The engine and service of deployment `id` (`web`, or `shop:web` in project `shop`).
+    fn locate(&self, id: &str) -> Result<(Watched, ServiceName), CycleError> {
+        let (project, service) = match id.split_once(PROJECT_SEPARATOR) {
+            Some((project, service)) => (Some(project), service),
+            None => (None, id),
+        };
+        let watched = self
+            .watched()
+            .into_iter()
+            .find(|watched| watched.project.as_deref() == project);
+        let found = watched.and_then(|watched| {
+            let service = watched
+                .engine
+                .config()
+                .deployments
+                .keys()
+                .find(|name| name.as_str() == service)?
+                .clone();
+            Some((watched, service))
+        });
+        found.ok_or_else(|| {
+            let known: Vec<String> = self
+                .watched()
+                .iter()
+                .flat_map(|watched| {
+                    watched
+                        .engine
+                        .config()
+                        .deployments
+                        .keys()
+                        .map(|service| watched.id(service.as_str()))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            EngineError::UnknownService {
+                service: id.to_owned(),
+                known: if known.is_empty() {
+                    "no deployments".to_owned()
+                } else {
+                    known.join(", ")
+                },
+            }
+            .into()
+        })
+    }
+
+    /// Uses `engines` for the projects from the next cycle on.
+    pub fn set_projects(&self, engines: std::collections::BTreeMap<String, Engine>) {
+        let engines = engines
+            .into_iter()
+            .map(|(name, engine)| (name, Arc::new(engine)))
+            .collect();
+        match self.projects.write() {
+            Ok(mut current) => *current = engines,
+            Err(poisoned) => *poisoned.into_inner() = engines,
+        }
+    }
+
+    /// Every deployment's id and image repository, the projects' included.
+    pub fn deployment_images(&self) -> Vec<(String, String)> {
+        self.watched()
+            .iter()
+            .flat_map(|watched| {
+                watched
+                    .engine
+                    .config()
+                    .deployments
+                    .iter()
+                    .map(|(service, deployment)| {
+                        (watched.id(service.as_str()), deployment.image.clone())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Uses `engine` for project `name` from the next cycle on.
+    pub fn set_project(&self, name: &str, engine: Engine) {
+        let engine = Arc::new(engine);
+        match self.projects.write() {
+            Ok(mut current) => {
+                current.insert(name.to_owned(), engine);
+            }
+            Err(poisoned) => {
+                poisoned.into_inner().insert(name.to_owned(), engine);
+            }
+        }
+    }
+
+    /// The engine of project `name`, if the configuration names it.
+    pub fn project_engine(&self, name: &str) -> Option<Arc<Engine>> {
+        self.projects.read().ok()?.get(name).cloned()
     }
 
     /// Updates `deployment` now, to `tag` or to what its plan says, as the API asks; one
@@ -278,18 +411,20 @@ impl Agent {
         deployment: &str,
         tag: Option<String>,
     ) -> Result<Vec<upkeep_update_engine::engine::Outcome>, CycleError> {
+        let (watched, service) = self.locate(deployment)?;
         let _one_at_a_time = self.changes.lock().await;
-        self.recover_holding_lock().await?;
-        let engine = self.engine();
-        let plan = engine
+        self.recover_holding_lock(&watched).await?;
+        let plan = watched
+            .engine
             .plan(&PlanRequest {
-                services: vec![deployment.to_owned()],
+                services: vec![service.to_string()],
                 to: tag,
                 latest: false,
             })
             .await?;
-        let outcomes = engine.apply(&plan, false).await?;
-        self.log_outcomes("applied_by_api", &outcomes).await?;
+        let outcomes = watched.engine.apply(&plan, false).await?;
+        self.log_outcomes("applied_by_api", &watched, &outcomes)
+            .await?;
         Ok(outcomes)
     }
 
@@ -298,28 +433,32 @@ impl Agent {
         &self,
         deployment: &str,
     ) -> Result<Vec<upkeep_update_engine::engine::Outcome>, CycleError> {
+        let (watched, service) = self.locate(deployment)?;
         let _one_at_a_time = self.changes.lock().await;
-        self.recover_holding_lock().await?;
-        let outcomes = self
-            .engine()
-            .rollback(&[deployment.to_owned()], None, false)
+        self.recover_holding_lock(&watched).await?;
+        let outcomes = watched
+            .engine
+            .rollback(&[service.to_string()], None, false)
             .await?;
-        self.log_outcomes("rolled_back_by_api", &outcomes).await?;
+        self.log_outcomes("rolled_back_by_api", &watched, &outcomes)
+            .await?;
         Ok(outcomes)
     }
 
     async fn log_outcomes(
         &self,
         kind: &str,
+        watched: &Watched,
         outcomes: &[upkeep_update_engine::engine::Outcome],
     ) -> Result<(), CycleError> {
         let now = (self.clock)();
         for outcome in outcomes {
-            self.record_current(&outcome.service).await?;
+            let id = watched.id(&outcome.service);
+            self.record_current(&id).await?;
             self.store
                 .append_event(&Event {
                     at: now,
-                    deployment: Some(outcome.service.clone()),
+                    deployment: Some(id),
                     kind: kind.to_owned(),
                     from_tag: Some(outcome.from.clone()),
                     to_tag: Some(outcome.to.clone()),
@@ -333,17 +472,21 @@ impl Agent {
     /// Records every deployment with the policy its configuration gives: at start, the
     /// file's policy wins over one set through the API before a restart.
     pub async fn record_deployments(&self) -> Result<(), CycleError> {
-        let engine = self.engine();
-        for service in engine.config().deployments.keys() {
-            self.record_current(service.as_str()).await?;
+        for watched in self.watched() {
+            for service in watched.engine.config().deployments.keys() {
+                self.record_current(&watched.id(service.as_str())).await?;
+            }
         }
         Ok(())
     }
 
     /// Stores what `service` runs now, as the manifest records it: after each change, so
     /// that the API does not show the version before it until the next cycle.
-    async fn record_current(&self, service: &str) -> Result<(), CycleError> {
-        let engine = self.engine();
+    async fn record_current(&self, id: &str) -> Result<(), CycleError> {
+        let Ok((watched, service)) = self.locate(id) else {
+            return Ok(());
+        };
+        let engine = &watched.engine;
         let manifest = match engine.manifest() {
             Ok(manifest) => manifest,
             // Nothing taken over yet (the Docker Engine was away at start): nothing to store.
@@ -351,25 +494,20 @@ impl Agent {
             Err(error) => return Err(error.into()),
         };
         let (Some(version), Some(deployment)) = (
-            manifest.service(service),
-            engine
-                .config()
-                .deployments
-                .iter()
-                .find(|(name, _)| name.as_str() == service)
-                .map(|(_, deployment)| deployment),
+            manifest.service(service.as_str()),
+            engine.config().deployments.get(&service),
         ) else {
             return Ok(());
         };
         self.store
             .upsert_deployment(
                 &Deployment {
-                    id: service.to_owned(),
+                    id: id.to_owned(),
                     image: version.image().to_owned(),
                     current_tag: version.current_tag().to_owned(),
                     current_digest: version.image_digest().map(str::to_owned),
                     policy: deployment.policy,
-                    source: DeploymentSource::Config,
+                    source: watched.source(),
                 },
                 (self.clock)(),
             )
@@ -397,76 +535,97 @@ impl Agent {
     /// One pass over every deployment. `triggered` are deployments a webhook asked to check
     /// now, whatever their interval.
     pub async fn cycle(&self, triggered: &BTreeSet<String>) -> Result<CycleReport, CycleError> {
-        let mut report = CycleReport::default();
         // While a change cut short cannot be recovered (the Docker Engine is still away), the
         // engine refuses new changes; checks and announcements go on.
-        match self.recover_interrupted().await {
-            Ok(Some(recovered)) => report.steps.push((
-                recovered.service.clone(),
-                Step::Recovered(describe(&recovered)),
-            )),
-            Ok(None) => {}
-            Err(error) => report
-                .steps
-                .push((String::new(), Step::Error(format!("recovery: {error}")))),
-        }
-        let engine = self.engine();
-        let manifest = engine.manifest()?;
-        for (service, deployment) in &engine.config().deployments {
-            let Some(version) = manifest.service(service.as_str()) else {
-                report.steps.push((
-                    service.to_string(),
-                    Step::Error(format!(
-                        "not in the manifest of {}; the agent adds containers when it starts",
-                        self.config.state.display()
-                    )),
-                ));
-                continue;
-            };
-            // Rule 1: a disabled deployment is never checked.
-            if deployment.policy == Policy::Disabled {
+        let mut report = CycleReport {
+            steps: self.recover_interrupted().await,
+        };
+        for watched in self.watched() {
+            if watched.engine.config().deployments.is_empty() {
                 continue;
             }
-            let record = Deployment {
-                id: service.to_string(),
-                image: version.image().to_owned(),
-                current_tag: version.current_tag().to_owned(),
-                current_digest: version.image_digest().map(str::to_owned),
-                policy: deployment.policy,
-                source: DeploymentSource::Config,
+            // One project's broken manifest does not stop the others.
+            let manifest = match watched.engine.manifest() {
+                Ok(manifest) => manifest,
+                Err(error) => {
+                    report.steps.push((
+                        watched.describe(),
+                        Step::Error(upkeep_update_engine::error_chain(&error)),
+                    ));
+                    continue;
+                }
             };
-            let labelled = self
-                .labelled_schedules
-                .read()
-                .ok()
-                .and_then(|schedules| schedules.get(service).cloned());
-            let schedule = self
-                .config
-                .schedules
-                .get(service)
-                .cloned()
-                .or(labelled)
-                .unwrap_or_default();
-            if let Err(error) = self
-                .one(
-                    service,
-                    &record,
-                    &schedule,
-                    triggered.contains(service.as_str()),
-                    &mut report,
-                )
-                .await
-            {
-                report
-                    .steps
-                    .push((service.to_string(), Step::Error(error.to_string())));
+            for (service, deployment) in &watched.engine.config().deployments {
+                let id = watched.id(service.as_str());
+                let Some(version) = manifest.service(service.as_str()) else {
+                    report.steps.push((
+                        id,
+                        Step::Error(format!(
+                            "not in the manifest of {}; the agent adds containers when it starts, `upkeep init` adds a project's services",
+                            watched.engine.state().manifest_path().display()
+                        )),
+                    ));
+                    continue;
+                };
+                // Rule 1: a disabled deployment is never checked.
+                if deployment.policy == Policy::Disabled {
+                    continue;
+                }
+                let record = Deployment {
+                    id: id.clone(),
+                    image: version.image().to_owned(),
+                    current_tag: version.current_tag().to_owned(),
+                    current_digest: version.image_digest().map(str::to_owned),
+                    policy: deployment.policy,
+                    source: watched.source(),
+                };
+                let schedule = self.schedule_of(&watched, service);
+                let checked_now = triggered.contains(&id);
+                if let Err(error) = self
+                    .one(
+                        &watched,
+                        service,
+                        &record,
+                        &schedule,
+                        checked_now,
+                        &mut report,
+                    )
+                    .await
+                {
+                    report.steps.push((id, Step::Error(error.to_string())));
+                }
             }
         }
         Ok(report)
     }
 
+    /// When `service` may be checked and updated: the file's schedule, else its container
+    /// labels'; a project's for all its services.
+    fn schedule_of(&self, watched: &Watched, service: &ServiceName) -> Schedule {
+        if let Some(project) = &watched.project {
+            return self
+                .config
+                .projects
+                .get(project)
+                .map(|project| project.schedule.clone())
+                .unwrap_or_default();
+        }
+        let labelled = self
+            .labelled_schedules
+            .read()
+            .ok()
+            .and_then(|schedules| schedules.get(service).cloned());
+        self.config
+            .schedules
+            .get(service)
+            .cloned()
+            .or(labelled)
+            .unwrap_or_default()
+    }
+
     async fn one(
         &self,
+        watched: &Watched,
         service: &ServiceName,
         record: &Deployment,
         schedule: &Schedule,
@@ -500,13 +659,13 @@ impl Agent {
             .collect();
         if triggered {
             // A push notification: the cached tag list predates it.
-            self.engine().forget_cached(id).await?;
+            watched.engine.forget_cached(service.as_str()).await?;
         }
         let mut latest = last.map(|check| check.result);
         let mut decision = decide(&state, &policy, latest.as_ref(), now);
         let mut newest = None;
         if decision.actions.contains(&Action::Check) {
-            let (result, newest_found) = self.check(service, record, now).await?;
+            let (result, newest_found) = self.check(watched, service, record, now).await?;
             newest = newest_found;
             report
                 .steps
@@ -518,12 +677,15 @@ impl Agent {
         for action in decision.actions {
             match action {
                 Action::Apply { target, kind } => {
-                    let step = self.apply(record, schedule, &target, kind, now).await?;
+                    let step = self
+                        .apply(watched, service, record, schedule, &target, kind, now)
+                        .await?;
                     if step == Step::Applied(target.clone()) {
                         // What the registry said still holds for the new tag until the
                         // interval has passed: record it, so the next cycle does not ask again.
                         let checked_at = latest.as_ref().map_or(now, |result| result.checked_at);
                         self.record_after_update(
+                            watched,
                             service,
                             id,
                             &target,
@@ -560,14 +722,15 @@ impl Agent {
     /// eligible version it found is the target from there, when it is newer.
     async fn record_after_update(
         &self,
+        watched: &Watched,
         service: &ServiceName,
         id: &str,
         applied: &str,
         newest: Option<&str>,
         checked_at: Timestamp,
     ) -> Result<(), CycleError> {
-        let scheme = self
-            .engine()
+        let scheme = watched
+            .engine
             .config()
             .deployments
             .get(service)
@@ -599,12 +762,13 @@ impl Agent {
     /// newest eligible version under the configured constraints.
     async fn check(
         &self,
+        watched: &Watched,
         service: &ServiceName,
         record: &Deployment,
         now: Timestamp,
     ) -> Result<(CheckResult, Option<String>), CycleError> {
-        let entries = self
-            .engine()
+        let entries = watched
+            .engine
             .plan(&PlanRequest {
                 services: vec![service.to_string()],
                 ..PlanRequest::default()
@@ -650,8 +814,11 @@ impl Agent {
     }
 
     /// Applies `target` when the window and the minimum age allow, and tells people.
+    #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
+        watched: &Watched,
+        service: &ServiceName,
         record: &Deployment,
         schedule: &Schedule,
         target: &str,
@@ -686,15 +853,15 @@ impl Agent {
             }
         }
         let _one_at_a_time = self.changes.lock().await;
-        let plan = self
-            .engine()
+        let plan = watched
+            .engine
             .plan(&PlanRequest {
-                services: vec![id.to_owned()],
+                services: vec![service.to_string()],
                 to: Some(target.to_owned()),
                 latest: false,
             })
             .await?;
-        let outcomes = self.engine().apply(&plan, false).await?;
+        let outcomes = watched.engine.apply(&plan, false).await?;
         let Some(outcome) = outcomes.into_iter().next() else {
             return Ok(Step::Error(format!("{target} was not applied: {plan:?}")));
         };
@@ -805,6 +972,41 @@ impl Agent {
             }
         }
         Ok(true)
+    }
+}
+
+/// One engine the agent drives: its own (the file's and the labels' deployments, in its
+/// state directory), or a project's (in the project's directory).
+#[derive(Clone)]
+struct Watched {
+    /// The project's name; `None` for the agent's own deployments.
+    project: Option<String>,
+    engine: Arc<Engine>,
+}
+
+impl Watched {
+    /// The deployment id of `service`: its name, or `PROJECT:SERVICE` in a project.
+    fn id(&self, service: &str) -> String {
+        match &self.project {
+            Some(project) => format!("{project}{PROJECT_SEPARATOR}{service}"),
+            None => service.to_owned(),
+        }
+    }
+
+    fn source(&self) -> DeploymentSource {
+        if self.project.is_some() {
+            DeploymentSource::Compose
+        } else {
+            DeploymentSource::Config
+        }
+    }
+
+    /// Names the engine in a report: `project shop`, or the agent's state directory.
+    fn describe(&self) -> String {
+        match &self.project {
+            Some(project) => format!("project {project}"),
+            None => self.engine.state().manifest_path().display().to_string(),
+        }
     }
 }
 

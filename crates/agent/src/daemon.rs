@@ -17,7 +17,7 @@ use upkeep_versioning_core::manifest::ServiceName;
 use upkeep_versioning_core::reference::ImageRef;
 
 use crate::api::{self, ApiSettings, ApiState, Control, ControlError, Metrics};
-use crate::config::{AgentConfig, ENABLE_LABEL, Schedule, from_labels};
+use crate::config::{AgentConfig, ENABLE_LABEL, PROJECT_SEPARATOR, Schedule, from_labels};
 use crate::cycle::{Agent, CycleError, CycleReport, Step};
 use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};
@@ -131,6 +131,14 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// A project's files cannot be read.
+    #[error("project {project}: {source}")]
+    Project {
+        /// The project's name in the configuration.
+        project: String,
+        /// Why.
+        source: Box<upkeep_update_engine::engine::EngineError>,
+    },
     /// The state directory cannot be created.
     #[error(
         "cannot create the state directory {path}: {source}; check the `state` setting and its permissions"
@@ -183,15 +191,28 @@ impl Daemon {
         )?);
         let (deployments, labelled_schedules) = deployments(&config).await;
         let engine = Engine::with_config(&config.state, deployments, router.clone());
+        let mut projects = BTreeMap::new();
+        for (name, project) in &config.projects {
+            let engine = Engine::open(&project.directory, router.clone()).map_err(|source| {
+                DaemonError::Project {
+                    project: name.clone(),
+                    source: Box::new(source),
+                }
+            })?;
+            projects.insert(name.clone(), engine);
+        }
         let metrics = Arc::new(Metrics::default());
         let agent = Arc::new(
             Agent::new(config, engine, store, notifier).with_metrics(Arc::clone(&metrics)),
         );
         agent.set_labelled_schedules(labelled_schedules);
+        agent.set_projects(projects);
         // The Docker Engine may be away when the agent starts (both restarting after a
         // reboot, say): it serves its API and retries these every cycle.
-        if let Err(error) = agent.recover_interrupted().await {
-            tracing::warn!(error = %upkeep_update_engine::error_chain(&error), "cannot recover an interrupted change yet; retried every cycle");
+        for (deployment, step) in agent.recover_interrupted().await {
+            if let Step::Error(error) = step {
+                tracing::warn!(%deployment, %error, "retried every cycle");
+            }
         }
         if let Err(error) = agent.adopt_containers().await {
             tracing::warn!(error = %upkeep_update_engine::error_chain(&error), "cannot take over the configured containers yet; retried every cycle");
@@ -327,9 +348,51 @@ impl Daemon {
                 self.router.clone(),
             ));
         }
+        self.refresh_projects().await;
         // Containers not taken over yet: newly labelled, or the Docker Engine was away.
         if let Err(error) = self.agent.adopt_containers().await {
             tracing::warn!(error = %upkeep_update_engine::error_chain(&error), "cannot take over the configured containers");
+        }
+    }
+}
+
+impl Daemon {
+    /// Reads each project's `upkeep.yaml` again (`upkeep init` may have added services, or a
+    /// person changed a policy), with the policies set through the API on top.
+    async fn refresh_projects(&self) {
+        let config = self.agent.config();
+        let mut engines = BTreeMap::new();
+        for (name, project) in &config.projects {
+            let file = project
+                .directory
+                .join(upkeep_update_engine::config::CONFIG_FILE);
+            let mut loaded = match Config::load(&file) {
+                Ok(loaded) => loaded.unwrap_or_default(),
+                Err(error) => {
+                    tracing::warn!(project = %name, %error, "keeping the project's previous configuration");
+                    continue;
+                }
+            };
+            for (service, deployment) in &mut loaded.deployments {
+                let id = format!("{name}{PROJECT_SEPARATOR}{service}");
+                if let Ok(Some(record)) = self.agent.store().deployment(&id).await {
+                    deployment.policy = record.deployment.policy;
+                }
+            }
+            let unchanged = self
+                .agent
+                .project_engine(name)
+                .is_some_and(|current| current.config().to_yaml() == loaded.to_yaml());
+            if !unchanged {
+                engines.insert(name.clone(), loaded);
+            }
+        }
+        for (name, loaded) in engines {
+            let directory = &config.projects[&name].directory;
+            self.agent.set_project(
+                &name,
+                Engine::with_config(directory, loaded, self.router.clone()),
+            );
         }
     }
 }
@@ -350,14 +413,13 @@ impl Trigger {
     /// Checks every deployment whose image is one of the pushed repositories; returns how
     /// many were asked for.
     pub fn pushed(&self, pushes: &[Push]) -> usize {
-        let engine = self.agent.engine();
         let mut matched = 0;
-        for (service, deployment) in &engine.config().deployments {
-            let Ok(image) = deployment.image.parse::<ImageRef>() else {
+        for (deployment, image) in self.agent.deployment_images() {
+            let Ok(image) = image.parse::<ImageRef>() else {
                 continue;
             };
             if pushes.iter().any(|push| push.name() == image.name()) {
-                self.check(service.as_str());
+                self.check(&deployment);
                 matched += 1;
             }
         }

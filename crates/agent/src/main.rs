@@ -49,9 +49,10 @@ fn main() -> ExitCode {
         (Some(Command::CheckConfig { file }), _) => match AgentConfig::load(&file, &env) {
             Ok(config) => {
                 println!(
-                    "{}: valid; {} deployment(s){}, checked every {} s",
+                    "{}: valid; {} deployment(s), {} project(s){}, checked every {} s",
                     file.display(),
                     config.deployments.deployments.len(),
+                    config.projects.len(),
                     if config.labels {
                         " and containers labelled upkeep.enable=true"
                     } else {

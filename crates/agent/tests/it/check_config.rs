@@ -31,7 +31,7 @@ fn a_valid_configuration_is_summarised() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout,
-        "agent.yaml: valid; 1 deployment(s) and containers labelled upkeep.enable=true, checked every 1800 s\n"
+        "agent.yaml: valid; 1 deployment(s), 0 project(s) and containers labelled upkeep.enable=true, checked every 1800 s\n"
     );
 }
 

@@ -9,6 +9,7 @@ mod check_config;
 mod cycle;
 mod daemon;
 mod notify;
+mod projects;
 mod shutdown;
 mod store;
 mod support;
