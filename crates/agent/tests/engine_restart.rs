@@ -13,7 +13,7 @@ mod agent_process;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use agent_process::{AgentProcess, running_image, wait_until_running};
+use agent_process::{AgentProcess, HOOK_TOKEN, running_image, wait_until_running};
 use upkeep_agent::store::Store;
 use upkeep_test_registry::docker::{available, free_port, run as docker, stop_engine};
 use upkeep_test_registry::{self as support, Auth};
@@ -84,12 +84,13 @@ async fn the_agent_survives_the_docker_engine_restarting() {
     let dir = tempfile::tempdir().unwrap();
     let state: PathBuf = dir.path().join("state");
     let api_port = free_port();
+    let host = registry.host();
     // No probe: the engine waits `interval` after starting the new container, then requires
     // it to be running still; the engine is stopped in that wait.
     std::fs::write(
         dir.path().join("agent.yaml"),
         format!(
-            "interval: 24h\nlisten: 127.0.0.1:{api_port}\napi_token_env: AGENT_TOKEN\nstate: state\ndeployments:\n  web:\n    image: {image}\n    container: {container}\n    policy: auto_patch\n    health:\n      retries: 1\n      interval: 6s\n"
+            "interval: 24h\nlisten: 127.0.0.1:{api_port}\napi_token_env: AGENT_TOKEN\nwebhooks:\n  registries: ['{host}']\n  token_env: HOOK_TOKEN\nstate: state\ndeployments:\n  web:\n    image: {image}\n    container: {container}\n    policy: auto_patch\n    health:\n      retries: 1\n      interval: 6s\n"
         ),
     )
     .unwrap();
@@ -111,6 +112,26 @@ async fn the_agent_survives_the_docker_engine_restarting() {
     let (status, health) = agent.get("/health").await;
     assert_eq!(status, 503, "{health}");
     assert_eq!(health["docker"], false, "{health}");
+    // Malformed webhooks, meanwhile, are refused with a reason and change nothing.
+    for (content_type, body) in [
+        ("application/json", "{\"events\": [{\"action\": \"push\""),
+        ("application/json", "[1, 2, 3]"),
+        ("text/plain", "\u{0}\u{1}binary"),
+    ] {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/webhooks/distribution?token={HOOK_TOKEN}",
+                agent.api()
+            ))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{body:?}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert!(answer["error"].as_str().is_some(), "{answer}");
+    }
     agent.check_now("web").await;
     wait_for_metric(&mut agent, "upkeep_agent_cycle_duration_seconds_count 2").await;
     let (_, web) = agent.get("/api/v1/deployments/web").await;

@@ -11,6 +11,7 @@ use upkeep_test_registry::{self as support, Auth, TestRegistry};
 use upkeep_update_engine::store::{JOURNAL_FILE, StateDir};
 
 use crate::support::agent_process::{AgentProcess, running_image};
+use crate::support::postgres::PgCluster;
 
 /// A container on the web image 1.0.0, an agent configuration that updates it with
 /// `auto_patch` (to 1.0.1) and a health check that takes `settle` before it can pass.
@@ -20,10 +21,12 @@ struct Scene {
     container: String,
     dir: tempfile::TempDir,
     api_port: u16,
+    /// The database setting: a SQLite file in `dir`, or a PostgreSQL URL.
+    database: String,
 }
 
 impl Scene {
-    async fn new(label: &str, settle: &str) -> Option<Self> {
+    async fn new(label: &str, settle: &str, database: Option<String>) -> Option<Self> {
         if !docker_available() {
             return None;
         }
@@ -37,12 +40,14 @@ impl Scene {
         docker(&["run", "-d", "--name", &container, &format!("{image}:1.0.0")]);
         let dir = tempfile::tempdir().unwrap();
         let api_port = free_port();
+        let database =
+            database.unwrap_or_else(|| dir.path().join("agent.db").display().to_string());
         // No probe: the engine waits `interval`, then requires the container to be running
         // still; that wait is the window in which the test stops the agent.
         std::fs::write(
             dir.path().join("agent.yaml"),
             format!(
-                "interval: 24h\nlisten: 127.0.0.1:{api_port}\napi_token_env: AGENT_TOKEN\ndatabase: agent.db\nstate: state\ndeployments:\n  web:\n    image: {image}\n    container: {container}\n    policy: auto_patch\n    health:\n      retries: 1\n      interval: {settle}\n"
+                "interval: 24h\nlisten: 127.0.0.1:{api_port}\napi_token_env: AGENT_TOKEN\ndatabase: '{database}'\nstate: state\ndeployments:\n  web:\n    image: {image}\n    container: {container}\n    policy: auto_patch\n    health:\n      retries: 1\n      interval: {settle}\n"
             ),
         )
         .unwrap();
@@ -52,6 +57,7 @@ impl Scene {
             container,
             dir,
             api_port,
+            database,
         })
     }
 
@@ -94,9 +100,7 @@ impl Scene {
     }
 
     async fn store(&self) -> Store {
-        Store::open(&self.dir.path().join("agent.db").display().to_string())
-            .await
-            .unwrap()
+        Store::open(&self.database).await.unwrap()
     }
 }
 
@@ -115,7 +119,7 @@ impl Drop for Scene {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_an_update_lets_it_finish_before_exiting() {
-    let Some(scene) = Scene::new("sigterm", "4s").await else {
+    let Some(scene) = Scene::new("sigterm", "4s", None).await else {
         return;
     };
     let mut agent = scene.start_agent().await;
@@ -144,7 +148,19 @@ async fn sigterm_during_an_update_lets_it_finish_before_exiting() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_killed_mid_update_recovers_when_started_again_and_loses_nothing() {
-    let Some(scene) = Scene::new("sigkill", "4s").await else {
+    killed_mid_update_recovers("sigkill", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_on_postgresql_killed_mid_update_loses_nothing_either() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    killed_mid_update_recovers("sigkill-pg", Some(cluster.url())).await;
+}
+
+async fn killed_mid_update_recovers(label: &str, database: Option<String>) {
+    let Some(scene) = Scene::new(label, "4s", database).await else {
         return;
     };
     let mut agent = scene.start_agent().await;

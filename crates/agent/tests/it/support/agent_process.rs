@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 /// The token the tests give the API (through `AGENT_TOKEN`).
 pub(crate) const TOKEN: &str = "agent-secret";
+/// The webhooks' shared token (through `HOOK_TOKEN`).
+#[allow(dead_code)] // Each test binary that includes this module uses a part of it.
+pub(crate) const HOOK_TOKEN: &str = "hook-secret";
 
 /// A running `upkeep-agent --config FILE`; killed when dropped.
 pub(crate) struct AgentProcess {
@@ -28,6 +31,7 @@ impl AgentProcess {
             .arg("--config")
             .arg(config)
             .env("AGENT_TOKEN", TOKEN)
+            .env("HOOK_TOKEN", HOOK_TOKEN)
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
