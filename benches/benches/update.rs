@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
-use upkeep_test_registry::docker::{compose_program, free_port, run as docker};
+use upkeep_test_registry::docker::{ComposeProject, compose_program, free_port, run as docker};
 use upkeep_test_registry::{self as support, Auth};
 use upkeep_update_engine::engine::{Engine, OutcomeKind};
 use upkeep_update_engine::runtime::DockerRuntime;
@@ -184,39 +184,23 @@ fn update(c: &mut Criterion) {
     // The same change through docker-compose.
     if let Some(program) = compose_program() {
         let root = tempfile::tempdir().unwrap();
-        let project = format!("upkeep-bench-compose-{}", std::process::id());
-        let dir = root.path().join(&project);
-        std::fs::create_dir(&dir).unwrap();
         let port = free_port();
-        std::fs::write(
-            dir.join("docker-compose.yml"),
-            format!(
-                "version: '3.7'\nservices:\n  web:\n    image: ${{WEB_IMAGE}}\n    ports: ['127.0.0.1:{port}:8080']\n"
-            ),
-        )
-        .unwrap();
+        let project = ComposeProject::web(
+            program,
+            root.path(),
+            &format!("upkeep-bench-compose-{}", std::process::id()),
+            &format!("{}:1.0.0", images.image),
+            port,
+        );
         let compose = |args: &[&str]| {
-            let output = Command::new(program[0])
-                .args(&program[1..])
-                .args(["-p", &project, "--env-file", "versions.env"])
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .unwrap();
+            let output = project.run(args);
             assert!(
                 output.status.success(),
                 "{}",
                 String::from_utf8_lossy(&output.stderr)
             );
         };
-        let set = |tag: &str| {
-            std::fs::write(
-                dir.join("versions.env"),
-                format!("WEB_IMAGE={}:{tag}\n", images.image),
-            )
-            .unwrap();
-        };
-        set("1.0.0");
+        let set = |tag: &str| project.set_web_image(&format!("{}:{tag}", images.image));
         compose(&["up", "-d"]);
         for (name, wait) in [("compose_up", false), ("compose_up_until_healthy", true)] {
             // Without waiting, the next iteration replaces a container that has not come up

@@ -28,7 +28,7 @@ use upkeep_update_engine::runtime::DockerRuntime;
 use upkeep_update_engine::setup;
 use upkeep_versioning_core::Timestamp;
 use upkeep_versioning_core::UpdateKind;
-use upkeep_versioning_core::manifest::ServiceName;
+use upkeep_versioning_core::manifest::{ServiceName, ServiceVersion};
 use upkeep_versioning_core::policy::{
     Action, CheckResult, DeploymentState, DeploymentStatus, Notice as CoreNotice, Policy,
     PolicyConfig, decide,
@@ -332,17 +332,9 @@ impl Agent {
         });
         found.ok_or_else(|| {
             let known: Vec<String> = self
-                .watched()
-                .iter()
-                .flat_map(|watched| {
-                    watched
-                        .engine
-                        .config()
-                        .deployments
-                        .keys()
-                        .map(|service| watched.id(service.as_str()))
-                        .collect::<Vec<_>>()
-                })
+                .deployment_images()
+                .into_iter()
+                .map(|(id, _)| id)
                 .collect();
             EngineError::UnknownService {
                 service: id.to_owned(),
@@ -501,14 +493,7 @@ impl Agent {
         };
         self.store
             .upsert_deployment(
-                &Deployment {
-                    id: id.to_owned(),
-                    image: version.image().to_owned(),
-                    current_tag: version.current_tag().to_owned(),
-                    current_digest: version.image_digest().map(str::to_owned),
-                    policy: deployment.policy,
-                    source: watched.source(),
-                },
+                &watched.record(id.to_owned(), version, deployment.policy),
                 (self.clock)(),
             )
             .await?;
@@ -571,14 +556,7 @@ impl Agent {
                 if deployment.policy == Policy::Disabled {
                     continue;
                 }
-                let record = Deployment {
-                    id: id.clone(),
-                    image: version.image().to_owned(),
-                    current_tag: version.current_tag().to_owned(),
-                    current_digest: version.image_digest().map(str::to_owned),
-                    policy: deployment.policy,
-                    source: watched.source(),
-                };
+                let record = watched.record(id.clone(), version, deployment.policy);
                 let schedule = self.schedule_of(&watched, service);
                 let checked_now = triggered.contains(&id);
                 if let Err(error) = self
@@ -998,6 +976,18 @@ impl Watched {
             DeploymentSource::Compose
         } else {
             DeploymentSource::Config
+        }
+    }
+
+    /// The stored row of deployment `id`, running `version` under `policy`.
+    fn record(&self, id: String, version: &ServiceVersion, policy: Policy) -> Deployment {
+        Deployment {
+            id,
+            image: version.image().to_owned(),
+            current_tag: version.current_tag().to_owned(),
+            current_digest: version.image_digest().map(str::to_owned),
+            policy,
+            source: self.source(),
         }
     }
 

@@ -60,14 +60,105 @@ pub fn compose_program() -> Option<Vec<&'static str>> {
     found
 }
 
-/// A free TCP port on 127.0.0.1, for a container to publish.
+/// A compose project in a directory whose `versions.env` sets its images, as upkeep's
+/// manifests write it; brought down with its volumes when dropped.
+#[derive(Debug)]
+pub struct ComposeProject {
+    /// The compose program, from [`compose_program`].
+    pub program: Vec<&'static str>,
+    /// The directory of `docker-compose.yml` and `versions.env`.
+    pub dir: std::path::PathBuf,
+    /// The project name (`-p`).
+    pub project: String,
+}
+
+impl ComposeProject {
+    /// A project `name` in a new directory below `parent`: one service `web` on
+    /// `${WEB_IMAGE}` (set to `image` in `versions.env`) published on 127.0.0.1:`port`.
+    #[allow(clippy::unwrap_used)] // Test support: a failure is the test's failure.
+    pub fn web(
+        program: Vec<&'static str>,
+        parent: &std::path::Path,
+        name: &str,
+        image: &str,
+        port: u16,
+    ) -> Self {
+        let dir = parent.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(
+            dir.join("docker-compose.yml"),
+            format!(
+                "version: '3.7'\nservices:\n  web:\n    image: ${{WEB_IMAGE}}\n    ports: ['127.0.0.1:{port}:8080']\n"
+            ),
+        )
+        .unwrap();
+        let project = Self {
+            program,
+            dir,
+            project: name.to_owned(),
+        };
+        project.set_web_image(image);
+        project
+    }
+
+    /// Writes `WEB_IMAGE=image` to `versions.env`.
+    #[allow(clippy::unwrap_used)] // Test support: a failure is the test's failure.
+    pub fn set_web_image(&self, image: &str) {
+        std::fs::write(
+            self.dir.join("versions.env"),
+            format!("WEB_IMAGE={image}\n"),
+        )
+        .unwrap();
+    }
+
+    /// Runs `COMPOSE -p PROJECT --env-file versions.env ARGS` in the directory.
+    #[allow(clippy::unwrap_used)] // Test support: a failure is the test's failure.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(self.program[0])
+            .args(&self.program[1..])
+            .args(["-p", &self.project, "--env-file", "versions.env"])
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap()
+    }
+
+    /// The image reference the service's container was created from.
+    pub fn image_of(&self, service: &str) -> String {
+        let id = String::from_utf8_lossy(&self.run(&["ps", "-q", service]).stdout).into_owned();
+        run(&["inspect", "--format", "{{.Config.Image}}", id.trim()])
+    }
+}
+
+impl Drop for ComposeProject {
+    fn drop(&mut self) {
+        let _ = self.run(&["down", "-v", "--remove-orphans"]);
+    }
+}
+
+/// A free TCP port on 127.0.0.1, for a container, registry or server to bind.
 #[allow(clippy::unwrap_used)] // Test support: a failure is the test's failure.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    unused_port().unwrap()
+}
+
+/// A port of 127.0.0.1 nobody listens on now and that this process has not handed out
+/// before: the kernel may give a port just released to the next `bind(0)`, and two tests
+/// running side by side would then publish the same one.
+pub(crate) fn unused_port() -> std::io::Result<u16> {
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut handed_out = HANDED_OUT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if handed_out.insert(port) {
+            return Ok(port);
+        }
+    }
 }
 
 /// The Docker Engine stopped by [`stop_engine`]; [`StoppedEngine::start`] (or dropping it,

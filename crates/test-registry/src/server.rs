@@ -6,7 +6,6 @@
 
 use std::fmt;
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -370,14 +369,11 @@ fn log_tail(directory: &Path, lines: usize) -> String {
 /// A port nobody listens on now. Another process may take it before the registry binds it;
 /// `start` then tries another.
 fn free_port(directory: &Path) -> Result<u16, HarnessError> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(|source| HarnessError::Io {
-            action: "bind a loopback port for",
-            path: directory.to_owned(),
-            source,
-        })
+    crate::docker::unused_port().map_err(|source| HarnessError::Io {
+        action: "bind a loopback port for",
+        path: directory.to_owned(),
+        source,
+    })
 }
 
 fn config(directory: &Path, port: u16, auth_section: &str) -> String {

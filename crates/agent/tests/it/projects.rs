@@ -4,48 +4,19 @@
 //! back through the API, and says what is wrong with a project it cannot read.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use upkeep_agent::config::AgentConfig;
 use upkeep_agent::cycle::Step;
 use upkeep_agent::daemon::Daemon;
 use upkeep_test_registry::docker::{
-    available as docker_available, compose_program, free_port, run as docker,
+    ComposeProject, available as docker_available, compose_program, free_port,
 };
 use upkeep_test_registry::{self as support, Auth};
 use upkeep_update_engine::engine::OutcomeKind;
 use upkeep_update_engine::setup;
 use upkeep_update_engine::store::StateDir;
 use upkeep_versioning_core::Timestamp;
-
-/// A compose project brought down with its volumes at the end.
-struct Compose {
-    program: Vec<&'static str>,
-    dir: PathBuf,
-}
-
-impl Compose {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(self.program[0])
-            .args(&self.program[1..])
-            .args(["--env-file", "versions.env"])
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .unwrap()
-    }
-
-    fn image_of(&self, service: &str) -> String {
-        let id = String::from_utf8(self.run(&["ps", "-q", service]).stdout).unwrap();
-        docker(&["inspect", "--format", "{{.Config.Image}}", id.trim()])
-    }
-}
-
-impl Drop for Compose {
-    fn drop(&mut self) {
-        let _ = self.run(&["down", "-v", "--remove-orphans"]);
-    }
-}
 
 fn env_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("versions.env")).unwrap()
@@ -66,27 +37,15 @@ async fn the_agent_updates_a_compose_project_through_its_own_files() {
     let image = images.image.clone();
     let root = tempfile::tempdir().unwrap();
     // The directory's name is the compose project's.
-    let dir = root
-        .path()
-        .join(format!("upkeep-agent-shop-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
     let port = free_port();
-    std::fs::write(
-        dir.join("docker-compose.yml"),
-        format!(
-            "version: '3.7'\nservices:\n  web:\n    image: ${{WEB_IMAGE}}\n    ports: ['127.0.0.1:{port}:8080']\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("versions.env"),
-        format!("WEB_IMAGE={image}:1.0.0\n"),
-    )
-    .unwrap();
-    let compose = Compose {
+    let compose = ComposeProject::web(
         program,
-        dir: dir.clone(),
-    };
+        root.path(),
+        &format!("upkeep-agent-shop-{}", std::process::id()),
+        &format!("{image}:1.0.0"),
+        port,
+    );
+    let dir = compose.dir.clone();
     let up = compose.run(&["up", "-d"]);
     assert!(
         up.status.success(),

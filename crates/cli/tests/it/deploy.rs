@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use upkeep_test_registry::docker::{compose_program, free_port};
+use upkeep_test_registry::docker::{ComposeProject, compose_program, free_port};
 use upkeep_test_registry::web::WebImages;
 use upkeep_test_registry::{self as support, Auth, TestRegistry};
 
@@ -436,37 +436,6 @@ fn crashes(fx: &Fixture) {
         "{update}"
     );
     assert_eq!(fx.running_tag(), "1.0.1");
-}
-
-/// A compose project of a `web` service (upkeep's) and an `app` that depends on it, brought
-/// down with its volumes at the end.
-struct ComposeProject {
-    program: Vec<&'static str>,
-    dir: std::path::PathBuf,
-    project: String,
-}
-
-impl ComposeProject {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(self.program[0])
-            .args(&self.program[1..])
-            .args(["-p", &self.project, "--env-file", "versions.env"])
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .unwrap()
-    }
-
-    fn image_of(&self, service: &str) -> String {
-        let id = String::from_utf8(self.run(&["ps", "-q", service]).stdout).unwrap();
-        docker(&["inspect", "--format", "{{.Config.Image}}", id.trim()])
-    }
-}
-
-impl Drop for ComposeProject {
-    fn drop(&mut self) {
-        let _ = self.run(&["down", "-v", "--remove-orphans"]);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

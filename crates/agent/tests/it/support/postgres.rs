@@ -13,11 +13,11 @@
 //! as `upkeep` over TCP. Under CI (`CI` set and not empty) a missing PostgreSQL fails the
 //! test; elsewhere the test prints `SKIPPED:` and returns.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use tempfile::TempDir;
+use upkeep_test_registry::docker::free_port;
 
 /// The cluster's superuser.
 const USER: &str = "upkeep";
@@ -222,12 +222,6 @@ fn postgres_ids() -> Option<(u32, u32)> {
         String::from_utf8(output.stdout).ok()?.trim().parse().ok()
     };
     Some((id("-u")?, id("-g")?))
-}
-
-/// A port of 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 fn text(output: &Output) -> String {
