@@ -3,6 +3,7 @@
 //! ```yaml
 //! interval: 1h                     # how often each deployment is checked (default 1h)
 //! jitter: 5m                       # spread of checks, so they do not all fall at once
+//! keep_checks: 30d                 # how long each check's record is kept (default 30d)
 //! listen: 127.0.0.1:8686           # the HTTP API
 //! database: upkeep-agent.db        # SQLite file next to this file, or postgres://…
 //! state: upkeep-state              # the engine's manifest and journal
@@ -44,6 +45,8 @@ use upkeep_versioning_core::manifest::ServiceName;
 
 /// The default check interval: seed 000's once an hour.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
+/// How long the record of a registry check is kept by default.
+pub const DEFAULT_KEEP_CHECKS: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The default address of the HTTP API.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8686";
 /// The label that asks the agent to watch a container.
@@ -59,6 +62,9 @@ pub struct AgentConfig {
     pub interval: Duration,
     /// How far checks are spread after their due time.
     pub jitter: Duration,
+    /// How long the record of a registry check is kept; the newest of each deployment and
+    /// the first that saw each tag (which `min_age` counts from) are kept regardless.
+    pub keep_checks: Duration,
     /// The address of the HTTP API.
     pub listen: SocketAddr,
     /// The database: a SQLite path (relative to the file's directory) or a `postgres://` URL.
@@ -121,6 +127,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("file", &self.file)
             .field("interval", &self.interval)
             .field("jitter", &self.jitter)
+            .field("keep_checks", &self.keep_checks)
             .field("listen", &self.listen)
             .field("database", &redact_url(&self.database))
             .field("state", &self.state)
@@ -232,6 +239,7 @@ impl Window {
 struct RawAgent {
     interval: Option<String>,
     jitter: Option<String>,
+    keep_checks: Option<String>,
     listen: Option<String>,
     database: Option<String>,
     state: Option<PathBuf>,
@@ -322,6 +330,12 @@ impl AgentConfig {
         };
         let interval = duration("interval", raw.interval, DEFAULT_INTERVAL, &mut problems);
         let jitter = duration("jitter", raw.jitter, Duration::ZERO, &mut problems);
+        let keep_checks = duration(
+            "keep_checks",
+            raw.keep_checks,
+            DEFAULT_KEEP_CHECKS,
+            &mut problems,
+        );
         let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().unwrap_or_else(|_| {
             problems.push(Problem {
@@ -378,6 +392,7 @@ impl AgentConfig {
             file: file.to_owned(),
             interval,
             jitter,
+            keep_checks,
             listen,
             database: database_next_to(
                 directory,
@@ -703,6 +718,7 @@ mod tests {
         let text = "
 interval: 30m
 jitter: 5m
+keep_checks: 7d
 listen: 0.0.0.0:9000
 api_token_env: TOKEN
 labels: true
@@ -721,6 +737,7 @@ deployments:
         let config = AgentConfig::parse(text, Path::new("/etc/upkeep/agent.yaml"), &env).unwrap();
         assert_eq!(config.interval, Duration::from_secs(1800));
         assert_eq!(config.jitter, Duration::from_secs(300));
+        assert_eq!(config.keep_checks, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(config.api_token.as_deref(), Some("s3cret"));
         assert_eq!(config.database, "/etc/upkeep/upkeep-agent.db");
         for (given, used) in [
@@ -735,6 +752,7 @@ deployments:
             let config =
                 AgentConfig::parse(&text, Path::new("/etc/upkeep/agent.yaml"), &env).unwrap();
             assert_eq!(config.database, used, "{given}");
+            assert_eq!(config.keep_checks, DEFAULT_KEEP_CHECKS, "the default");
         }
         assert_eq!(config.state, PathBuf::from("/etc/upkeep/upkeep-state"));
         assert_eq!(config.webhooks.registries, ["docker.io", "127.0.0.1:5000"]);
@@ -773,6 +791,7 @@ deployments:
     fn every_problem_names_its_field_and_fix() {
         let text = "
 interval: often
+keep_checks: forever
 listen: nowhere
 api_token_env: MISSING
 deployments:
@@ -788,6 +807,7 @@ deployments:
             fields,
             [
                 "interval",
+                "keep_checks",
                 "listen",
                 "api_token_env",
                 "deployments.web.window",

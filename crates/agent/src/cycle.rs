@@ -574,6 +574,17 @@ impl Agent {
                 }
             }
         }
+        // The check history would otherwise grow by every deployment every interval.
+        let keep = TimeDelta::from_std(self.config.keep_checks).unwrap_or(TimeDelta::MAX);
+        if let Some(before) = (self.clock)().checked_sub_signed(keep) {
+            match self.store.prune_checks(before).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(deleted, %before, "pruned old check records"),
+                Err(error) => report
+                    .steps
+                    .push(("check history".to_owned(), Step::Error(error.to_string()))),
+            }
+        }
         Ok(report)
     }
 

@@ -483,6 +483,33 @@ impl Store {
         Ok(row.map(|(at,)| at))
     }
 
+    /// Deletes the records of checks made before `before`, except those the agent still
+    /// reads: the newest check of each deployment (which paces the next) and the first
+    /// check that chose each target (which a minimum age counts from). Returns how many
+    /// were deleted.
+    pub async fn prune_checks(&self, before: Timestamp) -> Result<u64, StoreError> {
+        // The two subqueries order as `last_check` and `first_seen` do, so that the rows
+        // they would read are the rows kept.
+        let deleted = with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM checks WHERE checked_at < $1 \
+                 AND id <> (SELECT newest.id FROM checks AS newest \
+                            WHERE newest.deployment = checks.deployment \
+                            ORDER BY newest.checked_at DESC, newest.id DESC LIMIT 1) \
+                 AND (target IS NULL OR id <> (SELECT earliest.id FROM checks AS earliest \
+                            WHERE earliest.deployment = checks.deployment \
+                              AND earliest.target = checks.target \
+                            ORDER BY earliest.checked_at ASC, earliest.id ASC LIMIT 1))",
+            )
+            .bind(stored(before))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })
+        .map_err(query_error("pruning old checks"))?;
+        Ok(deleted)
+    }
+
     /// Marks `tag` as never to be applied again to deployment `id` on its own. True when it
     /// was not skipped yet; skipping it again keeps the first reason and time.
     pub async fn skip_version(

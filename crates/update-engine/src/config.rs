@@ -461,13 +461,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let problem = || format!("'{text}' is not a duration; write it like 500ms, 5s, 2min or 1h");
+    let problem =
+        || format!("'{text}' is not a duration; write it like 500ms, 5s, 2min, 1h or 30d");
     let number: u64 = number.parse().map_err(|_| problem())?;
     let millis_per_unit = match unit.trim() {
         "ms" => 1,
         "" | "s" => 1000,
         "m" | "min" => 60_000,
         "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(problem()),
     };
     number
@@ -894,6 +896,7 @@ deployments:
             ("5", 5000),
             ("2min", 120_000),
             ("1h", 3_600_000),
+            ("30d", 2_592_000_000),
         ] {
             assert_eq!(
                 parse_duration(text),

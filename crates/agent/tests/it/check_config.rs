@@ -46,7 +46,7 @@ fn each_problem_is_printed_with_its_field_and_fix() {
         stderr,
         "error: agent.yaml has 2 problems:
   api_token_env: names the environment variable UPKEEP_AGENT_TOKEN, which is not set; set it (`export UPKEEP_AGENT_TOKEN=...`) before starting the agent, or remove `api_token_env`
-  deployments.web.min_age: 'soon' is not a duration; write it like 500ms, 5s, 2min or 1h; edit the agent's configuration file
+  deployments.web.min_age: 'soon' is not a duration; write it like 500ms, 5s, 2min, 1h or 30d; edit the agent's configuration file
 "
     );
 }

@@ -284,4 +284,47 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     assert!(failed.error.is_some(), "{failed:?}");
     assert_eq!(running(&minor), format!("{image}:1.3.0"));
     assert_eq!(running(&patch), format!("{image}:1.0.1"));
+
+    // A month later (keep_checks defaults to 30 days) the cycle prunes the check history:
+    // each deployment keeps its newest check and the first check that saw each tag.
+    let database = agent.config().database.clone();
+    let mut before = Vec::new();
+    for id in [&patch, &notify, &minor] {
+        before.push(check_rows(&database, id).await);
+    }
+    assert!(
+        before.iter().any(|(rows, tags)| rows > tags),
+        "something to prune: {before:?}"
+    );
+    let first_sighting = agent.store().first_seen(&notify, "1.2.0").await.unwrap();
+    assert_eq!(first_sighting, Some(start_time));
+    *clock.lock().unwrap() = start_time + chrono::TimeDelta::days(31);
+    agent.cycle(&none).await.unwrap();
+    for (id, (_, tags)) in [&patch, &notify, &minor].into_iter().zip(&before) {
+        let (rows, _) = check_rows(&database, id).await;
+        assert_eq!(
+            rows,
+            tags + 1,
+            "{id}: the first sighting of each tag and the newest"
+        );
+    }
+    assert_eq!(
+        agent.store().first_seen(&notify, "1.2.0").await.unwrap(),
+        first_sighting
+    );
+}
+
+/// How many checks of deployment `id` the SQLite file `database` holds, and how many
+/// distinct tags they chose.
+async fn check_rows(database: &str, id: &str) -> (i64, i64) {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(database);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let counts =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT target) FROM checks WHERE deployment = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    counts
 }

@@ -77,6 +77,7 @@ on_both_databases!(
     events_page_in_order,
     skipped_versions_are_per_deployment,
     last_check_returns_the_newest,
+    pruning_keeps_the_checks_the_agent_reads,
     timestamps_keep_microseconds,
     ping_answers,
 );
@@ -469,6 +470,69 @@ async fn last_check_returns_the_newest(db: &TestDb) {
         Some(at(10))
     );
     assert_eq!(store.first_seen("api", "1.0.1").await.unwrap(), None);
+}
+
+async fn pruning_keeps_the_checks_the_agent_reads(db: &TestDb) {
+    let store = db.open().await;
+    for id in ["api", "web"] {
+        store
+            .upsert_deployment(&deployment(id, "1.0.0"), at(0))
+            .await
+            .unwrap();
+    }
+    let failed = Check {
+        error: Some("registry answered 503".to_owned()),
+        ..check(at(30), "1.0.0", None)
+    };
+    for recorded in [
+        check(at(10), "1.0.0", Some("1.0.1")),
+        check(at(20), "1.0.0", Some("1.0.1")),
+        failed,
+        check(at(40), "1.0.0", Some("1.0.2")),
+        check(at(50), "1.0.0", Some("1.0.2")),
+        check(at(60), "1.0.0", Some("1.0.2")),
+    ] {
+        store.record_check("web", &recorded).await.unwrap();
+    }
+    store
+        .record_check("api", &check(at(5), "1.0.0", None))
+        .await
+        .unwrap();
+
+    // Before 55: web's 20 (1.0.1 seen before), 30 (no target) and 50 (1.0.2 seen before)
+    // go; web's 10 and 40 (each tag's first sighting) and api's only check stay.
+    assert_eq!(store.prune_checks(at(55)).await.unwrap(), 3);
+    assert_eq!(
+        store.first_seen("web", "1.0.1").await.unwrap(),
+        Some(at(10))
+    );
+    assert_eq!(
+        store.first_seen("web", "1.0.2").await.unwrap(),
+        Some(at(40))
+    );
+    assert_eq!(
+        store.last_check("web").await.unwrap(),
+        Some(check(at(60), "1.0.0", Some("1.0.2")))
+    );
+    assert_eq!(
+        store.last_check("api").await.unwrap(),
+        Some(check(at(5), "1.0.0", None))
+    );
+    // Nothing left to prune. Far later, once a newer check came, 60 goes too; each
+    // deployment keeps its newest check and each tag its first sighting.
+    assert_eq!(store.prune_checks(at(55)).await.unwrap(), 0);
+    let newest = check(at(70), "1.0.2", None);
+    store.record_check("web", &newest).await.unwrap();
+    assert_eq!(store.prune_checks(at(10_000)).await.unwrap(), 1);
+    assert_eq!(store.last_check("web").await.unwrap(), Some(newest));
+    assert_eq!(
+        store.last_check("api").await.unwrap(),
+        Some(check(at(5), "1.0.0", None))
+    );
+    assert_eq!(
+        store.first_seen("web", "1.0.1").await.unwrap(),
+        Some(at(10))
+    );
 }
 
 async fn timestamps_keep_microseconds(db: &TestDb) {
