@@ -98,6 +98,18 @@ fn deployment(id: &str, tag: &str) -> Deployment {
     }
 }
 
+/// A fresh store holding the deployments `api` and `web` at 1.0.0, stored at `since`.
+async fn with_api_and_web(db: &TestDb, since: DateTime<Utc>) -> Store {
+    let store = db.open().await;
+    for id in ["api", "web"] {
+        store
+            .upsert_deployment(&deployment(id, "1.0.0"), since)
+            .await
+            .unwrap();
+    }
+    store
+}
+
 fn check(checked_at: DateTime<Utc>, current: &str, target: Option<&str>) -> Check {
     Check {
         result: CheckResult {
@@ -144,13 +156,7 @@ async fn migrations_are_idempotent(db: &TestDb) {
 }
 
 async fn restart_loses_nothing(db: &TestDb) {
-    let store = db.open().await;
-    for id in ["api", "web"] {
-        store
-            .upsert_deployment(&deployment(id, "1.0.0"), at(1))
-            .await
-            .unwrap();
-    }
+    let store = with_api_and_web(db, at(1)).await;
     store
         .record_check("web", &check(at(2), "1.0.0", Some("1.0.1")))
         .await
@@ -367,13 +373,7 @@ async fn events_page_in_order(db: &TestDb) {
 }
 
 async fn skipped_versions_are_per_deployment(db: &TestDb) {
-    let store = db.open().await;
-    for id in ["api", "web"] {
-        store
-            .upsert_deployment(&deployment(id, "1.0.0"), at(0))
-            .await
-            .unwrap();
-    }
+    let store = with_api_and_web(db, at(0)).await;
     assert!(
         store
             .skip_version("web", "1.0.2", "rolled back", at(2))
@@ -420,13 +420,7 @@ async fn skipped_versions_are_per_deployment(db: &TestDb) {
 }
 
 async fn last_check_returns_the_newest(db: &TestDb) {
-    let store = db.open().await;
-    for id in ["api", "web"] {
-        store
-            .upsert_deployment(&deployment(id, "1.0.0"), at(0))
-            .await
-            .unwrap();
-    }
+    let store = with_api_and_web(db, at(0)).await;
     assert_eq!(store.last_check("web").await.unwrap(), None);
 
     let failed = Check {
@@ -473,13 +467,7 @@ async fn last_check_returns_the_newest(db: &TestDb) {
 }
 
 async fn pruning_keeps_the_checks_the_agent_reads(db: &TestDb) {
-    let store = db.open().await;
-    for id in ["api", "web"] {
-        store
-            .upsert_deployment(&deployment(id, "1.0.0"), at(0))
-            .await
-            .unwrap();
-    }
+    let store = with_api_and_web(db, at(0)).await;
     let failed = Check {
         error: Some("registry answered 503".to_owned()),
         ..check(at(30), "1.0.0", None)
