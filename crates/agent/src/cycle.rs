@@ -70,7 +70,9 @@ pub enum Step {
     Recovered(String),
     /// The update could not start; nothing changed.
     Failed(String),
-    /// An update is due but waits: outside the window, or the tag is too new.
+    /// An update is due but waits: outside the window, or the tag is too new. Reported (and
+    /// written to the event log) when the wait for that tag and reason begins, not on every
+    /// cycle it lasts.
     Waiting(String),
     /// Announced an update the policy leaves to a person.
     Announced(String),
@@ -666,9 +668,12 @@ impl Agent {
         for action in decision.actions {
             match action {
                 Action::Apply { target, kind } => {
-                    let step = self
+                    let Some(step) = self
                         .apply(watched, service, record, schedule, &target, kind, now)
-                        .await?;
+                        .await?
+                    else {
+                        continue;
+                    };
                     if step == Step::Applied(target.clone()) {
                         // What the registry said still holds for the new tag until the
                         // interval has passed: record it, so the next cycle does not ask again.
@@ -802,7 +807,8 @@ impl Agent {
         Ok((result, newest))
     }
 
-    /// Applies `target` when the window and the minimum age allow, and tells people.
+    /// Applies `target` when the window and the minimum age allow, and tells people. `None`
+    /// while a wait already reported goes on.
     #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
@@ -813,7 +819,7 @@ impl Agent {
         target: &str,
         kind: UpdateKind,
         now: Timestamp,
-    ) -> Result<Step, CycleError> {
+    ) -> Result<Option<Step>, CycleError> {
         let id = record.id.as_str();
         if let Some(window) = schedule
             .window
@@ -825,8 +831,7 @@ impl Agent {
                 record.current_tag,
                 window.describe()
             );
-            self.event(now, id, "waiting", record, target, &why).await?;
-            return Ok(Step::Waiting(why));
+            return self.wait(now, record, target, "window", why).await;
         }
         if let Some(min_age) = schedule.min_age {
             let seen = self.store.first_seen(id, target).await?.unwrap_or(now);
@@ -837,8 +842,7 @@ impl Agent {
                     age.num_minutes(),
                     min_age.as_secs() / 60
                 );
-                self.event(now, id, "waiting", record, target, &why).await?;
-                return Ok(Step::Waiting(why));
+                return self.wait(now, record, target, "min_age", why).await;
             }
         }
         let _one_at_a_time = self.changes.lock().await;
@@ -852,7 +856,9 @@ impl Agent {
             .await?;
         let outcomes = watched.engine.apply(&plan, false).await?;
         let Some(outcome) = outcomes.into_iter().next() else {
-            return Ok(Step::Error(format!("{target} was not applied: {plan:?}")));
+            return Ok(Some(Step::Error(format!(
+                "{target} was not applied: {plan:?}"
+            ))));
         };
         let (step, notice, kind_word) = match outcome.result {
             OutcomeKind::Changed => (
@@ -909,7 +915,29 @@ impl Agent {
         if let Some(notice) = notice {
             self.announce(notice, now).await?;
         }
-        Ok(step)
+        Ok(Some(step))
+    }
+
+    /// Notes that the update to `target` waits for `reason`: in the event log and the report
+    /// once per (deployment, target, reason), since the daemon decides every tick and a
+    /// window can be a day away.
+    async fn wait(
+        &self,
+        now: Timestamp,
+        record: &Deployment,
+        target: &str,
+        reason: &str,
+        why: String,
+    ) -> Result<Option<Step>, CycleError> {
+        let id = record.id.as_str();
+        // The ledger of announcements doubles as the ledger of waits; notices' keys end in
+        // their kind (`update_available`, ...), so these cannot collide with them.
+        let key = format!("{id}|{target}|waiting_for_{reason}");
+        if !self.store.mark_notified(&key, now).await? {
+            return Ok(None);
+        }
+        self.event(now, id, "waiting", record, target, &why).await?;
+        Ok(Some(Step::Waiting(why)))
     }
 
     async fn event(

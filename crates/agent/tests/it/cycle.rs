@@ -2,7 +2,8 @@
 //! clock, SQLite, and a local HTTP sink catching notifications: `auto_patch` updates and
 //! ignores a minor release, `notify_only` announces once, `disabled` is never checked, a
 //! failing version is rolled back and never retried, a later good version is applied, and
-//! nothing is asked of the registry again within the interval.
+//! nothing is asked of the registry again within the interval; updates wait for their window
+//! (in its time zone) and for a new tag to age, and say so once.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -35,6 +36,7 @@ impl Drop for Containers {
         for tag in [
             "1.0.0",
             "1.0.1",
+            "1.0.2",
             "1.1.0",
             "1.2.0",
             "1.3.0",
@@ -312,6 +314,106 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
         agent.store().first_seen(&notify, "1.2.0").await.unwrap(),
         first_sighting
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn updates_wait_for_their_window_and_for_new_tags_to_age() {
+    if !docker_available() {
+        return;
+    }
+    let Some(registry) = support::registry(Auth::None).await else {
+        return;
+    };
+    let images = registry.push_web_images().await.unwrap();
+    let image = images.image.clone();
+    let name = format!("agent-window-{}", std::process::id());
+    let _containers = Containers(vec![name.clone()], image.clone());
+    let port = free_port();
+    start(&name, &image, "1.0.0", port);
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start().await;
+    // 02:00 to 04:59 in Berlin, which is UTC+1 in November: the UTC hours 1 to 3.
+    let config = format!(
+        "interval: 1h\ndeployments:\n{}    window: '* 2-4 * * *'\n    timezone: Europe/Berlin\n    min_age: 1h\n",
+        deployment(&name, &image, "auto_patch", port),
+    );
+    let at = |text: &str| text.parse::<Timestamp>().unwrap();
+    let clock = Arc::new(Mutex::new(at("2026-11-25T04:30:00Z")));
+    let agent = agent(
+        &config,
+        dir.path(),
+        &sink,
+        Arc::clone(&clock),
+        Arc::new(Metrics::default()),
+    )
+    .await;
+    let none = BTreeSet::new();
+    let running = || docker(&["inspect", "--format", "{{.Config.Image}}", &name]);
+
+    // 04:30 UTC is 05:30 in Berlin: inside the hours 2 to 4 of UTC, outside Berlin's.
+    let report = agent.cycle(&none).await.unwrap();
+    let steps = report.of(&name);
+    assert_eq!(
+        steps[0],
+        &Step::Checked(Some("1.0.1".to_owned())),
+        "{report:#?}"
+    );
+    assert!(
+        matches!(steps.get(1), Some(Step::Waiting(why)) if why.contains("'* 2-4 * * *' (Europe/Berlin)")),
+        "{report:#?}"
+    );
+    assert_eq!(running(), format!("{image}:1.0.0"));
+
+    // The daemon decides every 30 s; a wait that goes on is not reported or logged again.
+    *clock.lock().unwrap() = at("2026-11-25T04:40:00Z");
+    let report = agent.cycle(&none).await.unwrap();
+    assert!(report.of(&name).is_empty(), "{report:#?}");
+    assert_eq!(running(), format!("{image}:1.0.0"));
+
+    // 01:10 UTC next night is 02:10 in Berlin, inside the window; 1.0.2 was just pushed, and
+    // its registry notification asks for a check. Known for 0 minutes: it waits an hour.
+    registry.alias_web_image("1.0.1", "1.0.2").await.unwrap();
+    *clock.lock().unwrap() = at("2026-11-26T01:10:00Z");
+    let report = agent.cycle(&BTreeSet::from([name.clone()])).await.unwrap();
+    let steps = report.of(&name);
+    assert_eq!(
+        steps[0],
+        &Step::Checked(Some("1.0.2".to_owned())),
+        "{report:#?}"
+    );
+    assert!(
+        matches!(steps.get(1), Some(Step::Waiting(why)) if why.contains("1.0.2 is known for 0 min; it is applied once it is 60 min old")),
+        "{report:#?}"
+    );
+    *clock.lock().unwrap() = at("2026-11-26T01:40:00Z");
+    let report = agent.cycle(&none).await.unwrap();
+    assert!(report.of(&name).is_empty(), "{report:#?}");
+    assert_eq!(running(), format!("{image}:1.0.0"));
+
+    // Two hours after it appeared, still inside the window (04:10 in Berlin): applied.
+    *clock.lock().unwrap() = at("2026-11-26T03:10:00Z");
+    let report = agent.cycle(&none).await.unwrap();
+    assert_eq!(
+        report.of(&name),
+        [
+            &Step::Checked(Some("1.0.2".to_owned())),
+            &Step::Applied("1.0.2".to_owned())
+        ],
+        "{report:#?}"
+    );
+    assert_eq!(running(), format!("{image}:1.0.2"));
+    let waits: Vec<(Option<String>, String)> = agent
+        .store()
+        .events(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.kind == "waiting")
+        .map(|e| (e.event.to_tag, e.event.message))
+        .collect();
+    assert_eq!(waits.len(), 2, "one event per wait: {waits:#?}");
+    assert_eq!(waits[0].0.as_deref(), Some("1.0.1"));
+    assert_eq!(waits[1].0.as_deref(), Some("1.0.2"));
 }
 
 /// How many checks of deployment `id` the SQLite file `database` holds, and how many
