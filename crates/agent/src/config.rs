@@ -19,7 +19,7 @@
 //!   shop:                          # its deployments are `shop:SERVICE` (`shop:web`)
 //!     directory: /srv/shop         # its upkeep.yaml, version-manifest.yaml and versions.env
 //!     window: '* 2-4 * * *'        # the schedule keys below, for all its services
-//! deployments:                     # as in upkeep.yaml, plus the four keys below
+//! deployments:                     # as in upkeep.yaml, plus the five keys below
 //!   web:
 //!     image: registry.example/web
 //!     policy: auto_patch
@@ -27,6 +27,7 @@
 //!     timezone: Europe/Berlin      # of the window (default UTC)
 //!     min_age: 1h                  # a tag must be known this long before an auto update
 //!     interval: 30m                # this deployment's own check interval
+//!     release_notes: https://github.com/acme/web/releases/tag/v{tag}   # linked in notices
 //! ```
 //!
 //! Secrets are never written in the file: the `*_env` keys name environment variables.
@@ -178,7 +179,8 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-/// When a deployment may be checked and updated.
+/// When a deployment may be checked and updated, and where the release notes of a version
+/// it could move to are: the agent's own keys of a deployment.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Schedule {
@@ -188,6 +190,64 @@ pub struct Schedule {
     pub min_age: Option<Duration>,
     /// This deployment's check interval, instead of the agent's.
     pub interval: Option<Duration>,
+    /// Where a version's release notes are, for the notices.
+    pub release_notes: Option<ReleaseNotes>,
+}
+
+/// Where a version's release notes are: a URL in which `{tag}` stands for the tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseNotes {
+    template: String,
+}
+
+impl ReleaseNotes {
+    /// The placeholder the tag replaces.
+    pub const TAG: &'static str = "{tag}";
+
+    /// Reads `template`: an `http` or `https` URL, with `{tag}` where the tag goes (or
+    /// without, for one page of all the notes).
+    pub fn new(template: &str) -> Result<Self, String> {
+        let example = "such as https://github.com/acme/web/releases/tag/v{tag}";
+        let filled = template.replace(Self::TAG, "1.0.0");
+        if filled.contains(['{', '}']) {
+            return Err(format!(
+                "'{template}' has a placeholder other than {{tag}}; write a URL {example}"
+            ));
+        }
+        match url::Url::parse(&filled) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Self {
+                template: template.to_owned(),
+            }),
+            Ok(url) => Err(format!(
+                "'{template}' uses {}:, which a person cannot open from a notice; write an http or https URL {example}",
+                url.scheme()
+            )),
+            Err(error) => Err(format!(
+                "'{template}' is not a URL ({error}); write one {example}"
+            )),
+        }
+    }
+
+    /// The release notes of a repository whose source the OCI label
+    /// `org.opencontainers.image.source` names, when it is on GitHub: its releases page.
+    /// Other hosts lay their release pages out in their own ways, so they give none.
+    pub fn from_source(source: &str) -> Option<Self> {
+        let url = url::Url::parse(source.trim()).ok()?;
+        if url.scheme() != "https" || url.host_str() != Some("github.com") {
+            return None;
+        }
+        let mut parts = url.path_segments()?.filter(|part| !part.is_empty());
+        let (owner, repository) = (parts.next()?, parts.next()?);
+        let repository = repository.strip_suffix(".git").unwrap_or(repository);
+        Some(Self {
+            template: format!("https://github.com/{owner}/{repository}/releases"),
+        })
+    }
+
+    /// The link for `tag`.
+    pub fn link(&self, tag: &str) -> String {
+        self.template.replace(Self::TAG, tag)
+    }
 }
 
 /// An update window: the minutes a cron expression matches, in a time zone.
@@ -266,7 +326,17 @@ struct RawWebhooks {
 }
 
 /// The keys the agent reads in a deployment; the rest go to the engine.
-const SCHEDULE_KEYS: [&str; 4] = ["window", "timezone", "min_age", "interval"];
+const SCHEDULE_KEYS: [&str; 5] = ["window", "timezone", "min_age", "interval", "release_notes"];
+
+/// The agent's keys of one deployment, project or container, as written.
+#[derive(Default)]
+struct ScheduleText {
+    window: Option<String>,
+    timezone: Option<String>,
+    min_age: Option<String>,
+    interval: Option<String>,
+    release_notes: Option<String>,
+}
 
 const EDIT: &str = "edit the agent's configuration file";
 
@@ -517,24 +587,25 @@ fn take_schedule(
             }
         }
     };
-    let (window, timezone, min_age, interval) = (
-        text(SCHEDULE_KEYS[0]),
-        text(SCHEDULE_KEYS[1]),
-        text(SCHEDULE_KEYS[2]),
-        text(SCHEDULE_KEYS[3]),
-    );
-    schedule_from(window, timezone, min_age, interval, path, problems)
+    let given = ScheduleText {
+        window: text("window"),
+        timezone: text("timezone"),
+        min_age: text("min_age"),
+        interval: text("interval"),
+        release_notes: text("release_notes"),
+    };
+    schedule_from(given, path, problems)
 }
 
 /// Builds a schedule from its texts; problems name the field `PATH.KEY`.
-fn schedule_from(
-    window: Option<String>,
-    timezone: Option<String>,
-    min_age: Option<String>,
-    interval: Option<String>,
-    path: &str,
-    problems: &mut Vec<Problem>,
-) -> Schedule {
+fn schedule_from(given: ScheduleText, path: &str, problems: &mut Vec<Problem>) -> Schedule {
+    let ScheduleText {
+        window,
+        timezone,
+        min_age,
+        interval,
+        release_notes,
+    } = given;
     let field = |key: &str| format!("{path}.{key}");
     let mut duration = |key: &str, text: Option<String>| {
         let text = text?;
@@ -572,10 +643,22 @@ fn schedule_from(
         }
         (None, None) => None,
     };
+    let release_notes = release_notes.and_then(|template| {
+        ReleaseNotes::new(&template)
+            .map_err(|problem| {
+                problems.push(Problem {
+                    field: field("release_notes"),
+                    problem,
+                    fix: EDIT.to_owned(),
+                });
+            })
+            .ok()
+    });
     Schedule {
         window,
         min_age,
         interval,
+        release_notes,
     }
 }
 
@@ -599,13 +682,18 @@ pub const LABELS: [(&str, &str); 16] = [
     ("upkeep.window", "window"),
 ];
 
+/// The OCI image label naming the image's source repository; Docker copies an image's labels
+/// to its containers.
+pub const OCI_SOURCE_LABEL: &str = "org.opencontainers.image.source";
+
 /// A deployment declared by a container's labels.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Labelled {
     /// The deployment, named after the container.
     pub config: Config,
-    /// Its schedule (`upkeep.window`, `upkeep.timezone`, `upkeep.min_age`, `upkeep.interval`).
+    /// Its schedule (`upkeep.window`, `upkeep.timezone`, `upkeep.min_age`, `upkeep.interval`,
+    /// `upkeep.release_notes` or else the image's `org.opencontainers.image.source`).
     pub schedule: Schedule,
 }
 
@@ -632,7 +720,11 @@ pub fn from_labels(
         }
         if matches!(
             label.as_str(),
-            "upkeep.timezone" | "upkeep.min_age" | "upkeep.interval" | "upkeep.window"
+            "upkeep.timezone"
+                | "upkeep.min_age"
+                | "upkeep.interval"
+                | "upkeep.window"
+                | "upkeep.release_notes"
         ) {
             continue;
         }
@@ -641,7 +733,7 @@ pub fn from_labels(
                 field: label_field(label),
                 problem: "is not a label upkeep reads".to_owned(),
                 fix: format!(
-                    "rename or remove it; the labels are {}, upkeep.timezone, upkeep.min_age and upkeep.interval",
+                    "rename or remove it; the labels are {}, upkeep.timezone, upkeep.min_age, upkeep.interval and upkeep.release_notes",
                     LABELS.map(|(name, _)| name).join(", ")
                 ),
             });
@@ -669,14 +761,26 @@ pub fn from_labels(
     if !health.is_empty() {
         deployment.insert(key("health"), yaml_serde::Value::Mapping(health));
     }
-    let schedule = schedule_from(
-        labels.get("upkeep.window").cloned(),
-        labels.get("upkeep.timezone").cloned(),
-        labels.get("upkeep.min_age").cloned(),
-        labels.get("upkeep.interval").cloned(),
+    let label = |name: &str| labels.get(&format!("upkeep.{name}")).cloned();
+    let given = ScheduleText {
+        window: label("window"),
+        timezone: label("timezone"),
+        min_age: label("min_age"),
+        interval: label("interval"),
+        release_notes: label("release_notes"),
+    };
+    let mut schedule = schedule_from(
+        given,
         &format!("container {container}: label upkeep"),
         &mut problems,
     );
+    // Images built with the usual tooling name their source repository; its releases page
+    // is where the notes are when the labels name no other place.
+    if schedule.release_notes.is_none() {
+        schedule.release_notes = labels
+            .get(OCI_SOURCE_LABEL)
+            .and_then(|source| ReleaseNotes::from_source(source));
+    }
     let mut deployments = yaml_serde::Mapping::new();
     deployments.insert(key(container), yaml_serde::Value::Mapping(deployment));
     let mut engine_problems = Vec::new();
@@ -772,6 +876,86 @@ deployments:
     }
 
     #[test]
+    fn release_notes_are_a_url_with_the_tag_in_it() {
+        let file = |template: &str| {
+            let text = format!(
+                "deployments:\n  web:\n    image: registry.example/web\n    release_notes: '{template}'\n"
+            );
+            AgentConfig::parse(&text, Path::new("agent.yaml"), &env)
+        };
+        let config = file("https://github.com/acme/web/releases/tag/v{tag}").unwrap();
+        let notes = config.schedules["web"].release_notes.as_ref().unwrap();
+        assert_eq!(
+            notes.link("1.2.3"),
+            "https://github.com/acme/web/releases/tag/v1.2.3"
+        );
+        let one_page = file("https://nginx.org/en/CHANGES").unwrap();
+        assert_eq!(
+            one_page.schedules["web"]
+                .release_notes
+                .as_ref()
+                .unwrap()
+                .link("1.2.3"),
+            "https://nginx.org/en/CHANGES"
+        );
+        for (template, problem) in [
+            (
+                "ftp://acme.example/{tag}",
+                "uses ftp:, which a person cannot open",
+            ),
+            (
+                "https://acme.example/{version}",
+                "has a placeholder other than {tag}",
+            ),
+            (
+                "acme.example/notes",
+                "is not a URL (relative URL without a base)",
+            ),
+        ] {
+            let error = file(template).unwrap_err();
+            assert_eq!(error.problems.len(), 1, "{error}");
+            let found = &error.problems[0];
+            assert_eq!(found.field, "deployments.web.release_notes");
+            assert!(found.problem.contains(problem), "{template}: {found:?}");
+            assert!(
+                found
+                    .problem
+                    .contains("https://github.com/acme/web/releases/tag/v{tag}")
+            );
+        }
+    }
+
+    #[test]
+    fn release_notes_from_a_source_on_github() {
+        for (source, notes) in [
+            (
+                "https://github.com/acme/web",
+                Some("https://github.com/acme/web/releases"),
+            ),
+            (
+                "https://github.com/acme/web.git",
+                Some("https://github.com/acme/web/releases"),
+            ),
+            (
+                "https://github.com/acme/web/tree/main/app",
+                Some("https://github.com/acme/web/releases"),
+            ),
+            ("https://github.com/acme", None),
+            ("https://gitlab.com/acme/web", None),
+            ("git@github.com:acme/web.git", None),
+            ("http://github.com/acme/web", None),
+        ] {
+            assert_eq!(
+                ReleaseNotes::from_source(source)
+                    .map(|found| found.link("1.0.0"))
+                    .as_deref(),
+                notes,
+                "{source}"
+            );
+        }
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug_output() {
         let text = "api_token_env: TOKEN\ndatabase: postgres://upkeep:hunter2@db:5432/upkeep\nwebhooks:\n  token_env: TOKEN\n";
         let config = AgentConfig::parse(text, Path::new("agent.yaml"), &env).unwrap();
@@ -846,6 +1030,39 @@ deployments:
         assert_eq!(web.policy.as_str(), "auto_minor");
         assert_eq!(web.health.patience.attempts, 3);
         assert_eq!(labelled.schedule.min_age, Some(Duration::from_secs(7200)));
+        assert_eq!(labelled.schedule.release_notes, None);
+
+        // Release notes: the label, else the GitHub repository the image names as its source.
+        let notes = |extra: &[(&str, &str)]| {
+            let mut with = labels.clone();
+            with.extend(
+                extra
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
+            from_labels("web", "registry.example/web", &with)
+                .unwrap()
+                .unwrap()
+                .schedule
+                .release_notes
+                .map(|notes| notes.link("2.0.0"))
+        };
+        let source = (OCI_SOURCE_LABEL, "https://github.com/acme/web");
+        assert_eq!(
+            notes(&[source]).as_deref(),
+            Some("https://github.com/acme/web/releases")
+        );
+        assert_eq!(
+            notes(&[
+                source,
+                (
+                    "upkeep.release_notes",
+                    "https://acme.example/web/{tag}.html"
+                )
+            ])
+            .as_deref(),
+            Some("https://acme.example/web/2.0.0.html")
+        );
 
         let mut off = labels.clone();
         off.insert("upkeep.enable".to_owned(), "false".to_owned());

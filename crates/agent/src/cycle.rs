@@ -697,7 +697,10 @@ impl Agent {
                         &record.current_tag,
                         &target,
                         kind,
-                        None,
+                        schedule
+                            .release_notes
+                            .as_ref()
+                            .map(|notes| notes.link(&target)),
                         now,
                     );
                     if self.announce(notice, now).await? {
@@ -912,7 +915,11 @@ impl Agent {
         self.record_current(id).await?;
         self.event(now, id, kind_word, record, target, &outcome.message)
             .await?;
-        if let Some(notice) = notice {
+        if let Some(mut notice) = notice {
+            notice.release_notes = schedule
+                .release_notes
+                .as_ref()
+                .map(|notes| notes.link(target));
             self.announce(notice, now).await?;
         }
         Ok(Some(step))

@@ -1,9 +1,9 @@
 //! The agent's cycle on this machine's Docker Engine and a loopback registry, with a test
 //! clock, SQLite, and a local HTTP sink catching notifications: `auto_patch` updates and
-//! ignores a minor release, `notify_only` announces once, `disabled` is never checked, a
-//! failing version is rolled back and never retried, a later good version is applied, and
-//! nothing is asked of the registry again within the interval; updates wait for their window
-//! (in its time zone) and for a new tag to age, and say so once.
+//! ignores a minor release, `notify_only` announces once (with its release notes link),
+//! `disabled` is never checked, a failing version is rolled back and never retried, a later
+//! good version is applied, and nothing is asked of the registry again within the interval;
+//! updates wait for their window (in its time zone) and for a new tag to age, and say so once.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -127,9 +127,10 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     let dir = tempfile::tempdir().unwrap();
     let mut sink = Sink::start().await;
     let config = format!(
-        "interval: 1h\ndeployments:\n{}{}{}{}",
+        "interval: 1h\ndeployments:\n{}{}{}{}{}",
         deployment(&patch, &image, "auto_patch", ports[0]),
         deployment(&notify, &image, "notify_only", ports[1]),
+        "    release_notes: https://github.com/acme/web/releases/tag/v{tag}\n",
         deployment(&off, &image, "disabled", ports[2]),
         deployment(&minor, &image, "auto_minor", ports[3]),
     );
@@ -192,6 +193,12 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
         kinds.contains(&(notify.clone(), "update_available".to_owned())),
         "{sent:#?}"
     );
+    // Where the deployment says its release notes are; nowhere for one that does not say.
+    for notice in &sent {
+        let expected = (notice["deployment"] == notify.as_str())
+            .then_some("https://github.com/acme/web/releases/tag/v1.2.0");
+        assert_eq!(notice["release_notes"].as_str(), expected, "{notice:#}");
+    }
     assert!(
         kinds.contains(&(minor.clone(), "update_rolled_back".to_owned())),
         "{sent:#?}"
