@@ -94,20 +94,26 @@ async fn agent(
     agent
 }
 
+/// A loopback registry holding the web images, and their image name; `None` (the test
+/// passes by) without Docker or the registry tools, outside CI.
+async fn registry_with_web_images() -> Option<(support::TestRegistry, String)> {
+    if !docker_available() {
+        return None;
+    }
+    let registry = support::registry(Auth::None).await?;
+    let image = registry.push_web_images().await.unwrap().image;
+    Some((registry, image))
+}
+
 fn checked(steps: &[&Step]) -> bool {
     steps.iter().any(|step| matches!(step, Step::Checked(_)))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
-    if !docker_available() {
-        return;
-    }
-    let Some(registry) = support::registry(Auth::None).await else {
+    let Some((registry, image)) = registry_with_web_images().await else {
         return;
     };
-    let images = registry.push_web_images().await.unwrap();
-    let image = images.image.clone();
     let id = std::process::id();
     let (patch, notify, off, minor) = (
         format!("agent-patch-{id}"),
@@ -325,14 +331,9 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn updates_wait_for_their_window_and_for_new_tags_to_age() {
-    if !docker_available() {
-        return;
-    }
-    let Some(registry) = support::registry(Auth::None).await else {
+    let Some((registry, image)) = registry_with_web_images().await else {
         return;
     };
-    let images = registry.push_web_images().await.unwrap();
-    let image = images.image.clone();
     let name = format!("agent-window-{}", std::process::id());
     let _containers = Containers(vec![name.clone()], image.clone());
     let port = free_port();
