@@ -31,6 +31,9 @@ pub const TICK: Duration = Duration::from_secs(30);
 /// at once; updates and rollbacks run now, one change at a time with the cycle's.
 struct DaemonControl {
     trigger: Trigger,
+    /// The Docker client `/health` pings, kept between requests: connecting negotiates the
+    /// API version, one more request each time.
+    docker: std::sync::RwLock<Option<DockerRuntime>>,
 }
 
 fn outcome_json(
@@ -91,10 +94,20 @@ impl Control for DaemonControl {
     }
 
     async fn docker_reachable(&self) -> bool {
-        match DockerRuntime::connect().await {
-            Ok(docker) => docker.running_containers().await.is_ok(),
-            Err(_) => false,
+        let kept = self.docker.read().ok().and_then(|kept| kept.clone());
+        if let Some(docker) = kept
+            && docker.ping().await.is_ok()
+        {
+            return true;
         }
+        // Away, or restarted under the kept client: connecting afresh (which asks the engine
+        // its version) tells which, so a restart costs no false 503.
+        let connected = DockerRuntime::connect().await.ok();
+        let reachable = connected.is_some();
+        if let Ok(mut kept) = self.docker.write() {
+            *kept = connected;
+        }
+        reachable
     }
 
     async fn triggered_by_push(&self, pushes: Vec<Push>) -> usize {
@@ -240,6 +253,7 @@ impl Daemon {
             self.agent.store().clone(),
             Arc::new(DaemonControl {
                 trigger: self.trigger(),
+                docker: std::sync::RwLock::default(),
             }),
             Arc::clone(&self.metrics),
             ApiSettings::from_config(config),

@@ -82,6 +82,19 @@ impl DockerRuntime {
             .collect())
     }
 
+    /// Whether the engine answers: `GET /_ping`, the engine's own health endpoint, which
+    /// costs it nothing, unlike listing containers.
+    pub async fn ping(&self) -> Result<(), RuntimeError> {
+        self.docker
+            .ping()
+            .await
+            .map(drop)
+            .map_err(|source| RuntimeError::Connect {
+                address: local_address(),
+                source,
+            })
+    }
+
     /// The names of the running containers, oldest first (the order `upkeep init` lists
     /// them in).
     pub async fn running_containers(&self) -> Result<Vec<String>, RuntimeError> {
