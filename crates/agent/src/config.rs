@@ -329,7 +329,6 @@ struct RawWebhooks {
 const SCHEDULE_KEYS: [&str; 5] = ["window", "timezone", "min_age", "interval", "release_notes"];
 
 /// The agent's keys of one deployment, project or container, as written.
-#[derive(Default)]
 struct ScheduleText {
     window: Option<String>,
     timezone: Option<String>,

@@ -83,7 +83,7 @@ impl DockerRuntime {
     }
 
     /// Whether the engine answers: `GET /_ping`, the engine's own health endpoint, which
-    /// costs it nothing, unlike listing containers.
+    /// answers without looking at containers, unlike listing them.
     pub async fn ping(&self) -> Result<(), RuntimeError> {
         self.docker
             .ping()
