@@ -11,10 +11,11 @@
 //! script.
 
 use std::fmt;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::process::{Ran, last_line};
 
 /// The default time a hook may take.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -129,38 +130,35 @@ impl Hook {
                 "the command is empty; give at least a program".to_owned(),
             ));
         };
-        let child = tokio::process::Command::new(program)
+        let mut command = tokio::process::Command::new(program);
+        command
             .args(args)
             .env("UPKEEP_EVENT", event.as_str())
             .env("UPKEEP_SERVICE", context.service)
             .env("UPKEEP_FROM", context.from)
-            .env("UPKEEP_TO", context.to)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+            .env("UPKEEP_TO", context.to);
+        // The hook and whatever it starts run in their own process group, stopped whole when
+        // the time is up or the change is dropped.
+        let ran = crate::process::run(&mut command, self.timeout)
+            .await
             .map_err(|error| failed(format!("cannot start it: {error}")))?;
-        let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
-            Ok(Ok(output)) => output,
-            Ok(Err(error)) => return Err(failed(format!("cannot wait for it: {error}"))),
-            // Dropping the child kills it (`kill_on_drop`).
-            Err(_) => {
+        let (status, stderr) = match ran {
+            Ran::Exited { status, stderr, .. } => (status, stderr),
+            Ran::TimedOut => {
                 return Err(failed(format!(
-                    "still running after {}; it was stopped (raise its timeout if it needs longer)",
+                    "still running after {}; it was stopped with everything it started (raise its timeout if it needs longer)",
                     readable(self.timeout)
                 )));
             }
         };
-        if output.status.success() {
+        if status.success() {
             return Ok(());
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().last().unwrap_or("").trim();
+        let last = last_line(&stderr);
         Err(failed(if last.is_empty() {
-            output.status.to_string()
+            status.to_string()
         } else {
-            format!("{}: {last}", output.status)
+            format!("{status}: {last}")
         }))
     }
 }
@@ -246,6 +244,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hook_past_its_time_leaves_no_process_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        // The grandchild ignores SIGTERM, as a careless backup script's child might.
+        let hook = shell(
+            &format!(
+                "sh -c 'trap \"\" TERM; echo $$ > {}; while :; do sleep 1; done' & wait",
+                pid_file.display()
+            ),
+            Duration::from_millis(500),
+        );
+        let error = hook.run(HookEvent::PreUpdate, &CONTEXT).await.unwrap_err();
+        assert!(
+            error.reason.starts_with("still running after 500 ms"),
+            "{error}"
+        );
+        let grandchild = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", grandchild.trim());
+        let mut gone = false;
+        for _ in 0..50 {
+            // Gone, or a zombie waiting for init to reap it: either way it no longer runs.
+            gone = std::fs::read_to_string(&stat).map_or(true, |stat| stat.contains(") Z "));
+            if gone {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            gone,
+            "the hook's grandchild {} still runs",
+            grandchild.trim()
+        );
+    }
+
+    #[tokio::test]
     async fn failures_say_which_hook_and_why() {
         let failing = shell("echo 'backup disk full' >&2; exit 2", DEFAULT_HOOK_TIMEOUT);
         let error = failing
@@ -260,7 +293,7 @@ mod tests {
         let error = slow.run(HookEvent::PostUpdate, &CONTEXT).await.unwrap_err();
         assert_eq!(
             error.reason,
-            "still running after 200 ms; it was stopped (raise its timeout if it needs longer)"
+            "still running after 200 ms; it was stopped with everything it started (raise its timeout if it needs longer)"
         );
         assert_eq!(readable(Duration::from_secs(90)), "90 s");
         assert_eq!(readable(DEFAULT_HOOK_TIMEOUT), "1 min");

@@ -344,6 +344,66 @@ fn flow(fx: &Fixture) {
     );
 }
 
+/// Issue 11: a command health check that never returns is a failed attempt when its time is
+/// up; after its retries the update rolls back (exit 3) instead of hanging with the journal
+/// on disk, and the probe's processes do not outlive it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_health_command_that_never_returns_fails_and_the_update_rolls_back() {
+    let Some(fx) = fixture("hung").await else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        // A number no other process here sleeps for, to find the probe's processes by.
+        let seconds = (100_000 + std::process::id()).to_string();
+        std::fs::write(
+            fx.dir().join("upkeep.yaml"),
+            format!(
+                "deployments:\n  {service}:\n    image: {image}\n    container: {container}\n    policy: auto_patch\n    health:\n      command: [sh, -c, 'sleep {seconds}; echo done']\n      timeout: 2s\n      retries: 2\n      interval: 250ms\n",
+                service = fx.service(),
+                image = fx.images.image,
+                container = fx.container,
+            ),
+        )
+        .unwrap();
+        let update = fx.run(&["update", "--yes"]);
+        assert_eq!(update.code, 3, "{update}");
+        assert!(
+            update.stdout.contains("1.0.0 -> 1.0.1 failed: health check command sh -c sleep")
+                && update.stdout.contains("no answer within 2000 ms")
+                && update.stdout.contains("rolled back to 1.0.0, which runs again"),
+            "{update}"
+        );
+        assert_eq!(fx.running_tag(), "1.0.0");
+        assert_eq!(fx.serves(), "1.0.0");
+        assert!(
+            !fx.dir().join(".upkeep-journal.json").exists(),
+            "the journal is cleared"
+        );
+        let history = fx.run(&["history", &fx.service()]);
+        assert!(history.stdout.contains("[1.0.1 failed]"), "{history}");
+        let left = processes_running(&["sleep", &seconds]);
+        assert!(left.is_empty(), "the probe's processes outlived it: {left:?}");
+    })
+    .await
+    .unwrap();
+}
+
+/// The pids of the processes whose command line is exactly `words`, zombies left out.
+fn processes_running(words: &[&str]) -> Vec<String> {
+    let wanted = words.join("\0") + "\0";
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let path = entry.path();
+            std::fs::read(path.join("cmdline")).is_ok_and(|line| line == wanted.as_bytes())
+                && std::fs::read_to_string(path.join("stat"))
+                    .is_ok_and(|stat| !stat.contains(") Z "))
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_update_killed_at_any_step_is_finished_or_undone_by_the_next_run() {
     let Some(fx) = fixture("crash").await else {

@@ -34,7 +34,10 @@ pub(crate) fn upkeep(args: &[&str], stdin: &str) -> Run {
 
 /// Runs `upkeep ARGS` with extra environment variables and no Docker config of the user's.
 pub(crate) fn upkeep_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_upkeep"))
+    // A hang guard, not a timing assertion: a run that hangs is killed (exit 124) and fails
+    // its test instead of holding the whole suite up.
+    let mut child = Command::new("timeout")
+        .args(["--kill-after=10", "600", env!("CARGO_BIN_EXE_upkeep")])
         .args(args)
         .env("DOCKER_CONFIG", "/nonexistent/upkeep-test")
         .envs(env.iter().copied())

@@ -32,6 +32,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -40,13 +41,23 @@ use tokio::sync::OnceCell;
 use upkeep_versioning_core::manifest::ServiceName;
 use yaml_serde::{Mapping, Value};
 
+use crate::process::Group;
+
 use super::{
-    ContainerState, DockerRuntime, PullProgress, PulledImage, RollbackPoint, Runtime, RuntimeError,
-    Status, has_tag_or_digest,
+    ContainerState, DockerRuntime, Exited, PullProgress, PulledImage, RollbackPoint, Runtime,
+    RuntimeError, Status, has_tag_or_digest,
 };
 
 /// How many of a failed command's last stderr lines go into [`RuntimeError::Compose`].
 const STDERR_LINES: usize = 20;
+
+/// How long `compose up` may take: stopping the old container (compose gives it 10 s) and
+/// starting the new one, whose image is already pulled.
+const UP_DEADLINE: Duration = Duration::from_secs(5 * 60);
+/// How long `compose pull` may take: a large image on a slow link.
+const PULL_DEADLINE: Duration = Duration::from_secs(30 * 60);
+/// How long `compose version` may take to say that compose is there.
+const VERSION_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The compose programs tried, in order.
 const PROGRAMS: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
@@ -134,6 +145,7 @@ impl ComposeRuntime {
         args: &[&str],
         key: &str,
         image: Option<&str>,
+        deadline: Duration,
         on_line: &(dyn Fn(String) + Sync),
     ) -> Result<(), RuntimeError> {
         let program = self.program().await?;
@@ -178,43 +190,59 @@ impl ComposeRuntime {
             status,
             stderr: Vec::from(stderr.clone()).join("\n"),
         };
-        let mut child = command
-            .spawn()
+        // Compose and the helpers it starts run in their own process group, stopped whole
+        // when the deadline passes or the change is dropped.
+        let (mut child, mut group) = Group::spawn(&mut command)
             .map_err(|error| failed(format!("cannot start it: {error}"), &VecDeque::new()))?;
         let mut tail = VecDeque::with_capacity(STDERR_LINES);
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             // Both were asked for as pipes above.
             return Err(failed("its output was not captured".to_owned(), &tail));
         };
-        let mut stdout = BufReader::new(stdout).lines();
-        let mut stderr = BufReader::new(stderr).lines();
-        let (mut stdout_open, mut stderr_open) = (true, true);
-        // Compose writes its progress to stderr, and may fill either pipe: read both.
-        while stdout_open || stderr_open {
-            tokio::select! {
-                line = stdout.next_line(), if stdout_open => match line {
-                    Ok(Some(line)) => {
-                        relay(&line, on_line);
-                    }
-                    _ => stdout_open = false,
-                },
-                line = stderr.next_line(), if stderr_open => match line {
-                    Ok(Some(line)) => {
-                        if let Some(line) = relay(&line, on_line) {
-                            if tail.len() == STDERR_LINES {
-                                tail.pop_front();
-                            }
-                            tail.push_back(line);
+        let run = async {
+            let mut stdout = BufReader::new(stdout).lines();
+            let mut stderr = BufReader::new(stderr).lines();
+            let (mut stdout_open, mut stderr_open) = (true, true);
+            // Compose writes its progress to stderr, and may fill either pipe: read both.
+            while stdout_open || stderr_open {
+                tokio::select! {
+                    line = stdout.next_line(), if stdout_open => match line {
+                        Ok(Some(line)) => {
+                            relay(&line, on_line);
                         }
-                    }
-                    _ => stderr_open = false,
-                },
+                        _ => stdout_open = false,
+                    },
+                    line = stderr.next_line(), if stderr_open => match line {
+                        Ok(Some(line)) => {
+                            if let Some(line) = relay(&line, on_line) {
+                                if tail.len() == STDERR_LINES {
+                                    tail.pop_front();
+                                }
+                                tail.push_back(line);
+                            }
+                        }
+                        _ => stderr_open = false,
+                    },
+                }
             }
-        }
-        let status = child
-            .wait()
-            .await
-            .map_err(|error| failed(format!("cannot wait for it: {error}"), &tail))?;
+            child.wait().await
+        };
+        let status = match tokio::time::timeout(deadline, run).await {
+            Ok(status) => {
+                group.kill();
+                status.map_err(|error| failed(format!("cannot wait for it: {error}"), &tail))?
+            }
+            Err(_) => {
+                group.stop(&mut child).await;
+                return Err(failed(
+                    format!(
+                        "still running after {} s; it was stopped",
+                        deadline.as_secs()
+                    ),
+                    &tail,
+                ));
+            }
+        };
         if status.success() {
             Ok(())
         } else {
@@ -225,8 +253,14 @@ impl ComposeRuntime {
     /// `up -d --no-deps SERVICE`, with `image` as the service's variable, or the env file's.
     async fn up(&self, service: &str, image: Option<&str>) -> Result<(), RuntimeError> {
         let key = env_key(service)?;
-        self.run(&["up", "-d", "--no-deps", service], &key, image, &|_| {})
-            .await
+        self.run(
+            &["up", "-d", "--no-deps", service],
+            &key,
+            image,
+            UP_DEADLINE,
+            &|_| {},
+        )
+        .await
     }
 
     /// The service's container: the newest one compose made for it in this project.
@@ -302,15 +336,12 @@ fn relay(line: &str, on_line: &(dyn Fn(String) + Sync)) -> Option<String> {
 /// The first compose program that answers `version`.
 async fn detect_program() -> Result<Vec<String>, RuntimeError> {
     for program in PROGRAMS {
-        let works = Command::new(program[0])
-            .args(&program[1..])
-            .arg("version")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .is_ok_and(|status| status.success());
+        let mut command = Command::new(program[0]);
+        command.args(&program[1..]).arg("version");
+        let works = matches!(
+            crate::process::run(&mut command, VERSION_DEADLINE).await,
+            Ok(crate::process::Ran::Exited { status, .. }) if status.success()
+        );
         if works {
             return Ok(program.iter().map(|part| (*part).to_owned()).collect());
         }
@@ -381,8 +412,14 @@ impl Runtime for ComposeRuntime {
                 total: None,
             });
         };
-        self.run(&["pull", service], &key, Some(image), &on_line)
-            .await?;
+        self.run(
+            &["pull", service],
+            &key,
+            Some(image),
+            PULL_DEADLINE,
+            &on_line,
+        )
+        .await?;
         // Compose, like the engine, pulls `latest` for a reference without a tag.
         let reference = if has_tag_or_digest(image) {
             image.to_owned()
@@ -464,6 +501,16 @@ impl Runtime for ComposeRuntime {
             }
         }
         self.recreate(service, &point.reference).await
+    }
+
+    async fn exec(
+        &self,
+        service: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<Exited, RuntimeError> {
+        let container = self.container(service).await?;
+        self.docker.exec(&container, command, timeout).await
     }
 }
 
