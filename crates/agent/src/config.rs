@@ -673,7 +673,7 @@ pub const LABELS: [(&str, &str); 16] = [
     ("upkeep.health.http", "http"),
     ("upkeep.health.expected_status", "expected_status"),
     ("upkeep.health.tcp", "tcp"),
-    ("upkeep.health.command", "command"),
+    ("upkeep.health.command", "exec"),
     ("upkeep.health.image_healthcheck", "image_healthcheck"),
     ("upkeep.health.timeout", "timeout"),
     ("upkeep.health.retries", "retries"),
@@ -747,8 +747,9 @@ pub fn from_labels(
                 .parse::<u64>()
                 .map(|number| yaml_serde::Value::Number(number.into()))
                 .unwrap_or_else(|_| key(value)),
-            // A command label is one shell line.
-            "command" => yaml_serde::Value::Sequence(vec![key("sh"), key("-c"), key(value)]),
+            // A command label is one shell line, run inside the container: a label may be
+            // the image publisher's word, which must never run anything on this host.
+            "exec" => yaml_serde::Value::Sequence(vec![key("sh"), key("-c"), key(value)]),
             _ => key(value),
         };
         if label.starts_with("upkeep.health.") {

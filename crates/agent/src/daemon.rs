@@ -171,6 +171,7 @@ pub struct Daemon {
     router: Arc<RegistryRouter>,
     triggers: mpsc::UnboundedSender<String>,
     triggered: mpsc::UnboundedReceiver<String>,
+    ignored_labels: IgnoredLabels,
 }
 
 impl Daemon {
@@ -202,7 +203,8 @@ impl Daemon {
             RouterConfig::default(),
             Arc::new(CredentialStore::from_process()?),
         )?);
-        let (deployments, labelled_schedules) = deployments(&config).await;
+        let ignored_labels = IgnoredLabels::default();
+        let (deployments, labelled_schedules) = deployments(&config, &ignored_labels).await;
         let engine = Engine::with_config(&config.state, deployments, router.clone());
         let mut projects = BTreeMap::new();
         for (name, project) in &config.projects {
@@ -238,6 +240,7 @@ impl Daemon {
             router,
             triggers,
             triggered,
+            ignored_labels,
         })
     }
 
@@ -340,7 +343,7 @@ impl Daemon {
     /// (which last until the agent restarts; the file's policy wins at start).
     async fn refresh(&self) {
         let config = self.agent.config();
-        let (mut deployments, labelled_schedules) = deployments(config).await;
+        let (mut deployments, labelled_schedules) = deployments(config, &self.ignored_labels).await;
         self.agent.set_labelled_schedules(labelled_schedules);
         for (name, deployment) in &mut deployments.deployments {
             if let Ok(Some(record)) = self.agent.store().deployment(name.as_str()).await {
@@ -441,9 +444,16 @@ impl Trigger {
     }
 }
 
+/// The `(container, label)` pairs already logged as brought by the image, so that each is
+/// logged once, not every cycle.
+type IgnoredLabels = std::sync::Mutex<BTreeSet<(String, String)>>;
+
 /// The file's deployments, and (with `labels: true`) those of labelled containers with their
 /// schedules; the file wins where both name a service.
-async fn deployments(config: &AgentConfig) -> (Config, BTreeMap<ServiceName, Schedule>) {
+async fn deployments(
+    config: &AgentConfig,
+    ignored_labels: &IgnoredLabels,
+) -> (Config, BTreeMap<ServiceName, Schedule>) {
     let mut all = config.deployments.clone();
     let mut schedules = BTreeMap::new();
     if !config.labels {
@@ -461,6 +471,20 @@ async fn deployments(config: &AgentConfig) -> (Config, BTreeMap<ServiceName, Sch
         }
     };
     for container in labelled {
+        for (label, value) in &container.from_image {
+            // Once per container and label: the list is read again every cycle.
+            let first = ignored_labels
+                .lock()
+                .is_ok_and(|mut seen| seen.insert((container.name.clone(), label.clone())));
+            if first {
+                tracing::warn!(
+                    container = %container.name,
+                    label = %label,
+                    value = %value,
+                    "ignoring a label the image brought: only labels set on the container (docker run --label, compose labels:) or the agent's file say what upkeep does; to watch this container, set its labels yourself or add it under deployments:"
+                );
+            }
+        }
         match from_labels(
             &container.name,
             repository(&container.image),

@@ -7,6 +7,7 @@
 //! Exit codes: 0 success; 1 the daemon cannot start (database, notification targets); 2
 //! invalid arguments or configuration.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,8 +22,31 @@ struct Cli {
     /// The configuration file
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// How log lines are written: `text` (coloured only on a terminal, and never with
+    /// NO_COLOR set) or `json`, one object per line for log shippers
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs go to stderr: to a terminal in colour, to files and journald as plain text, or as
+/// JSON lines.
+fn init_logging(format: LogFormat) {
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            logs.with_ansi(colour).init();
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,9 +99,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .init();
+            init_logging(cli.log_format);
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
                 Err(error) => {

@@ -212,10 +212,10 @@ impl Store {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // In WAL mode NORMAL keeps the database consistent through a crash and syncs at
-            // checkpoints rather than at every commit: a power cut may lose the last commits
-            // (checks, events), never corrupt. A cycle commits several times per deployment.
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            // FULL syncs the log at every commit: what was stored before a power cut is still
+            // there after it, so an announcement made is never made again. (NORMAL would only
+            // sync at checkpoints and could lose the last commits.)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .foreign_keys(true);
         let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
         if in_memory {

@@ -108,6 +108,35 @@ impl TestRegistry {
             .await
     }
 
+    /// Pushes the already built web image `tag` with extra image `labels` (baked into its
+    /// config, as a publisher's `LABEL` lines do) as `repository:as_tag`, after
+    /// [`push_web_images`](Self::push_web_images).
+    pub async fn push_web_image_with_labels(
+        &self,
+        tag: &str,
+        labels: &[(&str, &str)],
+        repository: &str,
+        as_tag: &str,
+    ) -> Result<(), HarnessError> {
+        let work = self.directory().join("web-images");
+        let layout = work.join("oci");
+        let labelled = format!("labelled-{as_tag}");
+        let mut args = vec![
+            "config".to_owned(),
+            "--image".to_owned(),
+            format!("{}:{tag}", layout.display()),
+            "--tag".to_owned(),
+            labelled.clone(),
+        ];
+        for (key, value) in labels {
+            args.push("--config.label".to_owned());
+            args.push(format!("{key}={value}"));
+        }
+        tools::run("umoci", &args, &work, &[]).await?;
+        self.skopeo_push(&layout, &labelled, repository, as_tag, SkopeoFormat::Oci)
+            .await
+    }
+
     async fn build_web_image(
         &self,
         work: &Path,

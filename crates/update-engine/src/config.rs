@@ -22,7 +22,8 @@
 //!       http: http://127.0.0.1:8080/health
 //!       expected_status: 200
 //!       tcp: 127.0.0.1:8080
-//!       command: [sh, -c, 'test -f /tmp/ready']
+//!       command: [sh, -c, 'test -f /tmp/ready']   # on this host
+//!       exec: [pg_isready, -q]                     # inside the container
 //!       image_healthcheck: true
 //!       timeout: 5s
 //!       retries: 5
@@ -227,6 +228,7 @@ struct RawHealth {
     expected_status: Option<u16>,
     tcp: Option<String>,
     command: Option<Vec<String>>,
+    exec: Option<Vec<String>>,
     #[serde(default)]
     image_healthcheck: bool,
     timeout: Option<RawDuration>,
@@ -378,6 +380,10 @@ fn write_deployment(out: &mut String, d: &Deployment) {
                     .map(|word| quote_always(word))
                     .collect();
                 lines.push(format!("command: [{}]", words.join(", ")));
+            }
+            Probe::Exec { command } => {
+                let words: Vec<String> = command.iter().map(|word| quote_always(word)).collect();
+                lines.push(format!("exec: [{}]", words.join(", ")));
             }
         }
     }
@@ -685,6 +691,17 @@ fn health(raw: RawHealth, path: &str, problems: &mut Vec<Problem>) -> HealthConf
                 program,
                 args: command,
             });
+        }
+    }
+    if let Some(command) = raw.exec {
+        if command.is_empty() {
+            problems.push(Problem {
+                field: format!("{path}.exec"),
+                problem: "is empty".to_owned(),
+                fix: format!("{EDIT}: give the program to run inside the container and its arguments, such as [pg_isready, -q]"),
+            });
+        } else {
+            probes.push(Probe::Exec { command });
         }
     }
     let defaults = Patience::default();

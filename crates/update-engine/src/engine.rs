@@ -1236,7 +1236,7 @@ impl Engine {
             }
             let mut passed = true;
             for probe in &health.probes {
-                if let Err(reason) = probe.attempt(patience.timeout).await {
+                if let Err(reason) = probe.attempt_in(patience.timeout, runtime, container).await {
                     last = format!(
                         "health check {} failed after {attempt} attempt{}: {reason}",
                         probe.describe(),

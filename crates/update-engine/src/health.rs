@@ -10,12 +10,13 @@
 //! `HEALTHCHECK`) belong to the runtime; this module probes from the outside.
 
 use std::fmt;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error_chain;
+use crate::process::{Ran, STOP_GRACE, last_line};
+use crate::runtime::{Exited, Runtime};
 
 /// One way to tell that a service is well.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +36,16 @@ pub enum Probe {
         /// The address.
         address: String,
     },
-    /// `program args...` exits with status 0.
+    /// `command` exits with status 0 when run inside the service's container, as `docker
+    /// exec` runs it. Health commands declared by container labels are of this kind: a
+    /// container's labels may come from its image, and an image's publisher must not run
+    /// anything on this host.
+    Exec {
+        /// The program and its arguments.
+        command: Vec<String>,
+    },
+    /// `program args...` exits with status 0, run on this host. Only an operator's own file
+    /// (`upkeep.yaml`, the agent's configuration) declares one.
     Command {
         /// The program.
         program: String,
@@ -100,6 +110,7 @@ impl Probe {
         match self {
             Self::Http { url, .. } => format!("http GET {url}"),
             Self::Tcp { address } => format!("tcp {address}"),
+            Self::Exec { command } => format!("exec {}", command.join(" ")),
             Self::Command { program, args } => {
                 let mut line = format!("command {program}");
                 for arg in args {
@@ -120,9 +131,7 @@ impl Probe {
             match tokio::time::timeout(patience.timeout, self.attempt(patience.timeout)).await {
                 Ok(Ok(())) => return Ok(attempt),
                 Ok(Err(why)) => reason = why,
-                Err(_) => {
-                    reason = format!("no answer within {} ms", patience.timeout.as_millis());
-                }
+                Err(_) => reason = no_answer(patience.timeout),
             }
             if attempt < attempts {
                 tokio::time::sleep(patience.interval).await;
@@ -159,36 +168,73 @@ impl Probe {
                     None => Err(format!("answered {status}, expected a 2xx status")),
                 }
             }
-            Self::Tcp { address } => tokio::net::TcpStream::connect(address)
-                .await
-                .map(drop)
-                .map_err(|error| format!("connection refused or failed: {error}")),
-            Self::Command { program, args } => {
-                let output = tokio::process::Command::new(program)
-                    .args(args)
-                    .stdin(Stdio::null())
-                    .kill_on_drop(true)
-                    .output()
-                    .await
-                    .map_err(|error| format!("cannot run it: {error}"))?;
-                if output.status.success() {
-                    Ok(())
-                } else {
-                    let stderr = String::from_utf8_lossy(&output.stderr);
-                    let last = stderr.lines().last().unwrap_or("").trim();
-                    Err(format!(
-                        "{}{}",
-                        output.status,
-                        if last.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {last}")
-                        }
-                    ))
+            Self::Tcp { address } => {
+                match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(error)) => Err(format!("connection refused or failed: {error}")),
+                    Err(_) => Err(no_answer(timeout)),
                 }
+            }
+            Self::Command { program, args } => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(args);
+                match crate::process::run(&mut command, timeout).await {
+                    Err(error) => Err(format!("cannot run it: {error}")),
+                    Ok(Ran::TimedOut) => Err(no_answer(timeout)),
+                    Ok(Ran::Exited { status, .. }) if status.success() => Ok(()),
+                    Ok(Ran::Exited { status, stderr, .. }) => {
+                        let last = last_line(&stderr);
+                        Err(if last.is_empty() {
+                            status.to_string()
+                        } else {
+                            format!("{status}: {last}")
+                        })
+                    }
+                }
+            }
+            Self::Exec { .. } => {
+                Err("runs inside the service's container; try it with `attempt_in`".to_owned())
             }
         }
     }
+
+    /// Tries the probe once for the service running as `container`, giving it `timeout`: an
+    /// [`Exec`](Self::Exec) probe runs inside the container through `runtime`, the others as
+    /// [`attempt`](Self::attempt) does. Whatever happens, it returns within the timeout and
+    /// the time it takes to stop what the attempt started.
+    pub async fn attempt_in(
+        &self,
+        timeout: Duration,
+        runtime: &dyn Runtime,
+        container: &str,
+    ) -> Result<(), String> {
+        let attempt = async {
+            match self {
+                Self::Exec { command } => match runtime.exec(container, command, timeout).await {
+                    Ok(Exited::Code { code: 0, .. }) => Ok(()),
+                    Ok(Exited::Code { code, last_line }) => Err(if last_line.is_empty() {
+                        format!("exit status: {code}")
+                    } else {
+                        format!("exit status: {code}: {last_line}")
+                    }),
+                    Ok(Exited::TimedOut) => Err(no_answer(timeout)),
+                    Err(error) => Err(format!("cannot run it: {}", error_chain(&error))),
+                },
+                probe => probe.attempt(timeout).await,
+            }
+        };
+        // Each kind keeps its own deadline; this one is the backstop for a call that would
+        // not (an engine that stops answering mid-exec, say).
+        let backstop = timeout + STOP_GRACE + Duration::from_secs(1);
+        tokio::time::timeout(backstop, attempt)
+            .await
+            .unwrap_or_else(|_| Err(no_answer(timeout)))
+    }
+}
+
+/// What a probe that overran its time saw.
+pub(crate) fn no_answer(timeout: Duration) -> String {
+    format!("no answer within {} ms", timeout.as_millis())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod api;
 mod check_config;
 mod cycle;
 mod daemon;
+mod labels;
 mod notify;
 mod projects;
 mod shutdown;

@@ -1,10 +1,12 @@
 //! [`Runtime`] for the Docker Engine, through its HTTP API with bollard.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EndpointSettings,
     HealthStatusEnum, ImageConfig, NetworkConnectRequest, NetworkingConfig,
@@ -16,8 +18,9 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{
-    ContainerState, Health, Labelled, OLD_SUFFIX, PullProgress, PulledImage, ROLLBACK_TAG,
-    RollbackPoint, Runtime, RuntimeError, Status, has_tag_or_digest, repository, tag_of,
+    ContainerState, Exited, Health, Labelled, OLD_SUFFIX, PullProgress, PulledImage, ROLLBACK_TAG,
+    RollbackPoint, Runtime, RuntimeError, Status, has_tag_or_digest, operator_labels, repository,
+    tag_of,
 };
 
 /// The Docker Engine on this host, reached through its local socket.
@@ -69,17 +72,36 @@ impl DockerRuntime {
             .await
             .map_err(|source| container_error(label, "list", source))?;
         summaries.sort_by_key(|summary| summary.created.unwrap_or_default());
-        Ok(summaries
-            .into_iter()
-            .filter_map(|summary| {
-                let name = summary.names?.into_iter().next()?;
-                Some(Labelled {
-                    name: name.trim_start_matches('/').to_owned(),
-                    image: summary.image.unwrap_or_default(),
-                    labels: summary.labels.unwrap_or_default().into_iter().collect(),
-                })
-            })
-            .collect())
+        let mut found = Vec::new();
+        for summary in summaries {
+            let Some(name) = summary.names.and_then(|names| names.into_iter().next()) else {
+                continue;
+            };
+            let name = name.trim_start_matches('/').to_owned();
+            let container_labels: BTreeMap<String, String> =
+                summary.labels.unwrap_or_default().into_iter().collect();
+            // Which labels the image brought decides which ones the operator set; without
+            // the image's config that cannot be told, so the error stops the lookup.
+            let image_id = summary.image_id.unwrap_or_default();
+            let image_labels: BTreeMap<String, String> = self
+                .docker
+                .inspect_image(&image_id)
+                .await
+                .map_err(|source| image_error(&image_id, "inspect", source))?
+                .config
+                .and_then(|config| config.labels)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            let (labels, from_image) = operator_labels(&container_labels, &image_labels);
+            found.push(Labelled {
+                name,
+                image: summary.image.unwrap_or_default(),
+                labels,
+                from_image,
+            });
+        }
+        Ok(found)
     }
 
     /// Whether the engine answers: `GET /_ping`, the engine's own health endpoint, which
@@ -519,6 +541,78 @@ impl Runtime for DockerRuntime {
             point.image_id.clone()
         };
         self.recreate(container, &target).await
+    }
+
+    async fn exec(
+        &self,
+        container: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<Exited, RuntimeError> {
+        let options = CreateExecOptions {
+            cmd: Some(command.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .docker
+            .create_exec(container, options)
+            .await
+            .map_err(|source| container_error(container, "exec in", source))?;
+        let run = async {
+            let mut last_line = String::new();
+            if let StartExecResults::Attached { mut output, .. } = self
+                .docker
+                .start_exec(&exec.id, None)
+                .await
+                .map_err(|source| container_error(container, "exec in", source))?
+            {
+                while let Some(chunk) = output.next().await {
+                    let chunk =
+                        chunk.map_err(|source| container_error(container, "exec in", source))?;
+                    // Only the last line is kept: the output is the container's, of any size.
+                    let text = String::from_utf8_lossy(&chunk.into_bytes()).into_owned();
+                    if let Some(line) = text.lines().rev().find(|line| !line.trim().is_empty()) {
+                        last_line = line.trim().chars().take(200).collect();
+                    }
+                }
+            }
+            Ok::<_, RuntimeError>(last_line)
+        };
+        let last_line = match tokio::time::timeout(timeout, run).await {
+            Ok(result) => result?,
+            Err(_) => {
+                self.kill_exec(&exec.id).await;
+                return Ok(Exited::TimedOut);
+            }
+        };
+        let inspection = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|source| container_error(container, "exec in", source))?;
+        Ok(Exited::Code {
+            code: inspection.exit_code.unwrap_or(-1),
+            last_line,
+        })
+    }
+}
+
+impl DockerRuntime {
+    /// Stops a command run by [`Runtime::exec`] that overran its time. The Engine has no call
+    /// for it, so its process is killed through the host's process table where that is
+    /// visible (upkeep on the host as root, which holding the Docker socket means anyway).
+    async fn kill_exec(&self, exec_id: &str) {
+        let Ok(inspection) = self.docker.inspect_exec(exec_id).await else {
+            return;
+        };
+        if inspection.running != Some(true) {
+            return;
+        }
+        if let Some(pid) = inspection.pid.filter(|pid| *pid > 1) {
+            crate::process::kill_tree(pid);
+        }
     }
 }
 

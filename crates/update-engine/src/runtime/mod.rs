@@ -14,7 +14,9 @@
 mod compose;
 mod docker;
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -91,6 +93,31 @@ pub trait Runtime: Send + Sync {
         container: &str,
         point: &RollbackPoint,
     ) -> Result<ContainerState, RuntimeError>;
+
+    /// Runs `command` inside `container`, as `docker exec` does, and says how it ended; gives
+    /// up after `timeout`. This is how a health check declared by a container's labels runs:
+    /// inside the container, never on this host.
+    async fn exec(
+        &self,
+        container: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<Exited, RuntimeError>;
+}
+
+/// How a command run inside a container ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Exited {
+    /// It exited with this code.
+    Code {
+        /// The exit code.
+        code: i64,
+        /// The last line it wrote, for messages.
+        last_line: String,
+    },
+    /// It still ran when its time was up.
+    TimedOut,
 }
 
 /// What a container runs and how it is doing, as the engine reports it.
@@ -257,7 +284,7 @@ impl RollbackPoint {
     }
 }
 
-/// A running container found by a label, with what it runs and all its labels.
+/// A running container found by a label, with what it runs and the labels its operator set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Labelled {
@@ -265,8 +292,33 @@ pub struct Labelled {
     pub name: String,
     /// The reference it was created from, such as `nginx:1.27`.
     pub image: String,
-    /// Its labels.
-    pub labels: std::collections::BTreeMap<String, String>,
+    /// Its labels, without the `upkeep.*` labels its image brought (see [`operator_labels`]).
+    pub labels: BTreeMap<String, String>,
+    /// The `upkeep.*` labels left out because the image brought them.
+    pub from_image: BTreeMap<String, String>,
+}
+
+/// The prefix of the labels that tell upkeep what to do with a container.
+pub const UPKEEP_LABEL_PREFIX: &str = "upkeep.";
+
+/// Splits a container's labels into those its operator set and the `upkeep.*` labels its
+/// image brought.
+///
+/// Docker copies an image's labels onto every container made from it, so a label on a
+/// container may be the image publisher's word rather than the operator's. An `upkeep.*`
+/// label whose key and value equal one of the image's own labels is the publisher's and is
+/// left out: an image must not choose its own policy or health command. Other labels (an
+/// image's `org.opencontainers.image.source`, say) are kept; they describe the image.
+pub fn operator_labels(
+    container: &BTreeMap<String, String>,
+    image: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    container
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .partition(|(key, value)| {
+            !(key.starts_with(UPKEEP_LABEL_PREFIX) && image.get(key) == Some(value))
+        })
 }
 
 /// The tag [`Runtime::keep_for_rollback`] puts on the image a container runs.

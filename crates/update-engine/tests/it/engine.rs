@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tempfile::TempDir;
@@ -15,8 +16,8 @@ use upkeep_update_engine::engine::{
     Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Registries,
 };
 use upkeep_update_engine::runtime::{
-    ContainerState, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint, Runtime, RuntimeError,
-    Status,
+    ContainerState, Exited, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint, Runtime,
+    RuntimeError, Status,
 };
 use upkeep_update_engine::store::StateDir;
 use upkeep_versioning_core::Timestamp;
@@ -363,6 +364,20 @@ impl Runtime for FakeRuntime {
         let reported = Self::state_of(container, &restored);
         self.state.lock().unwrap().container = Some(restored);
         Ok(reported)
+    }
+
+    async fn exec(
+        &self,
+        container: &str,
+        command: &[String],
+        _timeout: Duration,
+    ) -> Result<Exited, RuntimeError> {
+        self.record(format!("exec {container} {}", command.join(" ")));
+        self.away(container, "exec")?;
+        Ok(Exited::Code {
+            code: 0,
+            last_line: String::new(),
+        })
     }
 }
 
