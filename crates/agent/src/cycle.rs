@@ -98,6 +98,9 @@ impl CycleReport {
     }
 }
 
+/// How long the cycle waits for a change under way before it leaves its own for later.
+const CHANGE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The agent: configuration, engine, store and notifier, and a clock.
 pub struct Agent {
     config: AgentConfig,
@@ -255,7 +258,10 @@ impl Agent {
     /// recovered, and the engines that could not be (the Docker Engine still away), as
     /// [`Step::Recovered`] and [`Step::Error`] by deployment.
     pub async fn recover_interrupted(&self) -> Vec<(String, Step)> {
-        let _one_at_a_time = self.changes.lock().await;
+        // A change under way holds the journal: there is nothing to recover until it ends.
+        let Some(_one_at_a_time) = self.change_slot().await else {
+            return Vec::new();
+        };
         let mut steps = Vec::new();
         for watched in self.watched() {
             match self.recover_holding_lock(&watched).await {
@@ -271,6 +277,16 @@ impl Agent {
             }
         }
         steps
+    }
+
+    /// The right to make a change, waiting at most [`CHANGE_WAIT`] for a change under way
+    /// (one the API asked for, say): the cycle goes on with its other deployments rather
+    /// than wait behind a long one. The guard frees the right when dropped, however the
+    /// change ends.
+    async fn change_slot(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        tokio::time::timeout(CHANGE_WAIT, self.changes.lock())
+            .await
+            .ok()
     }
 
     async fn recover_holding_lock(
@@ -848,7 +864,15 @@ impl Agent {
                 return self.wait(now, record, target, "min_age", why).await;
             }
         }
-        let _one_at_a_time = self.changes.lock().await;
+        let Some(_one_at_a_time) = self.change_slot().await else {
+            let why = format!(
+                "another change is still under way after {} s; {target} is applied in a later cycle",
+                CHANGE_WAIT.as_secs()
+            );
+            return self
+                .wait(now, record, target, "change_under_way", why)
+                .await;
+        };
         let plan = watched
             .engine
             .plan(&PlanRequest {

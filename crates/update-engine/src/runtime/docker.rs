@@ -23,6 +23,11 @@ use super::{
     tag_of,
 };
 
+/// How long a pull may take in all: a large image on a slow link.
+const PULL_DEADLINE: Duration = Duration::from_secs(30 * 60);
+/// How long a pull may go without a word of progress from the engine.
+const PULL_IDLE_DEADLINE: Duration = Duration::from_secs(5 * 60);
+
 /// The Docker Engine on this host, reached through its local socket.
 ///
 /// Built with [`DockerRuntime::connect`], which negotiates the API version with the engine:
@@ -367,7 +372,28 @@ impl Runtime for DockerRuntime {
             .from_image(&reference)
             .build();
         let mut messages = self.docker.create_image(Some(options), None, None);
-        while let Some(message) = messages.next().await {
+        // The client's own timeout covers the answer's start, not the progress that follows:
+        // a pull that stops moving, or moves for too long, is given up here.
+        let started = tokio::time::Instant::now();
+        loop {
+            let left = PULL_DEADLINE.saturating_sub(started.elapsed());
+            let next = tokio::time::timeout(left.min(PULL_IDLE_DEADLINE), messages.next()).await;
+            let Ok(next) = next else {
+                return Err(RuntimeError::PullStalled {
+                    image: reference.clone(),
+                    waited: if left <= PULL_IDLE_DEADLINE {
+                        format!("it still ran after {} min", PULL_DEADLINE.as_secs() / 60)
+                    } else {
+                        format!(
+                            "the engine reported no progress for {} min",
+                            PULL_IDLE_DEADLINE.as_secs() / 60
+                        )
+                    },
+                });
+            };
+            let Some(message) = next else {
+                break;
+            };
             let message = message.map_err(|source| RuntimeError::Pull {
                 image: reference.clone(),
                 source,

@@ -373,6 +373,16 @@ pub enum RuntimeError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// A pull was given up: it made no progress, or took too long.
+    #[error(
+        "gave up pulling `{image}`: {waited}; check the registry and the network, then try again"
+    )]
+    PullStalled {
+        /// The reference.
+        image: String,
+        /// What was waited for.
+        waited: String,
+    },
     /// A call about a container failed.
     #[error("cannot {action} container `{container}`")]
     Container {
