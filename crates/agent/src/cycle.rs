@@ -115,6 +115,8 @@ pub struct Agent {
     /// Held while a change runs: the engine keeps one journal, so changes go one at a time,
     /// whether the cycle or the API asks.
     changes: tokio::sync::Mutex<()>,
+    /// What taking over containers had to say (a container refused, say), logged once each.
+    take_over_notes: Mutex<BTreeSet<String>>,
     /// Where notification deliveries are counted, when the daemon serves metrics.
     metrics: Option<Arc<crate::api::Metrics>>,
 }
@@ -137,6 +139,7 @@ impl Agent {
             clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
             sending: Mutex::new(Vec::new()),
             changes: tokio::sync::Mutex::new(()),
+            take_over_notes: Mutex::default(),
             metrics: None,
         }
     }
@@ -181,6 +184,15 @@ impl Agent {
         let docker = DockerRuntime::connect().await.map_err(EngineError::from)?;
         let now = (self.clock)();
         let initial = setup::from_running(&docker, &containers, now).await?;
+        for note in &initial.notes {
+            let first = self
+                .take_over_notes
+                .lock()
+                .is_ok_and(|mut noted| noted.insert(note.clone()));
+            if first {
+                tracing::warn!(%note, "cannot take a container over");
+            }
+        }
         // Named after the deployment, not the container, where the two differ.
         let mut renamed = setup::Initial::default();
         let engine = self.engine();

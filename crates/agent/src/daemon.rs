@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_update_engine::config::{Config, Problem};
-use upkeep_update_engine::engine::Engine;
+use upkeep_update_engine::engine::{Engine, LockWait};
 use upkeep_update_engine::runtime::{DockerRuntime, repository};
 use upkeep_versioning_core::manifest::ServiceName;
 use upkeep_versioning_core::reference::ImageRef;
@@ -164,6 +164,10 @@ pub enum DaemonError {
     },
 }
 
+/// How long the agent waits for another process (`upkeep` run by hand on a project, say)
+/// that holds a state directory; then that change is left for the next cycle.
+const LOCK_WAIT: LockWait = LockWait::AtMost(Duration::from_secs(30));
+
 /// The running agent and the way to ask it for checks.
 pub struct Daemon {
     agent: Arc<Agent>,
@@ -205,15 +209,16 @@ impl Daemon {
         )?);
         let ignored_labels = IgnoredLabels::default();
         let (deployments, labelled_schedules) = deployments(&config, &ignored_labels).await;
-        let engine = Engine::with_config(&config.state, deployments, router.clone());
+        let engine = Engine::with_config(&config.state, deployments, router.clone())
+            .with_lock_wait(LOCK_WAIT);
         let mut projects = BTreeMap::new();
         for (name, project) in &config.projects {
-            let engine = Engine::open(&project.directory, router.clone()).map_err(|source| {
-                DaemonError::Project {
+            let engine = Engine::open(&project.directory, router.clone())
+                .map_err(|source| DaemonError::Project {
                     project: name.clone(),
                     source: Box::new(source),
-                }
-            })?;
+                })?
+                .with_lock_wait(LOCK_WAIT);
             projects.insert(name.clone(), engine);
         }
         let metrics = Arc::new(Metrics::default());
@@ -359,11 +364,10 @@ impl Daemon {
                 .collect::<Vec<_>>()
         };
         if shape(&deployments) != shape(current.config()) {
-            self.agent.replace_engine(Engine::with_config(
-                &config.state,
-                deployments,
-                self.router.clone(),
-            ));
+            self.agent.replace_engine(
+                Engine::with_config(&config.state, deployments, self.router.clone())
+                    .with_lock_wait(LOCK_WAIT),
+            );
         }
         self.refresh_projects().await;
         // Containers not taken over yet: newly labelled, or the Docker Engine was away.
@@ -408,7 +412,8 @@ impl Daemon {
             let directory = &config.projects[&name].directory;
             self.agent.set_project(
                 &name,
-                Engine::with_config(directory, loaded, self.router.clone()),
+                Engine::with_config(directory, loaded, self.router.clone())
+                    .with_lock_wait(LOCK_WAIT),
             );
         }
     }

@@ -68,6 +68,9 @@ pub(crate) struct StateArgs {
     /// Print JSON
     #[arg(long)]
     pub(crate) json: bool,
+    /// When another upkeep is changing this directory, exit 1 naming it instead of waiting
+    #[arg(long)]
+    pub(crate) no_wait: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
@@ -158,6 +161,9 @@ pub(crate) struct RollbackArgs {
     /// Show what would happen; change nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
     #[command(flatten)]
     pub(crate) state: StateArgs,
 }
@@ -176,6 +182,9 @@ pub(crate) struct PinArgs {
     /// Show what would happen; change nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
     #[command(flatten)]
     pub(crate) state: StateArgs,
 }

@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -37,6 +37,7 @@ use crate::config::{CONFIG_FILE, Config, ConfigError, Deployment, Placement};
 use crate::error_chain as chain;
 use crate::fault;
 use crate::hooks::{HookContext, HookEvent};
+use crate::lock::{self, Holder, StateLock};
 use crate::runtime::{
     ComposeRuntime, ContainerState, DockerRuntime, PullProgress, ROLLBACK_TAG, RollbackPoint,
     Runtime, RuntimeError, Status, dependency_order, image_variable,
@@ -77,6 +78,23 @@ pub trait Observer: Send + Sync {
     fn pull(&self, service: &str, progress: &PullProgress) {
         let _ = (service, progress);
     }
+    /// Another process holds the state directory; the engine waits for it. Said once per
+    /// wait.
+    fn waiting(&self, holder: &Holder) {
+        let _ = holder;
+    }
+}
+
+/// What a change does when another process holds the state directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockWait {
+    /// Waits as long as it takes (the holder's steps all have deadlines of their own).
+    Forever,
+    /// Fails at once with [`EngineError::Busy`].
+    No,
+    /// Waits this long, then fails with [`EngineError::Busy`].
+    AtMost(Duration),
 }
 
 /// An observer that ignores everything.
@@ -120,6 +138,27 @@ pub enum EngineError {
     /// The request itself is wrong.
     #[error("{0}")]
     Invalid(String),
+    /// Another process is changing the same state directory.
+    #[error("{holder} is changing this state directory; wait for it to finish, or stop it")]
+    Busy {
+        /// Who holds the directory.
+        holder: Holder,
+    },
+    /// The journal's change is still being made by a live process, which holds no lock (an
+    /// older upkeep): it is not interrupted, and recovering it would undo it mid-way.
+    #[error(
+        "the change of {service} from {from} to {to} is still being made by {owner}; wait for it to finish"
+    )]
+    ChangeUnderWay {
+        /// The service.
+        service: String,
+        /// Its tag before.
+        from: String,
+        /// The tag it is going to.
+        to: String,
+        /// The process making it.
+        owner: String,
+    },
     /// An earlier change was cut short and not recovered yet; the journal holds one change.
     #[error(
         "the change of {service} from {from} to {to} was cut short and is not recovered yet; run `upkeep recover` first"
@@ -290,11 +329,15 @@ pub struct Engine {
     registries: Arc<dyn Registries>,
     runtime: Option<Arc<dyn Runtime>>,
     observer: Arc<dyn Observer>,
+    lock_wait: LockWait,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     /// The manifest as last read, with the file's modification time and length: the agent
     /// plans hundreds of services per cycle, and reading the file once per plan is quadratic.
     manifest_cache: std::sync::Mutex<Option<(ManifestStamp, Manifest)>>,
 }
+
+/// How often a waiting writer tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(100);
 
 fn system_now() -> Timestamp {
     Timestamp::from(SystemTime::now())
@@ -317,6 +360,7 @@ impl Engine {
             registries,
             runtime: None,
             observer: Arc::new(Silent),
+            lock_wait: LockWait::Forever,
             clock: Arc::new(system_now),
             manifest_cache: std::sync::Mutex::new(None),
         }
@@ -334,6 +378,40 @@ impl Engine {
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
         self
+    }
+
+    /// What a change does when another process holds the state directory (by default it
+    /// waits, telling the observer once).
+    #[must_use]
+    pub fn with_lock_wait(mut self, lock_wait: LockWait) -> Self {
+        self.lock_wait = lock_wait;
+        self
+    }
+
+    /// Takes the state directory's lock for `doing` (such as `the update of web`), waiting
+    /// for another holder as [`LockWait`] says.
+    pub async fn lock(&self, doing: &str) -> Result<StateLock, EngineError> {
+        let started = tokio::time::Instant::now();
+        let mut told = false;
+        loop {
+            let holder = match StateLock::try_acquire(&self.base, doing)? {
+                Ok(lock) => return Ok(lock),
+                Err(holder) => holder,
+            };
+            let give_up = match self.lock_wait {
+                LockWait::Forever => false,
+                LockWait::No => true,
+                LockWait::AtMost(limit) => started.elapsed() >= limit,
+            };
+            if give_up {
+                return Err(EngineError::Busy { holder });
+            }
+            if !told {
+                self.observer.waiting(&holder);
+                told = true;
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
     }
 
     /// Forgets what the registry cache holds about `service`'s repository, so that its next
@@ -678,6 +756,20 @@ impl Engine {
         plan: &[PlanEntry],
         dry_run: bool,
     ) -> Result<Vec<Outcome>, EngineError> {
+        let updates: Vec<&str> = plan
+            .iter()
+            .filter(|entry| entry.action == PlanAction::Update)
+            .map(|entry| entry.service.as_str())
+            .collect();
+        let _lock = if dry_run || updates.is_empty() {
+            None
+        } else {
+            Some(
+                self.lock(&format!("the update of {}", updates.join(", ")))
+                    .await?,
+            )
+        };
+        // Read under the lock: another writer may have changed it while this one waited.
         let mut manifest = self.manifest()?;
         let mut outcomes = Vec::new();
         let order = self.change_order(
@@ -753,6 +845,14 @@ impl Engine {
         to: Option<&str>,
         dry_run: bool,
     ) -> Result<Vec<Outcome>, EngineError> {
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(
+                self.lock(&describe_change("the rollback", services))
+                    .await?,
+            )
+        };
         let mut manifest = self.manifest()?;
         let names = self.select(&manifest, services)?;
         let mut outcomes = Vec::new();
@@ -799,6 +899,11 @@ impl Engine {
         custom: bool,
         dry_run: bool,
     ) -> Result<Outcome, EngineError> {
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(self.lock(&format!("the pin of {service}")).await?)
+        };
         let mut manifest = self.manifest()?;
         let names = self.select(&manifest, &[service.to_owned()])?;
         let Some(service) = names.into_iter().next() else {
@@ -950,6 +1055,7 @@ impl Engine {
             self.now(),
         );
         journal.change = planned.kind.journal();
+        journal.owner = Some(lock::this_process());
         self.state.write_journal(&journal)?;
         fault::point("after-intent");
 
@@ -1285,9 +1391,28 @@ impl Engine {
 
     /// Finishes or undoes the update the journal records, if one was interrupted.
     pub async fn recover(&self) -> Result<Option<Recovered>, EngineError> {
+        // Nothing to do (the common case) needs no lock, and must not wait behind a writer.
+        if self.state.read_journal()?.is_none() {
+            return Ok(None);
+        }
+        let _lock = self.lock("recovery").await?;
+        // Read again under the lock: the change may have finished meanwhile.
         let Some(entry) = self.state.read_journal()? else {
             return Ok(None);
         };
+        // An owner that still runs (and holds no lock: an older upkeep) is making the change
+        // now; only this process's own journal, or a dead owner's, is interrupted.
+        if let Some(owner) = &entry.owner
+            && owner.pid != std::process::id()
+            && lock::is_alive(owner)
+        {
+            return Err(EngineError::ChangeUnderWay {
+                service: entry.service,
+                from: entry.from.tag,
+                to: entry.to.tag,
+                owner: lock::describe(owner),
+            });
+        }
         let mut manifest = self.manifest()?;
         let service = ServiceName::parse(&entry.service)?;
         let image = manifest
@@ -1455,6 +1580,8 @@ const RESOLVE_LOOKUPS: usize = 50;
 impl Engine {
     /// Pulls the versions the manifest names, filling in digests it does not know yet.
     pub async fn pull(&self, services: &[String]) -> Result<Vec<Outcome>, EngineError> {
+        // A writer: it records digests in the manifest.
+        let _lock = self.lock(&describe_change("the pull", services)).await?;
         let mut manifest = self.manifest()?;
         let names = self.select(&manifest, services)?;
         let mut outcomes = Vec::new();
@@ -1529,6 +1656,11 @@ impl Engine {
         services: &[String],
         dry_run: bool,
     ) -> Result<Vec<Resolution>, EngineError> {
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(self.lock(&describe_change("the resolve", services)).await?)
+        };
         let mut manifest = self.manifest()?;
         let names = self.select(&manifest, services)?;
         let mut resolutions = Vec::new();
@@ -1706,6 +1838,15 @@ fn parse_image(image: &str) -> Result<ImageRef, EngineError> {
             "the manifest's image `{image}` is not an image reference: {error}"
         ))
     })
+}
+
+/// `the rollback of web, api`, or `the rollback of every service`, for the lock's holder.
+fn describe_change(what: &str, services: &[String]) -> String {
+    if services.is_empty() {
+        format!("{what} of every service")
+    } else {
+        format!("{what} of {}", services.join(", "))
+    }
 }
 
 fn short_digest(digest: &str) -> &str {

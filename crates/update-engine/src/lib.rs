@@ -17,6 +17,7 @@ pub mod engine;
 pub mod fault;
 pub mod health;
 pub mod hooks;
+pub mod lock;
 mod process;
 pub mod runtime;
 pub mod setup;

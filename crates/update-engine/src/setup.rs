@@ -14,8 +14,9 @@ use upkeep_versioning_core::policy::Policy;
 
 use crate::config::{CONFIG_FILE, Config, Deployment, Placement};
 use crate::engine::EngineError;
-use crate::runtime::{Runtime, repository, tag_of};
-use crate::store::{StateDir, write_atomically};
+use crate::lock::StateLock;
+use crate::runtime::{Runtime, RuntimeError, repository, tag_of};
+use crate::store::{StateDir, StoreError, write_atomically};
 
 /// What `init` found: the manifest and configuration to write, and notes for the user.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +43,13 @@ pub async fn from_running(
     let mut initial = Initial::default();
     for container in containers {
         let state = runtime.inspect(container).await?;
+        if state.auto_remove {
+            let refusal = RuntimeError::AutoRemove {
+                container: container.clone(),
+            };
+            initial.notes.push(format!("refused: {refusal}"));
+            continue;
+        }
         if state.image.starts_with("sha256:") {
             initial.notes.push(format!(
                 "skipped container {container}: it runs an image by id, not from a repository"
@@ -221,6 +229,14 @@ pub fn write(
     force: bool,
     now: Timestamp,
 ) -> Result<Vec<ServiceName>, EngineError> {
+    std::fs::create_dir_all(state.directory()).map_err(|source| StoreError::Io {
+        action: "create",
+        path: state.directory().to_owned(),
+        source,
+    })?;
+    // One writer at a time; `init` does not wait, it is run by hand.
+    let _lock = StateLock::try_acquire(state.directory(), "upkeep init")?
+        .map_err(|holder| EngineError::Busy { holder })?;
     let config_path = state.manifest_path().with_file_name(CONFIG_FILE);
     let (mut manifest, existing_config) = if force {
         (Manifest::new(), None)

@@ -91,6 +91,11 @@ impl StateDir {
         }
     }
 
+    /// The directory.
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
     /// The manifest's path.
     pub fn manifest_path(&self) -> PathBuf {
         self.directory.join(MANIFEST_FILE)

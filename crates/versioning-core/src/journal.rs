@@ -84,6 +84,22 @@ pub struct JournalEntry {
     /// What kind of change it is; journals written before this field are updates.
     #[serde(default)]
     pub change: ChangeKind,
+    /// The process making the change; journals written before this field have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// The process that makes a change, as its journal records it: enough to tell whether it
+/// still runs, so that a change under way is never taken for an interrupted one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// Its process id.
+    pub pid: u32,
+    /// The machine's boot id when it ran: a pid means nothing after a reboot.
+    pub boot_id: String,
+    /// When it started, in clock ticks since boot: tells it apart from a later process that
+    /// was given the same pid.
+    pub started: u64,
 }
 
 impl JournalEntry {
@@ -97,6 +113,7 @@ impl JournalEntry {
             started_at: now,
             previous_image: None,
             change: ChangeKind::Update,
+            owner: None,
         }
     }
 

@@ -10,8 +10,9 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use upkeep_update_engine::engine::{
-    Engine, Observer, Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest,
+    Engine, LockWait, Observer, Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest,
 };
+use upkeep_update_engine::lock::Holder;
 use upkeep_update_engine::runtime::{DockerRuntime, PullProgress};
 use upkeep_update_engine::setup;
 use upkeep_versioning_core::Timestamp;
@@ -51,11 +52,31 @@ fn open(state: &StateArgs, progress: bool) -> anyhow::Result<Engine> {
             }
         }
     }
+    let engine = engine.with_lock_wait(if state.no_wait {
+        LockWait::No
+    } else {
+        LockWait::Forever
+    });
     Ok(if progress && !state.json {
         engine.with_observer(Arc::new(Progress::new()))
     } else {
-        engine
+        engine.with_observer(Arc::new(WaitNotice))
     })
+}
+
+/// Says when a change waits for another upkeep process, and nothing else.
+struct WaitNotice;
+
+impl Observer for WaitNotice {
+    fn waiting(&self, holder: &Holder) {
+        say_waiting(holder);
+    }
+}
+
+fn say_waiting(holder: &Holder) {
+    warn(format_args!(
+        "waiting for {holder} (`--no-wait` exits instead)"
+    ));
 }
 
 fn now() -> Timestamp {
@@ -351,17 +372,16 @@ pub(crate) fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|entry| entry.action == PlanAction::Update)
         .count();
-    if updates > 0 && !args.dry_run && !args.yes {
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!(
-                "refusing to update {updates} service(s) without confirmation: stdin is not a terminal; add --yes (or --dry-run to see the plan)"
-            );
-        }
-        print_lines(render_plan(&entries))?;
-        if !confirm(&format!("update {updates} service(s)?"))? {
-            warn("nothing changed");
-            return Ok(ExitCode::SUCCESS);
-        }
+    if updates > 0
+        && !args.dry_run
+        && !confirm_change(
+            &format!("update {updates} service(s)"),
+            args.yes,
+            render_plan(&entries),
+        )?
+    {
+        warn("nothing changed");
+        return Ok(ExitCode::SUCCESS);
     }
     let outcomes = runtime.block_on(engine.apply(&entries, args.dry_run))?;
     if !state.json {
@@ -379,6 +399,22 @@ pub(crate) fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     render_outcomes(state.json, &outcomes)
+}
+
+/// Asks before a change to running services (update, rollback, pin), showing `preview`
+/// first: `--yes` skips the question, and without a terminal to ask on the change is refused
+/// unless `--yes` is given.
+fn confirm_change(what: &str, yes: bool, preview: Vec<String>) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "refusing to {what} without confirmation: stdin is not a terminal; add --yes (or --dry-run to see what would change)"
+        );
+    }
+    print_lines(preview)?;
+    confirm(&format!("{what}?"))
 }
 
 fn confirm(question: &str) -> anyhow::Result<bool> {
@@ -447,6 +483,23 @@ pub(crate) fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     if !args.dry_run {
         runtime.block_on(recover_first(&engine))?;
+        let preview =
+            runtime.block_on(engine.rollback(&args.services, args.to.as_deref(), true))?;
+        let changes: Vec<String> = preview
+            .iter()
+            .filter(|outcome| outcome.from != outcome.to)
+            .map(|outcome| format!("{}: {}", outcome.service, outcome.message))
+            .collect();
+        if !changes.is_empty()
+            && !confirm_change(
+                &format!("roll back {} service(s)", changes.len()),
+                args.yes,
+                changes,
+            )?
+        {
+            warn("nothing changed");
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let outcomes =
         runtime.block_on(engine.rollback(&args.services, args.to.as_deref(), args.dry_run))?;
@@ -458,6 +511,17 @@ pub(crate) fn pin(args: PinArgs) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     if !args.dry_run {
         runtime.block_on(recover_first(&engine))?;
+        let preview = runtime.block_on(engine.pin(&args.service, &args.tag, args.custom, true))?;
+        if preview.from != preview.to
+            && !confirm_change(
+                &format!("set {} to {}", args.service, args.tag),
+                args.yes,
+                vec![preview.message],
+            )?
+        {
+            warn("nothing changed");
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let outcome =
         runtime.block_on(engine.pin(&args.service, &args.tag, args.custom, args.dry_run))?;
@@ -624,6 +688,8 @@ pub(crate) fn is_failure(error: &anyhow::Error) -> bool {
                     error,
                     EngineError::Registry(_)
                         | EngineError::Runtime(_)
+                        | EngineError::Busy { .. }
+                        | EngineError::ChangeUnderWay { .. }
                         | EngineError::Store(StoreError::Io { .. })
                 )
             })
@@ -674,6 +740,10 @@ impl Observer for Progress {
         } else {
             warn(line);
         }
+    }
+
+    fn waiting(&self, holder: &Holder) {
+        say_waiting(holder);
     }
 
     fn pull(&self, service: &str, progress: &PullProgress) {

@@ -12,7 +12,7 @@ use upkeep_test_registry::docker::{ComposeProject, compose_program, free_port};
 use upkeep_test_registry::web::WebImages;
 use upkeep_test_registry::{self as support, Auth, TestRegistry};
 
-use crate::{Run, docker, docker_available, upkeep, upkeep_with_env};
+use crate::{Run, docker, docker_available, finish, spawn_upkeep, upkeep, upkeep_with_env};
 
 /// A container of the web image with a volume, a state directory, and their cleanup.
 struct Fixture {
@@ -305,20 +305,39 @@ fn flow(fx: &Fixture) {
     );
 
     // rollback: to the version before 1.0.1, which is 1.0.0.
-    let rollback = fx.run(&["rollback"]);
+    // Like update, rollback asks first, and refuses without a terminal to ask on.
+    let refused = fx.run(&["rollback"]);
+    assert_eq!(refused.code, 2, "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("refusing to roll back 1 service(s) without confirmation")
+            && refused.stderr.contains("--yes"),
+        "{refused}"
+    );
+    assert_eq!(fx.running_tag(), "1.0.1");
+    let rollback = fx.run(&["rollback", "--yes"]);
     assert_eq!(rollback.code, 0, "{rollback}");
     assert_eq!(fx.running_tag(), "1.0.0");
     assert_eq!(fx.serves(), "1.0.0");
     assert_eq!(fx.current_tag(), "1.0.0");
 
     // rollback --to a named version (alias downgrade).
-    let to = fx.run(&["downgrade", "--to", "1.0.1"]);
+    let to = fx.run(&["downgrade", "--to", "1.0.1", "--yes"]);
     assert_eq!(to.code, 0, "{to}");
     assert_eq!(fx.running_tag(), "1.0.1");
     assert_eq!(fx.serves(), "1.0.1");
 
     // pin --custom: a hotfix tag, shown [custom] and held by plans.
-    let pin = fx.run(&["pin", &service, "hotfix-acme", "--custom"]);
+    let refused = fx.run(&["pin", &service, "hotfix-acme", "--custom"]);
+    assert_eq!(refused.code, 2, "{refused}");
+    assert!(
+        refused.stderr.contains(&format!(
+            "refusing to set {service} to hotfix-acme without confirmation"
+        )),
+        "{refused}"
+    );
+    let pin = fx.run(&["pin", &service, "hotfix-acme", "--custom", "--yes"]);
     assert_eq!(pin.code, 0, "{pin}");
     assert_eq!(fx.running_tag(), "hotfix-acme");
     let status = fx.run(&["status", "--offline"]);
@@ -328,7 +347,7 @@ fn flow(fx: &Fixture) {
     assert_eq!(history[0]["reason"], "set");
 
     // resolve: run `latest` (pushed as 1.0.0), then find its version by digest.
-    let latest = fx.run(&["pin", &service, "latest", "--custom"]);
+    let latest = fx.run(&["pin", &service, "latest", "--custom", "--yes"]);
     assert_eq!(latest.code, 0, "{latest}");
     assert_eq!(fx.running_tag(), "latest");
     let resolve = fx.run(&["resolve"]);
@@ -383,6 +402,79 @@ async fn a_health_command_that_never_returns_fails_and_the_update_rolls_back() {
         assert!(history.stdout.contains("[1.0.1 failed]"), "{history}");
         let left = processes_running(&["sleep", &seconds]);
         assert!(left.is_empty(), "the probe's processes outlived it: {left:?}");
+    })
+    .await
+    .unwrap();
+}
+
+/// Issue 11: one writer per state directory. While `upkeep update` installs a sick version,
+/// `upkeep pull` and `upkeep recover` on the same directory wait for it (saying for whom)
+/// instead of "recovering" the change under way; `--no-wait` exits 1 naming the holder. The
+/// update still ends rolled back (exit 3), with exactly one container.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_writer_waits_for_the_update_under_way() {
+    let Some(fx) = fixture("writers").await else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        // Long enough health checks of the sick 1.1.0 for the others to start meanwhile.
+        std::fs::write(
+            fx.dir().join("upkeep.yaml"),
+            format!(
+                "deployments:\n  {service}:\n    image: {image}\n    container: {container}\n    policy: auto_patch\n    health:\n      http: http://127.0.0.1:{port}/cgi-bin/health\n      expected_status: 200\n      timeout: 1s\n      retries: 16\n      interval: 250ms\n",
+                service = fx.service(),
+                image = fx.images.image,
+                container = fx.container,
+                port = fx.port,
+            ),
+        )
+        .unwrap();
+        let dir = fx.dir().display().to_string();
+        let update = spawn_upkeep(&["update", "--to", "1.1.0", "--yes", "--dir", &dir]);
+        let updating = update.id();
+        let journal = fx.dir().join(".upkeep-journal.json");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !journal.exists() {
+            assert!(Instant::now() < deadline, "the update never began");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let holder = format!("the update of {} by pid {updating}", fx.service());
+        let refused = fx.run(&["pull", "--no-wait"]);
+        assert_eq!(refused.code, 1, "{refused}");
+        assert!(refused.stderr.contains(&holder), "{refused}");
+        let pull = spawn_upkeep(&["pull", "--dir", &dir]);
+        let recover = spawn_upkeep(&["recover", "--dir", &dir]);
+        let update = finish(update, Duration::from_secs(300));
+        let pull = finish(pull, Duration::from_secs(300));
+        let recover = finish(recover, Duration::from_secs(300));
+        assert_eq!(update.code, 3, "{update}");
+        assert!(
+            update
+                .stdout
+                .contains("rolled back to 1.0.0, which runs again"),
+            "{update}"
+        );
+        for waited in [&pull, &recover] {
+            assert_eq!(waited.code, 0, "{waited}");
+            assert!(
+                waited.stderr.contains(&format!("waiting for {holder}")),
+                "{waited}"
+            );
+            assert!(!waited.stderr.contains("recovered"), "{waited}");
+        }
+        assert_eq!(fx.running_tag(), "1.0.0");
+        assert_eq!(fx.serves(), "1.0.0");
+        assert_eq!(fx.current_tag(), "1.0.0");
+        let containers = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={}", fx.container),
+            "--format",
+            "{{.Names}}",
+        ]);
+        assert_eq!(containers, fx.container, "exactly one container");
+        assert!(!journal.exists());
     })
     .await
     .unwrap();
@@ -469,7 +561,7 @@ fn crashes(fx: &Fixture) {
             "{point}: no leftover container"
         );
         if expected != "1.0.0" {
-            let back = fx.run(&["rollback", "--to", "1.0.0"]);
+            let back = fx.run(&["rollback", "--to", "1.0.0", "--yes"]);
             assert_eq!(back.code, 0, "{back}");
         }
     }

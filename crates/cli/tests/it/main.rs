@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod deploy;
+mod keeps;
 mod registry;
 mod state;
 mod version;
@@ -53,6 +54,39 @@ pub(crate) fn upkeep_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) 
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// Starts `upkeep ARGS` in the background, as [`upkeep_with_env`] runs it, for tests of
+/// several processes at once; [`finish`] collects it.
+pub(crate) fn spawn_upkeep(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_upkeep"))
+        .args(args)
+        .env("DOCKER_CONFIG", "/nonexistent/upkeep-test")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a [`spawn_upkeep`] run to end, at most `within` (a hang guard: it is killed and
+/// the test fails past it).
+pub(crate) fn finish(mut child: std::process::Child, within: std::time::Duration) -> Run {
+    let deadline = std::time::Instant::now() + within;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("upkeep still ran after {within:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let output = child.wait_with_output().unwrap();
     Run {
         code: output.status.code().unwrap_or(-1),

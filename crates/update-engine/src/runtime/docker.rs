@@ -9,7 +9,7 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EndpointSettings,
-    HealthStatusEnum, ImageConfig, NetworkConnectRequest, NetworkingConfig,
+    HealthStatusEnum, ImageConfig, MountType, NetworkConnectRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -344,6 +344,11 @@ impl Runtime for DockerRuntime {
             status: status(state.status),
             exit_code: state.exit_code.unwrap_or_default(),
             restart_count: inspection.restart_count.unwrap_or_default(),
+            auto_remove: inspection
+                .host_config
+                .as_ref()
+                .and_then(|host| host.auto_remove)
+                .unwrap_or(false),
             health: state
                 .health
                 .and_then(|health| health.status)
@@ -447,6 +452,16 @@ impl Runtime for DockerRuntime {
             subject: container.to_owned(),
             what: "the container id",
         })?;
+        if old
+            .host_config
+            .as_ref()
+            .and_then(|host| host.auto_remove)
+            .unwrap_or(false)
+        {
+            return Err(RuntimeError::AutoRemove {
+                container: container.to_owned(),
+            });
+        }
         self.docker
             .inspect_image(image)
             .await
@@ -746,6 +761,22 @@ fn creation_body(
         .filter(|hostname| !hostname.is_empty() && !old_id.starts_with(hostname.as_str()));
 
     let mut host_config = old.host_config.clone().unwrap_or_default();
+    // A volume mount without a source (`--mount type=volume,dst=/data`) would get a new,
+    // empty volume: name the one the old container has there, so its data stays.
+    for mount in host_config.mounts.iter_mut().flatten() {
+        let anonymous = mount.typ == Some(MountType::VOLUME)
+            && mount.source.as_deref().is_none_or(str::is_empty);
+        if anonymous
+            && let Some(name) = old
+                .mounts
+                .iter()
+                .flatten()
+                .find(|used| used.destination == mount.target)
+                .and_then(|used| used.name.clone())
+        {
+            mount.source = Some(name);
+        }
+    }
     // Anonymous volumes are not in the host config; mount them again so their data stays.
     let mut binds = host_config.binds.take().unwrap_or_default();
     let taken: Vec<String> = binds
@@ -806,7 +837,10 @@ fn creation_body(
     let body = ContainerCreateBody {
         hostname,
         domainname: config.domainname.filter(|name| !name.is_empty()),
-        user: differing(config.user, defaults.user).filter(|user| !user.is_empty()),
+        // The user and health check the container ran with are kept even when they equal the
+        // old image's defaults: an explicit `--user` must not become the new image's (root,
+        // say), and a container's health check must not change under it.
+        user: config.user.filter(|user| !user.is_empty()),
         attach_stdin: config.attach_stdin,
         attach_stdout: config.attach_stdout,
         attach_stderr: config.attach_stderr,
@@ -816,7 +850,7 @@ fn creation_body(
         stdin_once: config.stdin_once,
         env,
         cmd: differing(config.cmd, defaults.cmd),
-        healthcheck: differing(config.healthcheck, defaults.healthcheck),
+        healthcheck: config.healthcheck,
         args_escaped: None,
         image: Some(image.to_owned()),
         volumes,

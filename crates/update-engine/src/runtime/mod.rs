@@ -144,6 +144,9 @@ pub struct ContainerState {
     pub restart_count: i64,
     /// The result of the image's `HEALTHCHECK`; `None` when the image has none.
     pub health: Option<Health>,
+    /// Whether the engine deletes the container once it stops (`docker run --rm`): such a
+    /// container cannot be updated, since stopping it deletes it.
+    pub auto_remove: bool,
 }
 
 /// Where a container is in its life.
@@ -246,6 +249,7 @@ impl ContainerState {
             exit_code: 0,
             restart_count: 0,
             health: None,
+            auto_remove: false,
         }
     }
 }
@@ -372,6 +376,14 @@ pub enum RuntimeError {
         /// Why.
         #[source]
         source: bollard::errors::Error,
+    },
+    /// The container was started with `--rm`: stopping it for the update would delete it.
+    #[error(
+        "container `{container}` was started with --rm, so stopping it to update it would delete it; start it again without --rm (with --restart unless-stopped, say) and let upkeep take it over then"
+    )]
+    AutoRemove {
+        /// The container.
+        container: String,
     },
     /// A pull was given up: it made no progress, or took too long.
     #[error(

@@ -15,6 +15,7 @@ use upkeep_registry_clients::{TagMetadata, core::reference::Digest};
 use upkeep_update_engine::engine::{
     Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Registries,
 };
+use upkeep_update_engine::lock::{self, LOCK_FILE};
 use upkeep_update_engine::runtime::{
     ContainerState, Exited, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint, Runtime,
     RuntimeError, Status,
@@ -479,10 +480,15 @@ impl Fixture {
     }
 
     /// Every file under the directory with its bytes.
+    /// The state files and their contents; the lock file, which only says who last held the
+    /// directory, is not state.
     fn files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
+                if path.file_name().is_some_and(|name| name == LOCK_FILE) {
+                    continue;
+                }
                 if path.is_dir() {
                     walk(&path, out);
                 } else {
@@ -1016,6 +1022,37 @@ async fn recover_forgets_an_update_cut_short_while_pulling() {
     assert_eq!(fx.runtime.calls(), ["undo_interrupted_recreate web"]);
     assert_eq!(fx.runtime.container().image, reference("1.0.0"));
     assert_eq!(std::fs::read(fx.state().manifest_path()).unwrap(), before);
+    assert!(!fx.journal_left());
+}
+
+/// Issue 11: a journal whose owner still runs is a change under way, not an interrupted one:
+/// it is left alone (even by a process that holds the lock, as an older upkeep would not
+/// have taken it). Once its owner is gone it is recovered.
+#[tokio::test]
+async fn a_journal_whose_owner_still_runs_is_not_recovered() {
+    let fx = Fixture::web("policy: auto_patch");
+    let mut owner = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let mut entry = journal(Step::Pull);
+    entry.owner = lock::owner_of(owner.id());
+    assert!(entry.owner.is_some());
+    fx.state().write_journal(&entry).unwrap();
+    let error = fx.engine().recover().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the change of web from 1.0.0 to 1.0.1 is still being made by pid {}; wait for it to finish",
+            owner.id()
+        )
+    );
+    assert!(fx.runtime.calls().is_empty());
+    assert!(fx.journal_left());
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let recovered = fx.engine().recover().await.unwrap().unwrap();
+    assert_eq!(recovered.action, "forgotten", "{recovered:#?}");
     assert!(!fx.journal_left());
 }
 
