@@ -178,7 +178,7 @@ fn update(c: &mut Criterion) {
     });
     outages.report("upkeep update");
     let _ = Command::new("docker")
-        .args(["rm", "-f", &container])
+        .args(["rm", "-f", "-v", &container])
         .output();
 
     // The same change through docker-compose.

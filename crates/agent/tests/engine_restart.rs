@@ -27,7 +27,7 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", &self.container])
+            .args(["rm", "-f", "-v", &self.container])
             .output();
         for tag in ["1.0.1", "1.0.2", "upkeep-previous"] {
             let _ = std::process::Command::new("docker")

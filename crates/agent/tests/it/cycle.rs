@@ -30,7 +30,7 @@ impl Drop for Containers {
     fn drop(&mut self) {
         for name in &self.0 {
             let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", name])
+                .args(["rm", "-f", "-v", name])
                 .output();
         }
         for tag in [

@@ -34,7 +34,7 @@ async fn a_push_makes_the_daemon_check_and_update_at_once() {
     impl Drop for Cleanup {
         fn drop(&mut self) {
             let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", &self.0])
+                .args(["rm", "-f", "-v", &self.0])
                 .output();
             for tag in ["1.0.0", "1.0.1", "1.0.2", "upkeep-previous"] {
                 let _ = std::process::Command::new("docker")

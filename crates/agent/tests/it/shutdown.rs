@@ -35,7 +35,7 @@ impl Scene {
         let image = images.image.clone();
         let container = format!("agent-{label}-{}", std::process::id());
         let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", &container])
+            .args(["rm", "-f", "-v", &container])
             .output();
         docker(&["run", "-d", "--name", &container, &format!("{image}:1.0.0")]);
         let dir = tempfile::tempdir().unwrap();
@@ -107,7 +107,7 @@ impl Scene {
 impl Drop for Scene {
     fn drop(&mut self) {
         let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", &self.container])
+            .args(["rm", "-f", "-v", &self.container])
             .output();
         for tag in ["1.0.0", "1.0.1", "upkeep-previous"] {
             let _ = std::process::Command::new("docker")

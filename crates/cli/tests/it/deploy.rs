@@ -31,7 +31,7 @@ impl Drop for Fixture {
             format!("{}-upkeep-old", self.container),
         ] {
             let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", &name])
+                .args(["rm", "-f", "-v", &name])
                 .output();
         }
         let _ = std::process::Command::new("docker")
