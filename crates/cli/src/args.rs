@@ -98,6 +98,10 @@ pub(crate) struct InitArgs {
     /// Replace an existing manifest and upkeep.yaml (backed up first)
     #[arg(long)]
     pub(crate) force: bool,
+    /// With --compose: point each service's `image:` at upkeep's variable in the compose
+    /// file itself (a backup is kept; the change is printed as a diff)
+    #[arg(long, requires = "compose")]
+    pub(crate) rewrite: bool,
     #[command(flatten)]
     pub(crate) state: StateArgs,
 }

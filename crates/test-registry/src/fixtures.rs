@@ -447,7 +447,7 @@ async fn build_layout(directory: &Path) -> Result<PathBuf, HarnessError> {
 }
 
 /// The manifest digest of `tag` in the layout's `index.json`.
-fn layout_digest(layout: &Path, tag: &str) -> Result<String, HarnessError> {
+pub(crate) fn layout_digest(layout: &Path, tag: &str) -> Result<String, HarnessError> {
     let index_path = layout.join("index.json");
     let index = std::fs::read(&index_path).map_err(|source| HarnessError::Io {
         action: "read",
@@ -473,7 +473,7 @@ fn layout_digest(layout: &Path, tag: &str) -> Result<String, HarnessError> {
         })
 }
 
-fn read_layout_blob(layout: &Path, digest: &str) -> Result<Vec<u8>, HarnessError> {
+pub(crate) fn read_layout_blob(layout: &Path, digest: &str) -> Result<Vec<u8>, HarnessError> {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     let path = layout.join("blobs").join("sha256").join(hex);
     std::fs::read(&path).map_err(|source| HarnessError::Io {
@@ -508,7 +508,7 @@ impl PushedRepository {
 
 /// The harness's own HTTP pushes, with the registry's auth.
 #[derive(Clone)]
-struct Pusher {
+pub(crate) struct Pusher {
     http: reqwest::Client,
     base_url: String,
     authorization: Option<String>,
@@ -525,10 +525,18 @@ impl std::fmt::Debug for Pusher {
 
 impl Pusher {
     fn new(registry: &TestRegistry) -> Result<Self, HarnessError> {
+        Self::for_repositories(registry, &[APP, OTHER, V2S2])
+    }
+
+    /// A pusher allowed to push to `repositories`.
+    pub(crate) fn for_repositories(
+        registry: &TestRegistry,
+        repositories: &[&str],
+    ) -> Result<Self, HarnessError> {
         Ok(Self {
             http: registry.http().clone(),
             base_url: registry.base_url(),
-            authorization: registry.harness_authorization(&[APP, OTHER, V2S2])?,
+            authorization: registry.harness_authorization(repositories)?,
         })
     }
 
@@ -728,7 +736,7 @@ impl Pusher {
     }
 
     /// PUTs a manifest and checks the registry reports the digest of the bytes sent.
-    async fn put_manifest(
+    pub(crate) async fn put_manifest(
         &self,
         repository: &str,
         reference: &str,
@@ -819,7 +827,7 @@ fn platform_json(platform: &Platform) -> Value {
 }
 
 /// `sha256:` and the lower-case hex SHA-256 of `bytes`.
-fn sha256(bytes: &[u8]) -> Digest {
+pub(crate) fn sha256(bytes: &[u8]) -> Digest {
     let hex: String = sha2::Sha256::digest(bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))

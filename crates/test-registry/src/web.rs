@@ -15,7 +15,9 @@ use std::path::Path;
 
 use upkeep_versioning_core::reference::Digest;
 
-use crate::fixtures::SkopeoFormat;
+use upkeep_registry_clients::{OCI_INDEX, OCI_MANIFEST};
+
+use crate::fixtures::{Pusher, SkopeoFormat, layout_digest, read_layout_blob, sha256};
 use crate::{HarnessError, TestRegistry, tools};
 
 /// The repository the web images are pushed to.
@@ -135,6 +137,79 @@ impl TestRegistry {
         tools::run("umoci", &args, &work, &[]).await?;
         self.skopeo_push(&layout, &labelled, repository, as_tag, SkopeoFormat::Oci)
             .await
+    }
+
+    /// Makes `new_tag` in the web images' layout from the built web image `tag`: the same
+    /// files, for `architecture`, with `labels` added, so a new image (a rebuild) of the same
+    /// version. Push it with [`push_web_index`](Self::push_web_index).
+    pub async fn web_variant(
+        &self,
+        tag: &str,
+        new_tag: &str,
+        architecture: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<(), HarnessError> {
+        let work = self.directory().join("web-images");
+        let layout = work.join("oci");
+        let mut args = vec![
+            "config".to_owned(),
+            "--image".to_owned(),
+            format!("{}:{tag}", layout.display()),
+            "--tag".to_owned(),
+            new_tag.to_owned(),
+            "--architecture".to_owned(),
+            architecture.to_owned(),
+        ];
+        for (key, value) in labels {
+            args.push("--config.label".to_owned());
+            args.push(format!("{key}={value}"));
+        }
+        tools::run("umoci", &args, &work, &[]).await.map(drop)
+    }
+
+    /// Pushes an OCI image index to [`WEB`] as `as_tag`, as multi-platform official images
+    /// are: for each `(image, architecture)`, the web image `image` of the layout (a web tag,
+    /// or one made by [`web_variant`](Self::web_variant)) as the linux/`architecture` entry.
+    /// Returns the index's digest.
+    pub async fn push_web_index(
+        &self,
+        as_tag: &str,
+        platforms: &[(&str, &str)],
+    ) -> Result<Digest, HarnessError> {
+        let layout = self.directory().join("web-images").join("oci");
+        let pusher = Pusher::for_repositories(self, &[WEB])?;
+        let mut descriptors = Vec::new();
+        for (image, architecture) in platforms {
+            // The image's blobs and manifest, under a tag of its own that is no version.
+            self.skopeo_push(
+                &layout,
+                image,
+                WEB,
+                &format!("platform-{image}"),
+                SkopeoFormat::Oci,
+            )
+            .await?;
+            let manifest = read_layout_blob(&layout, &layout_digest(&layout, image)?)?;
+            descriptors.push(serde_json::json!({
+                "mediaType": OCI_MANIFEST,
+                "digest": sha256(&manifest).as_str(),
+                "size": manifest.len(),
+                "platform": {"architecture": architecture, "os": "linux"},
+            }));
+        }
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": descriptors,
+        }))
+        .map_err(|failure| HarnessError::Unexpected {
+            what: "the index".to_owned(),
+            status: 0,
+            body: failure.to_string(),
+        })?;
+        let digest = sha256(&index);
+        pusher.put_manifest(WEB, as_tag, OCI_INDEX, index).await?;
+        Ok(digest)
     }
 
     async fn build_web_image(

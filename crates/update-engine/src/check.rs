@@ -6,7 +6,7 @@
 //! act on its answer.
 
 use serde::Serialize;
-use upkeep_registry_clients::{ErrorKind, Registry, RegistryError};
+use upkeep_registry_clients::{ErrorKind, ManifestContent, Registry, RegistryError};
 use upkeep_versioning_core::reference::{Digest, ImageRef};
 use upkeep_versioning_core::select::{Constraints, Selector, newest};
 use upkeep_versioning_core::{Scheme, UpdateKind};
@@ -52,10 +52,19 @@ pub async fn check(
         Some(selected) => digest_if_present(registry, repository, selected.tag()).await?,
         None => None,
     };
+    // From a name such as `latest`, the move has no size; when the name already points at
+    // the chosen version's image for this platform, there is no move at all (an index whose
+    // other platforms were rebuilt has another digest, and is the same image here).
+    let same_image = match (&selected, &current_digest, &latest_digest) {
+        (Some(_), Some(current), Some(latest)) if current == latest => true,
+        (Some(selected), Some(current), Some(latest)) if selected.kind == UpdateKind::Unknown => {
+            let here = platform_image(registry, repository, current.as_str()).await?;
+            here.is_some() && here == platform_image(registry, repository, latest.as_str()).await?
+        }
+        _ => false,
+    };
     let update = match &selected {
-        // From a name such as `latest`, the move has no size; when the name already points
-        // at the chosen version's image, there is no move at all.
-        Some(_) if current_digest.is_some() && current_digest == latest_digest => UpdateKind::None,
+        Some(_) if same_image => UpdateKind::None,
         Some(selected) => selected.kind,
         None => UpdateKind::None,
     };
@@ -80,6 +89,50 @@ async fn digest_if_present(
         Ok(digest) => Ok(Some(digest)),
         Err(error) if matches!(error.kind(), ErrorKind::NotFound { .. }) => Ok(None),
         Err(error) => Err(error),
+    }
+}
+
+/// The image this machine's platform runs for `digest`: the config digest of the manifest,
+/// or of the index entry for linux and this CPU. Two digests of one tag name the same image
+/// here when this is equal, however the other platforms of an index changed.
+pub(crate) async fn platform_image(
+    registry: &dyn Registry,
+    repository: &str,
+    digest: &str,
+) -> Result<Option<String>, RegistryError> {
+    let manifest = registry.manifest(repository, digest).await?;
+    let entry = match manifest.content {
+        ManifestContent::Image { config, .. } => return Ok(Some(config.to_string())),
+        ManifestContent::Index { manifests } => manifests.into_iter().find(|entry| {
+            entry
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == host_architecture())
+        }),
+        _ => None,
+    };
+    let Some(entry) = entry else { return Ok(None) };
+    match registry
+        .manifest(repository, entry.digest.as_str())
+        .await?
+        .content
+    {
+        ManifestContent::Image { config, .. } => Ok(Some(config.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// This machine's CPU in the registry's (GOARCH) words.
+fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
     }
 }
 

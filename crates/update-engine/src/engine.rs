@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::Serialize;
 use upkeep_registry_clients::router::RegistryRouter;
-use upkeep_registry_clients::{ErrorKind, ManifestContent, Registry, RegistryError};
+use upkeep_registry_clients::{ErrorKind, Registry, RegistryError};
 use upkeep_versioning_core::Timestamp;
 use upkeep_versioning_core::UpdateKind;
 use upkeep_versioning_core::journal::{
@@ -33,6 +33,7 @@ use upkeep_versioning_core::reference::ImageRef;
 use upkeep_versioning_core::select::{Selector, Within};
 use upkeep_versioning_core::version::classify;
 
+use crate::check::platform_image;
 use crate::config::{CONFIG_FILE, Config, ConfigError, Deployment, Placement};
 use crate::error_chain as chain;
 use crate::fault;
@@ -305,6 +306,8 @@ struct Planned {
     from_tag: String,
     from_digest: Option<String>,
     to_tag: String,
+    /// The digest of what was pulled for `to_tag`, once it is known.
+    to_digest: Option<String>,
     kind: Kind,
 }
 
@@ -334,6 +337,27 @@ pub struct Engine {
     /// The manifest as last read, with the file's modification time and length: the agent
     /// plans hundreds of services per cycle, and reading the file once per plan is quadratic.
     manifest_cache: std::sync::Mutex<Option<(ManifestStamp, Manifest)>>,
+}
+
+/// How many of the newest version tags are looked up to name the version a floating tag
+/// points at.
+const VERSIONS_TO_NAME_AN_IMAGE: usize = 5;
+
+/// A floating tag that points at a new image for this platform.
+struct Moved {
+    /// The tag's digest now (an index's, for a multi-platform image).
+    digest: String,
+    /// The config digest of this platform's image, when the registry says.
+    platform_image: Option<String>,
+}
+
+impl Moved {
+    fn describe(&self, tag: &str) -> String {
+        format!(
+            "{tag} now points at a new image ({})",
+            short_digest(&self.digest)
+        )
+    }
 }
 
 /// How often a waiting writer tries the lock again.
@@ -525,7 +549,10 @@ impl Engine {
                 action: PlanAction::UpToDate,
                 why: String::new(),
             };
-            let failed: Vec<String> = version.failed_tags().map(str::to_owned).collect();
+            let failed: Vec<(String, Option<String>)> = version
+                .failed_versions()
+                .map(|(tag, digest)| (tag.to_owned(), digest.map(str::to_owned)))
+                .collect();
             match self
                 .plan_one(&deployment, &mut entry, &failed, request)
                 .await
@@ -545,12 +572,31 @@ impl Engine {
         &self,
         deployment: &Deployment,
         entry: &mut PlanEntry,
-        failed: &[String],
+        failed_versions: &[(String, Option<String>)],
         request: &PlanRequest,
     ) -> Result<(), EngineError> {
         let image = parse_image(&entry.image)?;
         let registry = self.registries.registry_for(&image).await?;
         let repository = image.repository().to_owned();
+        if request.to.as_ref() == Some(&entry.current) {
+            // The tag it runs, asked for again: what that tag is now, if it moved.
+            return match self
+                .name_moved(registry.as_ref(), &repository, entry)
+                .await?
+            {
+                Some(moved) => {
+                    entry.target = Some(entry.current.clone());
+                    entry.kind = UpdateKind::Digest.to_string();
+                    entry.action = PlanAction::Update;
+                    entry.why = moved.describe(&entry.current);
+                    Ok(())
+                }
+                None => {
+                    entry.why = format!("already runs {}", entry.current);
+                    Ok(())
+                }
+            };
+        }
         if let Some(to) = &request.to {
             match registry.resolve_digest(&repository, to).await {
                 Ok(_) => {}
@@ -582,11 +628,32 @@ impl Engine {
             return Ok(());
         }
         let tags = registry.list_tags(&repository).await?;
+        let scheme = &deployment.scheme;
+        if scheme.parse(&entry.current).is_err() && !request.latest && !entry.custom {
+            return self
+                .plan_floating(deployment, entry, failed_versions, registry.as_ref(), &tags)
+                .await;
+        }
+        // A failed version stays skipped while its tag still names the image that failed; a
+        // tag pushed again with other content is another image, tried afresh.
+        let mut failed = Vec::new();
+        for (tag, digest) in failed_versions {
+            let pushed_again = match digest {
+                Some(digest) => registry
+                    .resolve_digest(&repository, tag)
+                    .await
+                    .is_ok_and(|now| now.as_str() != digest),
+                None => false,
+            };
+            if !pushed_again {
+                failed.push(tag.clone());
+            }
+        }
+        let failed = &failed;
         let mut constraints = deployment.constraints(failed.iter().cloned());
         if request.latest {
             constraints.within = Within::Any;
         }
-        let scheme = &deployment.scheme;
         let pick = |constraints: &upkeep_versioning_core::select::Constraints| {
             Selector::new(scheme.clone(), &entry.current, constraints.clone())
                 .select(tags.iter().map(String::as_str))
@@ -614,25 +681,6 @@ impl Engine {
             .to_string();
         let Some(newest) = newest else {
             entry.why = format!("no newer eligible tag{skipped_note}");
-            let is_name = scheme.parse(&entry.current).is_err();
-            if is_name {
-                // A name such as `latest`: the news is a new image behind it.
-                if let Some(moved) = self
-                    .name_moved(registry.as_ref(), &repository, entry)
-                    .await?
-                {
-                    entry.target = Some(entry.current.clone());
-                    entry.newest = Some(entry.current.clone());
-                    entry.kind = UpdateKind::Unknown.to_string();
-                    entry.newest_kind = entry.kind.clone();
-                    entry.action = if deployment.policy.line().is_none() && !request.latest {
-                        PlanAction::Hold
-                    } else {
-                        PlanAction::Update
-                    };
-                    entry.why = moved;
-                }
-            }
             return Ok(());
         };
         if entry.custom && !request.latest {
@@ -714,6 +762,96 @@ impl Engine {
         Ok(())
     }
 
+    /// The plan of a service that follows a floating tag (`latest`, `stable`, `3`): the tag
+    /// is followed, not left. Its news is a new image behind it for this machine's platform
+    /// (an update of kind `digest`, which the auto policies apply by pulling the tag again);
+    /// an index whose other platforms were rebuilt is no news. Moving to a version tag stays
+    /// the user's choice (`resolve`, `--to`, `--latest`).
+    async fn plan_floating(
+        &self,
+        deployment: &Deployment,
+        entry: &mut PlanEntry,
+        failed_versions: &[(String, Option<String>)],
+        registry: &dyn Registry,
+        tags: &[String],
+    ) -> Result<(), EngineError> {
+        let repository = parse_image(&entry.image)?.repository().to_owned();
+        let Some(moved) = self.name_moved(registry, &repository, entry).await? else {
+            entry.why = format!(
+                "{} still points at the image it runs for this platform",
+                entry.current
+            );
+            return Ok(());
+        };
+        let mut why = moved.describe(&entry.current);
+        if let Some(version) = self
+            .version_with_image(registry, &repository, deployment, tags, &moved)
+            .await
+        {
+            why = format!("{} now points at {version}'s image", entry.current);
+        }
+        let failed_before = failed_versions.iter().any(|(tag, digest)| {
+            *tag == entry.current && digest.as_deref() == Some(moved.digest.as_str())
+        });
+        if failed_before {
+            entry.why = format!(
+                "{why}, which failed and was rolled back; `upkeep update {} --to {}` tries it again",
+                entry.service, entry.current
+            );
+            return Ok(());
+        }
+        entry.target = Some(entry.current.clone());
+        entry.newest = Some(entry.current.clone());
+        entry.kind = UpdateKind::Digest.to_string();
+        entry.newest_kind = entry.kind.clone();
+        if deployment.policy.allows(UpdateKind::Digest) {
+            entry.action = PlanAction::Update;
+            entry.why = format!(
+                "{why}; policy {} pulls it again",
+                deployment.policy.as_str()
+            );
+        } else {
+            entry.action = PlanAction::Hold;
+            entry.why = format!(
+                "{why}; policy {} does not apply it by itself; `upkeep update {} --to {}` applies it",
+                deployment.policy.as_str(),
+                entry.service,
+                entry.current
+            );
+        }
+        Ok(())
+    }
+
+    /// The newest version tag (of the few newest) whose image for this platform is the one
+    /// `moved` found, to name what a floating tag points at now.
+    async fn version_with_image(
+        &self,
+        registry: &dyn Registry,
+        repository: &str,
+        deployment: &Deployment,
+        tags: &[String],
+        moved: &Moved,
+    ) -> Option<String> {
+        let here = moved.platform_image.as_ref()?;
+        let mut versions: Vec<_> = tags
+            .iter()
+            .filter_map(|tag| Some((deployment.scheme.parse(tag).ok()?, tag)))
+            .collect();
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        // A few lookups at most: the tag is usually one of the newest versions.
+        for (_, tag) in versions.into_iter().take(VERSIONS_TO_NAME_AN_IMAGE) {
+            let Ok(digest) = registry.resolve_digest(repository, tag).await else {
+                continue;
+            };
+            if let Ok(Some(image)) = platform_image(registry, repository, digest.as_str()).await
+                && &image == here
+            {
+                return Some(tag.clone());
+            }
+        }
+        None
+    }
+
     /// For a service on a name such as `latest`: whether the name now points at another
     /// image for this machine's platform than the one recorded.
     async fn name_moved(
@@ -721,7 +859,7 @@ impl Engine {
         registry: &dyn Registry,
         repository: &str,
         entry: &PlanEntry,
-    ) -> Result<Option<String>, EngineError> {
+    ) -> Result<Option<Moved>, EngineError> {
         let Some(recorded) = &entry.current_digest else {
             return Ok(None);
         };
@@ -742,11 +880,10 @@ impl Engine {
         if here.is_some() && here == before {
             return Ok(None);
         }
-        Ok(Some(format!(
-            "{} now points at a new image ({})",
-            entry.current,
-            short_digest(&now)
-        )))
+        Ok(Some(Moved {
+            digest: now,
+            platform_image: here,
+        }))
     }
 
     /// Carries out the `Update` entries of `plan`, one service at a time. With `dry_run`,
@@ -790,6 +927,7 @@ impl Engine {
                 from_tag: entry.current.clone(),
                 from_digest: entry.current_digest.clone(),
                 to_tag: target.clone(),
+                to_digest: None,
                 kind: Kind::Update,
             };
             outcomes.push(self.change(&mut manifest, planned, dry_run).await?);
@@ -882,6 +1020,7 @@ impl Engine {
                 from_tag: version.current_tag().to_owned(),
                 from_digest: version.image_digest().map(str::to_owned),
                 to_tag,
+                to_digest: None,
                 kind,
                 service,
             };
@@ -923,6 +1062,7 @@ impl Engine {
             from_tag: version.current_tag().to_owned(),
             from_digest: version.image_digest().map(str::to_owned),
             to_tag: tag.to_owned(),
+            to_digest: None,
             kind: Kind::Pin { custom },
             service,
         };
@@ -986,7 +1126,7 @@ impl Engine {
     async fn change(
         &self,
         manifest: &mut Manifest,
-        planned: Planned,
+        mut planned: Planned,
         dry_run: bool,
     ) -> Result<Outcome, EngineError> {
         let Some(version) = manifest.service(planned.service.as_str()) else {
@@ -1088,6 +1228,7 @@ impl Engine {
         };
         let digest = digest_of(&pulled.repo_digests, &reference);
         journal.to.digest.clone_from(&digest);
+        planned.to_digest.clone_from(&digest);
         fault::point("after-pull");
 
         journal.advance(Step::KeepPrevious);
@@ -1288,6 +1429,7 @@ impl Engine {
         manifest.record_failed_update(
             &planned.service,
             &planned.to_tag,
+            planned.to_digest.as_deref(),
             &one_line(&note),
             self.now(),
         )?;
@@ -1439,8 +1581,14 @@ impl Engine {
             Some(state)
                 if state.status == Status::Running || state.status == Status::Restarting =>
             {
-                let runs_previous = state.image == from_reference
-                    || entry.previous_image.as_deref() == Some(state.image_id.as_str());
+                let kept_image = entry.previous_image.as_deref() == Some(state.image_id.as_str());
+                // Both versions carry the same reference when a floating tag got a new
+                // image: only the image id tells them apart.
+                let runs_previous = if from_reference == to_reference {
+                    kept_image || entry.previous_image.is_none()
+                } else {
+                    state.image == from_reference || kept_image
+                };
                 if state.image == to_reference && !runs_previous {
                     Observed::NewRunning
                 } else if runs_previous {
@@ -1465,6 +1613,7 @@ impl Engine {
                     from_tag: entry.from.tag.clone(),
                     from_digest: entry.from.digest.clone(),
                     to_tag: entry.to.tag.clone(),
+                    to_digest: None,
                     kind: Kind::from_journal(entry.change),
                 };
                 let already = manifest
@@ -1786,49 +1935,6 @@ fn not_running(state: &ContainerState, restarts_before: i64) -> Option<String> {
             state.name, state.exit_code
         )),
         other => Some(format!("container {} is {other}, not running", state.name)),
-    }
-}
-
-/// The image this machine's platform runs for `digest`: the config digest of the manifest,
-/// or of the index entry for linux and this CPU.
-async fn platform_image(
-    registry: &dyn Registry,
-    repository: &str,
-    digest: &str,
-) -> Result<Option<String>, EngineError> {
-    let manifest = registry.manifest(repository, digest).await?;
-    let entry = match manifest.content {
-        ManifestContent::Image { config, .. } => return Ok(Some(config.to_string())),
-        ManifestContent::Index { manifests } => manifests.into_iter().find(|entry| {
-            entry
-                .platform
-                .as_ref()
-                .is_some_and(|p| p.os == "linux" && p.architecture == host_architecture())
-        }),
-        _ => None,
-    };
-    let Some(entry) = entry else { return Ok(None) };
-    match registry
-        .manifest(repository, entry.digest.as_str())
-        .await?
-        .content
-    {
-        ManifestContent::Image { config, .. } => Ok(Some(config.to_string())),
-        _ => Ok(None),
-    }
-}
-
-/// This machine's CPU in the registry's (GOARCH) words.
-fn host_architecture() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
     }
 }
 

@@ -80,6 +80,35 @@ pub async fn from_running(
     Ok(initial)
 }
 
+/// Records, for each service of `initial` that has no digest yet (read from a compose
+/// file, say), the digest of the image its container runs, when that container runs the
+/// manifest's tag: so that `status` shows it from the start. A service without a running
+/// container keeps none; asking the engine failing is a note, not an error.
+pub async fn record_running_digests(initial: &mut Initial, runtime: &dyn Runtime) {
+    let missing: Vec<(ServiceName, String)> = initial
+        .manifest
+        .services()
+        .iter()
+        .filter(|(_, version)| version.image_digest().is_none())
+        .map(|(name, version)| (name.clone(), version.image_reference()))
+        .collect();
+    for (service, reference) in missing {
+        match runtime.inspect(service.as_str()).await {
+            Ok(state) if state.image == reference => {
+                if let Some(digest) = state.repo_digest {
+                    // A digest the engine reports is well formed; a bad one is only left out.
+                    let _ = initial.manifest.record_digest(&service, &digest);
+                }
+            }
+            Ok(_) | Err(RuntimeError::ServiceNotFound { .. }) => {}
+            Err(error) => initial.notes.push(format!(
+                "the digest of {service} is not recorded yet ({}); `upkeep pull` records it",
+                crate::error_chain(&error)
+            )),
+        }
+    }
+}
+
 /// A service name for a container name: lower case, other characters as `-`.
 fn service_name(container: &str) -> String {
     container
@@ -152,7 +181,7 @@ pub fn from_compose(
             }
             None => {
                 initial.notes.push(format!(
-                    "service {name}: change `image: {image}` to `image: ${{{key}}}` in {file_name}, so that upkeep's versions.env decides its version"
+                    "service {name}: change `image: {image}` to `image: ${{{key}}}` in {file_name}, so that upkeep's versions.env decides its version (`upkeep init --compose FILE --rewrite` does it, keeping a backup)"
                 ));
                 Some(image.to_owned())
             }
@@ -181,6 +210,161 @@ pub fn from_compose(
         initial.config.deployments.insert(service, deployment);
     }
     Ok(initial)
+}
+
+/// What [`rewrite_compose_images`] changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The copy of the file as it was.
+    pub backup: PathBuf,
+    /// The changed lines, as a diff: `@@ line N @@`, then `-old` and `+new`.
+    pub diff: Vec<String>,
+}
+
+/// Points each service of `compose_file` that `initial` took over at upkeep's variable:
+/// `image: nginx:1.27` (or another variable) becomes `image: ${WEB_IMAGE}`, so that
+/// `versions.env` decides its version. Only those lines change; comments, order and layout
+/// stay. The file is copied first (`FILE.TIMESTAMP.bak`) and replaced atomically; `None` when
+/// every image already uses its variable.
+///
+/// The edit is checked before it is written: the file read back must be the same document
+/// with only those images changed, or nothing is written and the error says to edit by hand.
+pub fn rewrite_compose_images(
+    compose_file: &Path,
+    initial: &Initial,
+    now: Timestamp,
+) -> Result<Option<Rewritten>, EngineError> {
+    let cannot = |why: String| {
+        EngineError::Invalid(format!(
+            "cannot rewrite {}: {why}; change the image lines by hand as the notes say",
+            compose_file.display()
+        ))
+    };
+    let text = std::fs::read_to_string(compose_file).map_err(|error| cannot(error.to_string()))?;
+    let document: yaml_serde::Value =
+        yaml_serde::from_str(&text).map_err(|error| cannot(error.to_string()))?;
+    // The services to point at their variable, with the variable.
+    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(services) = document.get("services").and_then(|s| s.as_mapping()) {
+        for (name, body) in services {
+            let (Some(name), Some(image)) = (
+                name.as_str(),
+                body.get("image").and_then(|image| image.as_str()),
+            ) else {
+                continue;
+            };
+            let Ok(service) = ServiceName::parse(name) else {
+                continue;
+            };
+            if initial.manifest.service(service.as_str()).is_none() {
+                continue;
+            }
+            let key = service.env_key();
+            if variable(image).is_none_or(|(variable, _)| variable != key) {
+                wanted.insert(name.to_owned(), format!("${{{key}}}"));
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut diff = Vec::new();
+    let mut in_services = false;
+    let mut service_indent: Option<usize> = None;
+    let mut current: Option<String> = None;
+    let mut key_indent: Option<usize> = None;
+    for (number, line) in lines.iter_mut().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        if indent == 0 {
+            in_services = trimmed.starts_with("services:");
+            service_indent = None;
+            current = None;
+            continue;
+        }
+        if !in_services {
+            continue;
+        }
+        let indent_of_services = *service_indent.get_or_insert(indent);
+        if indent == indent_of_services {
+            current = trimmed
+                .strip_suffix(':')
+                .or_else(|| trimmed.split_once(':').map(|(name, _)| name))
+                .map(|name| name.trim().trim_matches(['"', '\'']).to_owned());
+            key_indent = None;
+            continue;
+        }
+        let Some(service) = &current else { continue };
+        if indent < indent_of_services {
+            continue;
+        }
+        let own = *key_indent.get_or_insert(indent);
+        if indent != own {
+            continue;
+        }
+        let Some(rest) = trimmed.strip_prefix("image:") else {
+            continue;
+        };
+        let Some(new_value) = wanted.get(service) else {
+            continue;
+        };
+        // Keep a trailing comment; the value is whatever precedes it.
+        let comment = rest.find(" #").map(|at| &rest[at..]).unwrap_or("");
+        let new_line = format!("{}image: {new_value}{comment}", &line[..indent]);
+        diff.push(format!("@@ line {} @@", number + 1));
+        diff.push(format!("-{line}"));
+        diff.push(format!("+{new_line}"));
+        *line = new_line;
+    }
+    let mut new_text = lines.join("\n");
+    if text.ends_with('\n') {
+        new_text.push('\n');
+    }
+    // Read back: the same document, with only the images of `wanted` changed.
+    let mut expected = document.clone();
+    if let Some(services) = expected
+        .get_mut("services")
+        .and_then(|services| services.as_mapping_mut())
+    {
+        for (name, value) in &wanted {
+            if let Some(body) = services
+                .get_mut(name.as_str())
+                .and_then(|body| body.as_mapping_mut())
+            {
+                body.insert(
+                    yaml_serde::Value::String("image".to_owned()),
+                    yaml_serde::Value::String(value.clone()),
+                );
+            }
+        }
+    }
+    let written: yaml_serde::Value =
+        yaml_serde::from_str(&new_text).map_err(|error| cannot(error.to_string()))?;
+    if written != expected {
+        return Err(cannot(
+            "its layout is one this edit cannot follow (flow style, anchors, or several `image:` lines)"
+                .to_owned(),
+        ));
+    }
+    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let backup = compose_file.with_file_name(format!(
+        "{}.{stamp}.bak",
+        compose_file
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::copy(compose_file, &backup).map_err(|source| StoreError::Io {
+        action: "back up",
+        path: compose_file.to_owned(),
+        source,
+    })?;
+    write_atomically(compose_file, new_text.as_bytes())?;
+    Ok(Some(Rewritten { backup, diff }))
 }
 
 fn relative_to(file: &Path, directory: &Path) -> PathBuf {

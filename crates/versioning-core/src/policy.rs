@@ -76,8 +76,12 @@ impl Policy {
             kind,
             UpdateKind::Build | UpdateKind::Prerelease | UpdateKind::Patch
         );
+        // A new image behind the same tag is no move between versions: every policy that
+        // applies updates by itself pulls it, as the tag's publisher meant.
+        let same_tag = kind == UpdateKind::Digest;
         match self {
             Self::Disabled | Self::NotifyOnly => false,
+            _ if same_tag => true,
             Self::AutoPatch => patch_or_smaller,
             Self::AutoMinor => patch_or_smaller || kind == UpdateKind::Minor,
             Self::AutoMajor => {
@@ -632,10 +636,15 @@ fn failure_actions(state: &DeploymentState) -> Option<Action> {
 
 /// Rule 6: apply or report the target of a fresh check result.
 fn update_action(state: &DeploymentState, policy: Policy, result: &CheckResult) -> Option<Action> {
+    // A new image behind the tag it runs (`latest` rebuilt) targets that same tag; whether
+    // that image failed before was judged by digest when the check was made, so a tag
+    // skipped for an older image does not stop it.
+    let same_tag = result.kind == UpdateKind::Digest;
     let target = result.target.as_ref().filter(|target| {
-        !target.is_empty() && **target != state.current_tag && !state.skipped.contains(*target)
+        !target.is_empty()
+            && (same_tag || (**target != state.current_tag && !state.skipped.contains(*target)))
     })?;
-    if !result.kind.is_upgrade() {
+    if !result.kind.is_upgrade() && !same_tag {
         return None;
     }
     if policy.allows(result.kind) {
@@ -767,6 +776,12 @@ mod tests {
             for kind in [UpdateKind::None, Downgrade, Unknown] {
                 assert!(!policy.allows(kind), "{policy} must not allow {kind}");
             }
+            // A new image behind the same tag: every policy that applies anything pulls it.
+            assert_eq!(
+                policy.allows(UpdateKind::Digest),
+                policy.line().is_some(),
+                "{policy} and a new image behind its tag"
+            );
         }
     }
 

@@ -13,7 +13,7 @@ use upkeep_update_engine::engine::{
     Engine, LockWait, Observer, Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest,
 };
 use upkeep_update_engine::lock::Holder;
-use upkeep_update_engine::runtime::{DockerRuntime, PullProgress};
+use upkeep_update_engine::runtime::{ComposeRuntime, DockerRuntime, PullProgress};
 use upkeep_update_engine::setup;
 use upkeep_versioning_core::Timestamp;
 
@@ -112,7 +112,22 @@ async fn recover_first(engine: &Engine) -> anyhow::Result<()> {
 pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     let state = upkeep_update_engine::store::StateDir::new(&args.state.dir);
     let initial = if let Some(compose) = &args.compose {
-        setup::from_compose(compose, &args.state.dir, now())?
+        let mut initial = setup::from_compose(compose, &args.state.dir, now())?;
+        // The services may run already: record the digests their containers run.
+        runtime()?.block_on(async {
+            match DockerRuntime::connect().await {
+                Ok(docker) => {
+                    let compose =
+                        ComposeRuntime::new(compose.clone(), state.env_path(), None, docker);
+                    setup::record_running_digests(&mut initial, &compose).await;
+                }
+                Err(error) => initial.notes.push(format!(
+                    "the running digests are not recorded ({}); `upkeep pull` records them",
+                    upkeep_update_engine::error_chain(&error)
+                )),
+            }
+        });
+        initial
     } else if args.from_running {
         runtime()?.block_on(async {
             let docker = DockerRuntime::connect().await?;
@@ -129,6 +144,18 @@ pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let added = setup::write(&state, &initial, args.force, now())?;
+    // After `versions.env` is written, so that the variables have their values.
+    let rewritten = match (&args.compose, args.rewrite) {
+        (Some(compose), true) => setup::rewrite_compose_images(compose, &initial, now())?,
+        _ => None,
+    };
+    let mut initial = initial;
+    if rewritten.is_some() {
+        // Done, so no longer advice.
+        initial.notes.retain(|note| {
+            !note.contains("change `image:") && !note.contains("change it to `image:")
+        });
+    }
     let kept: Vec<&str> = initial
         .manifest
         .services()
@@ -142,11 +169,22 @@ pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             added: Vec<&'a str>,
             already_tracked: &'a [&'a str],
             notes: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            rewritten: Option<RewriteReport<'a>>,
+        }
+        #[derive(Serialize)]
+        struct RewriteReport<'a> {
+            backup: String,
+            diff: &'a [String],
         }
         print_json(&Report {
             added: added.iter().map(|name| name.as_str()).collect(),
             already_tracked: &kept,
             notes: &initial.notes,
+            rewritten: rewritten.as_ref().map(|rewritten| RewriteReport {
+                backup: rewritten.backup.display().to_string(),
+                diff: &rewritten.diff,
+            }),
         })?;
     } else {
         let mut lines = vec![format!(
@@ -164,6 +202,14 @@ pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
                 "already tracked, left as they are: {} (`--force` starts over)",
                 kept.join(", ")
             ));
+        }
+        if let (Some(rewritten), Some(compose)) = (&rewritten, &args.compose) {
+            lines.push(format!(
+                "rewrote {} (the original is {}):",
+                compose.display(),
+                rewritten.backup.display()
+            ));
+            lines.extend(rewritten.diff.iter().cloned());
         }
         lines.extend(initial.notes.iter().map(|note| format!("note: {note}")));
         print_lines(lines)?;

@@ -649,6 +649,14 @@ fn compose_flow(program: Vec<&'static str>, images: &WebImages) {
     let compose_file = dir.join("docker-compose.yml").display().to_string();
     let init = upkeep_in(&["init", "--compose", &compose_file]);
     assert_eq!(init.code, 0, "{init}");
+    // The digests of what runs are recorded at init, so `status` shows them at once.
+    let manifest = std::fs::read_to_string(dir.join("version-manifest.yaml")).unwrap();
+    let digest = images.digests["1.0.0"].to_string();
+    assert_eq!(
+        manifest.matches(&format!("image_digest: {digest}")).count(),
+        2,
+        "{manifest}"
+    );
     assert!(
         init.stdout.contains("app") && init.stdout.contains("web"),
         "{init}"

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod deploy;
+mod floating;
 mod keeps;
 mod registry;
 mod state;

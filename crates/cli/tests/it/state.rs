@@ -97,3 +97,55 @@ fn commands_without_a_manifest_say_how_to_create_one() {
     assert_eq!(run.code, 2, "{run}");
     assert!(run.stderr.contains("--compose"), "{run}");
 }
+
+/// Issue 11: `init --compose FILE --rewrite` points the written-out images at upkeep's
+/// variables in the compose file itself: only those lines change (comments and layout stay),
+/// the original is kept as a backup, and the change is printed as a diff.
+#[test]
+fn init_rewrite_points_the_compose_images_at_upkeeps_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("docker-compose.yml");
+    let original = "# the shop\nservices:\n  web:\n    image: 127.0.0.1:5000/test/web:1.0.0 # pinned by hand\n    ports: ['8080:8080']\n  db:\n    image: ${DB_IMAGE:-127.0.0.1:5000/test/db:15.4}\n    environment:\n      image: not-an-image-line\n  worker:\n    build: .\n";
+    std::fs::write(&compose, original).unwrap();
+    let compose_arg = compose.display().to_string();
+    let init = run_in(
+        dir.path(),
+        &["init", "--compose", &compose_arg, "--rewrite"],
+    );
+    assert_eq!(init.code, 0, "{init}");
+    let rewritten = std::fs::read_to_string(&compose).unwrap();
+    assert_eq!(
+        rewritten,
+        // db uses its variable already (with a default): left as it is.
+        original.replace(
+            "image: 127.0.0.1:5000/test/web:1.0.0 # pinned by hand",
+            "image: ${WEB_IMAGE} # pinned by hand"
+        )
+    );
+    assert!(
+        init.stdout.contains(
+            "@@ line 4 @@\n-    image: 127.0.0.1:5000/test/web:1.0.0 # pinned by hand\n+    image: ${WEB_IMAGE} # pinned by hand\n"
+        ),
+        "{init}"
+    );
+    assert!(!init.stdout.contains("note: service web: change"), "{init}");
+    let backup = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(".bak"))
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+    let env = std::fs::read_to_string(dir.path().join("versions.env")).unwrap();
+    assert!(
+        env.contains("WEB_IMAGE=127.0.0.1:5000/test/web:1.0.0")
+            && env.contains("DB_IMAGE=127.0.0.1:5000/test/db:15.4"),
+        "{env}"
+    );
+    // Nothing left to rewrite: a second run changes nothing.
+    let again = run_in(
+        dir.path(),
+        &["init", "--compose", &compose_arg, "--rewrite"],
+    );
+    assert_eq!(again.code, 0, "{again}");
+    assert!(!again.stdout.contains("rewrote"), "{again}");
+}

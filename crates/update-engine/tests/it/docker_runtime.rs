@@ -25,7 +25,9 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         for container in &self.containers {
             for name in [container.clone(), format!("{container}{OLD_SUFFIX}")] {
-                let _ = Command::new("docker").args(["rm", "-f", "-v", &name]).output();
+                let _ = Command::new("docker")
+                    .args(["rm", "-f", "-v", &name])
+                    .output();
             }
         }
         for volume in &self.volumes {

@@ -673,7 +673,13 @@ async fn plans_cover_every_service_or_the_ones_named() {
 async fn a_failed_tag_is_skipped_and_the_why_says_so() {
     let mut manifest = manifest(&[("web", "1.0.0")]);
     manifest
-        .record_failed_update(&name("web"), "1.0.2", "1.0.2 failed: it crashed", later())
+        .record_failed_update(
+            &name("web"),
+            "1.0.2",
+            None,
+            "1.0.2 failed: it crashed",
+            later(),
+        )
         .unwrap();
     let fx = Fixture::new(
         &config(&[("web", "policy: auto_patch")]),
@@ -710,7 +716,13 @@ async fn a_failed_patch_held_behind_a_minor_release_is_named_as_skipped() {
     // the patch is not applied.
     let mut manifest = manifest(&[("web", "1.0.0")]);
     manifest
-        .record_failed_update(&name("web"), "1.0.1", "1.0.1 failed: it crashed", later())
+        .record_failed_update(
+            &name("web"),
+            "1.0.1",
+            None,
+            "1.0.1 failed: it crashed",
+            later(),
+        )
         .unwrap();
     let fx = Fixture::new(
         &config(&[("web", "policy: auto_patch")]),

@@ -27,11 +27,15 @@ pub enum UpdateKind {
     Downgrade,
     /// At least one of the two tags is not a version (`latest`, a commit hash).
     Unknown,
+    /// The same tag, pointing at a new image for this platform (`latest` or `stable`
+    /// rebuilt): not read from the tags but from the registry. The auto policies apply it by
+    /// pulling the tag again.
+    Digest,
 }
 
 impl UpdateKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::None,
         Self::Build,
         Self::Prerelease,
@@ -40,6 +44,7 @@ impl UpdateKind {
         Self::Major,
         Self::Downgrade,
         Self::Unknown,
+        Self::Digest,
     ];
 
     /// True for the kinds that move to a newer version.
@@ -51,7 +56,7 @@ impl UpdateKind {
     }
 
     /// The word used in output and in configuration: `major`, `minor`, `patch`, `build`,
-    /// `prerelease`, `none`, `downgrade` or `unknown`.
+    /// `prerelease`, `none`, `downgrade`, `unknown` or `digest`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -62,6 +67,7 @@ impl UpdateKind {
             Self::Major => "major",
             Self::Downgrade => "downgrade",
             Self::Unknown => "unknown",
+            Self::Digest => "digest",
         }
     }
 }
@@ -80,7 +86,7 @@ impl fmt::Display for UnknownUpdateKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown update kind '{}': expected one of major, minor, patch, build, prerelease, none, downgrade, unknown",
+            "unknown update kind '{}': expected one of major, minor, patch, build, prerelease, none, downgrade, unknown, digest",
             self.0
         )
     }

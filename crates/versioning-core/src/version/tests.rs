@@ -684,7 +684,7 @@ fn update_kind_words_round_trip() {
     assert_eq!(
         "huge".parse::<UpdateKind>().unwrap_err().to_string(),
         "unknown update kind 'huge': expected one of major, minor, patch, build, prerelease, none, \
-         downgrade, unknown"
+         downgrade, unknown, digest"
     );
 }
 
