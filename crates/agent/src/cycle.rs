@@ -669,13 +669,28 @@ impl Agent {
             .as_ref()
             .filter(|_| !triggered)
             .map(|check| check.result.checked_at);
-        state.skipped = self
-            .store
-            .skipped_versions(id)
-            .await?
-            .into_iter()
-            .map(|skipped| skipped.tag)
-            .collect();
+        let skipped = self.store.skipped_versions(id).await?;
+        // A skipped tag that names another image than the one that failed (pushed again) is
+        // no longer skipped.
+        let still_skipped = |target: Option<&str>, digest: Option<&str>| {
+            skipped
+                .iter()
+                .filter(|skip| {
+                    let pushed_again = Some(skip.tag.as_str()) == target
+                        && skip.digest.is_some()
+                        && digest.is_some()
+                        && skip.digest.as_deref() != digest;
+                    !pushed_again
+                })
+                .map(|skip| skip.tag.clone())
+                .collect()
+        };
+        let mut latest_digest = last.as_ref().and_then(|check| check.target_digest.clone());
+        state.skipped = still_skipped(
+            last.as_ref()
+                .and_then(|check| check.result.target.as_deref()),
+            latest_digest.as_deref(),
+        );
         if triggered {
             // A push notification: the cached tag list predates it.
             watched.engine.forget_cached(service.as_str()).await?;
@@ -684,12 +699,14 @@ impl Agent {
         let mut decision = decide(&state, &policy, latest.as_ref(), now);
         let mut newest = None;
         if decision.actions.contains(&Action::Check) {
-            let (result, newest_found) = self.check(watched, service, record, now).await?;
+            let (result, newest_found, digest) = self.check(watched, service, record, now).await?;
             newest = newest_found;
             report
                 .steps
                 .push((id.to_owned(), Step::Checked(result.target.clone())));
             state.last_check = Some(now);
+            state.skipped = still_skipped(result.target.as_deref(), digest.as_deref());
+            latest_digest = digest;
             latest = Some(result);
             decision = decide(&state, &policy, latest.as_ref(), now);
         }
@@ -697,7 +714,15 @@ impl Agent {
             match action {
                 Action::Apply { target, kind } => {
                     let Some(step) = self
-                        .apply(watched, service, record, schedule, &target, kind, now)
+                        .apply(
+                            watched,
+                            service,
+                            record,
+                            schedule,
+                            (&target, latest_digest.as_deref()),
+                            kind,
+                            now,
+                        )
                         .await?
                     else {
                         continue;
@@ -776,6 +801,7 @@ impl Agent {
                 id,
                 &Check {
                     result,
+                    target_digest: None,
                     error: None,
                 },
             )
@@ -791,7 +817,7 @@ impl Agent {
         service: &ServiceName,
         record: &Deployment,
         now: Timestamp,
-    ) -> Result<(CheckResult, Option<String>), CycleError> {
+    ) -> Result<(CheckResult, Option<String>, Option<String>), CycleError> {
         let entries = watched
             .engine
             .plan(&PlanRequest {
@@ -801,6 +827,7 @@ impl Agent {
             .await?;
         let entry = entries.into_iter().next();
         let newest = entry.as_ref().and_then(|entry| entry.newest.clone());
+        let target_digest = entry.as_ref().and_then(|entry| entry.target_digest.clone());
         let (target, kind, error) = match &entry {
             // To apply or to announce: `decide` tells which by the policy.
             Some(PlanEntry {
@@ -831,11 +858,12 @@ impl Agent {
                 &record.id,
                 &Check {
                     result: result.clone(),
+                    target_digest: target_digest.clone(),
                     error,
                 },
             )
             .await?;
-        Ok((result, newest))
+        Ok((result, newest, target_digest))
     }
 
     /// Applies `target` when the window and the minimum age allow, and tells people. `None`
@@ -847,7 +875,7 @@ impl Agent {
         service: &ServiceName,
         record: &Deployment,
         schedule: &Schedule,
-        target: &str,
+        (target, checked_digest): (&str, Option<&str>),
         kind: UpdateKind,
         now: Timestamp,
     ) -> Result<Option<Step>, CycleError> {
@@ -865,7 +893,13 @@ impl Agent {
             return self.wait(now, record, target, "window", why).await;
         }
         if let Some(min_age) = schedule.min_age {
-            let seen = self.store.first_seen(id, target).await?.unwrap_or(now);
+            // Counted from the first sighting of this image under the tag: a tag pushed again
+            // with other content starts the clock again.
+            let seen = self
+                .store
+                .first_seen(id, target, checked_digest)
+                .await?
+                .unwrap_or(now);
             let age = now.signed_duration_since(seen);
             if age < TimeDelta::from_std(min_age).unwrap_or(TimeDelta::MAX) {
                 let why = format!(
@@ -893,6 +927,17 @@ impl Agent {
                 latest: false,
             })
             .await?;
+        // The image the minimum age was counted for must be the one applied.
+        let planned_digest = plan.first().and_then(|entry| entry.target_digest.clone());
+        if let (Some(checked), Some(planned)) = (checked_digest, planned_digest.as_deref())
+            && checked != planned
+            && schedule.min_age.is_some()
+        {
+            let why = format!(
+                "{target} names another image than when it was checked; it is applied once that image is old enough"
+            );
+            return self.wait(now, record, target, "pushed_again", why).await;
+        }
         let outcomes = watched.engine.apply(&plan, false).await?;
         let Some(outcome) = outcomes.into_iter().next() else {
             return Ok(Some(Step::Error(format!(
@@ -914,7 +959,7 @@ impl Agent {
             ),
             OutcomeKind::RolledBack => {
                 self.store
-                    .skip_version(id, target, &outcome.message, now)
+                    .skip_version(id, target, planned_digest.as_deref(), &outcome.message, now)
                     .await?;
                 (
                     Step::RolledBack(target.to_owned()),

@@ -110,6 +110,9 @@ pub struct DeploymentRecord {
 pub struct Check {
     /// The outcome; a failed check has no target.
     pub result: CheckResult,
+    /// The digest the target named, when the check found one to apply: a tag pushed again
+    /// with other content is another image.
+    pub target_digest: Option<String>,
     /// Why the check failed, if it did.
     pub error: Option<String>,
 }
@@ -119,6 +122,9 @@ pub struct Check {
 pub struct SkippedVersion {
     /// The tag.
     pub tag: String,
+    /// The digest of the image that failed, when known: the tag naming another image since
+    /// is not skipped for it.
+    pub digest: Option<String>,
     /// Why, such as "rolled back: health check failed".
     pub reason: String,
     /// When it was skipped.
@@ -398,8 +404,9 @@ impl Store {
         let result = &check.result;
         with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO checks (deployment, checked_at, current_tag, target, kind, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO checks \
+                 (deployment, checked_at, current_tag, target, kind, error, target_digest) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(id)
             .bind(stored(result.checked_at))
@@ -407,6 +414,7 @@ impl Store {
             .bind(result.target.as_deref())
             .bind(result.kind.as_str())
             .bind(check.error.as_deref())
+            .bind(check.target_digest.as_deref())
             .execute(pool)
             .await
             .map(drop)
@@ -420,7 +428,7 @@ impl Store {
     pub async fn last_check(&self, id: &str) -> Result<Option<Check>, StoreError> {
         let row: Option<CheckRow> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT checked_at, current_tag, target, kind, error FROM checks \
+                "SELECT checked_at, current_tag, target, kind, error, target_digest FROM checks \
                  WHERE deployment = $1 ORDER BY checked_at DESC, id DESC LIMIT 1",
             )
             .bind(id)
@@ -438,8 +446,10 @@ impl Store {
     ) -> Result<std::collections::BTreeMap<String, Check>, StoreError> {
         let rows: Vec<LastCheckRow> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT deployment, checked_at, current_tag, target, kind, error FROM ( \
+                "SELECT deployment, checked_at, current_tag, target, kind, error, target_digest \
+                     FROM ( \
                        SELECT deployment, checked_at, current_tag, target, kind, error, \
+                         target_digest, \
                          ROW_NUMBER() OVER (PARTITION BY deployment \
                                             ORDER BY checked_at DESC, id DESC) AS newest \
                        FROM checks) ranked \
@@ -451,13 +461,14 @@ impl Store {
         .map_err(query_error("reading the last checks"))?;
         rows.into_iter()
             .map(
-                |(deployment, checked_at, current_tag, target, kind, error)| {
+                |(deployment, checked_at, current_tag, target, kind, error, target_digest)| {
                     let check = Check::try_from(CheckRow {
                         checked_at,
                         current_tag,
                         target,
                         kind,
                         error,
+                        target_digest,
                     })?;
                     Ok((deployment, check))
                 },
@@ -468,14 +479,23 @@ impl Store {
     /// When a check of deployment `id` first chose `tag` as its target: how long upkeep has
     /// known the tag, which a minimum age counts from where the registry does not say when
     /// the tag was pushed.
-    pub async fn first_seen(&self, id: &str, tag: &str) -> Result<Option<Timestamp>, StoreError> {
+    pub async fn first_seen(
+        &self,
+        id: &str,
+        tag: &str,
+        digest: Option<&str>,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        // The same image: the same tag naming the same digest (or, for checks that recorded
+        // none, the tag alone).
         let row: Option<(Timestamp,)> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT checked_at FROM checks WHERE deployment = $1 AND target = $2 \
+                 AND COALESCE(target_digest, '') = COALESCE($3, '') \
                  ORDER BY checked_at ASC, id ASC LIMIT 1",
             )
             .bind(id)
             .bind(tag)
+            .bind(digest)
             .fetch_optional(pool)
             .await
         })
@@ -499,6 +519,8 @@ impl Store {
                  AND (target IS NULL OR id <> (SELECT earliest.id FROM checks AS earliest \
                             WHERE earliest.deployment = checks.deployment \
                               AND earliest.target = checks.target \
+                              AND COALESCE(earliest.target_digest, '') \
+                                  = COALESCE(checks.target_digest, '') \
                             ORDER BY earliest.checked_at ASC, earliest.id ASC LIMIT 1))",
             )
             .bind(stored(before))
@@ -516,18 +538,24 @@ impl Store {
         &self,
         id: &str,
         tag: &str,
+        digest: Option<&str>,
         reason: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        // The same tag failing with another image (pushed again) is a new failure.
         let inserted = with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO skipped_versions (deployment, tag, reason, skipped_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (deployment, tag) DO NOTHING",
+                "INSERT INTO skipped_versions (deployment, tag, reason, skipped_at, digest) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (deployment, tag) DO UPDATE \
+                 SET digest = excluded.digest, reason = excluded.reason, \
+                     skipped_at = excluded.skipped_at \
+                 WHERE COALESCE(skipped_versions.digest, '') <> COALESCE(excluded.digest, '')",
             )
             .bind(id)
             .bind(tag)
             .bind(reason)
             .bind(stored(now))
+            .bind(digest)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
@@ -540,7 +568,7 @@ impl Store {
     pub async fn skipped_versions(&self, id: &str) -> Result<Vec<SkippedVersion>, StoreError> {
         let rows: Vec<SkippedRow> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT tag, reason, skipped_at FROM skipped_versions \
+                "SELECT tag, reason, skipped_at, digest FROM skipped_versions \
                  WHERE deployment = $1 ORDER BY skipped_at, tag",
             )
             .bind(id)
@@ -552,6 +580,7 @@ impl Store {
             .into_iter()
             .map(|row| SkippedVersion {
                 tag: row.tag,
+                digest: row.digest,
                 reason: row.reason,
                 at: row.skipped_at,
             })
@@ -745,6 +774,7 @@ type LastCheckRow = (
     Option<String>,
     String,
     Option<String>,
+    Option<String>,
 );
 
 #[derive(sqlx::FromRow)]
@@ -754,6 +784,7 @@ struct CheckRow {
     target: Option<String>,
     kind: String,
     error: Option<String>,
+    target_digest: Option<String>,
 }
 
 impl TryFrom<CheckRow> for Check {
@@ -768,6 +799,7 @@ impl TryFrom<CheckRow> for Check {
                 target: row.target,
                 kind,
             },
+            target_digest: row.target_digest,
             error: row.error,
         })
     }
@@ -778,6 +810,7 @@ struct SkippedRow {
     tag: String,
     reason: String,
     skipped_at: Timestamp,
+    digest: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]

@@ -211,6 +211,10 @@ pub struct PlanEntry {
     pub target: Option<String>,
     /// The kind of move to `target`.
     pub kind: String,
+    /// The digest `target` named when planned, for an update: what `update` pulls, after
+    /// checking that the tag still names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_digest: Option<String>,
     /// What `update` would do.
     pub action: PlanAction,
     /// Why, in words.
@@ -308,6 +312,9 @@ struct Planned {
     to_tag: String,
     /// The digest of what was pulled for `to_tag`, once it is known.
     to_digest: Option<String>,
+    /// The digest `to_tag` named when the update was planned: pulled by digest, and the
+    /// update refused if the tag names another image by then.
+    planned_digest: Option<String>,
     kind: Kind,
 }
 
@@ -546,6 +553,7 @@ impl Engine {
                 newest_kind: UpdateKind::None.to_string(),
                 target: None,
                 kind: UpdateKind::None.to_string(),
+                target_digest: None,
                 action: PlanAction::UpToDate,
                 why: String::new(),
             };
@@ -553,10 +561,14 @@ impl Engine {
                 .failed_versions()
                 .map(|(tag, digest)| (tag.to_owned(), digest.map(str::to_owned)))
                 .collect();
-            match self
+            let planned = match self
                 .plan_one(&deployment, &mut entry, &failed, request)
                 .await
             {
+                Ok(()) => self.pin_target_digest(&mut entry).await,
+                Err(error) => Err(error),
+            };
+            match planned {
                 Ok(()) => {}
                 Err(error) => {
                     entry.action = PlanAction::Unknown;
@@ -566,6 +578,49 @@ impl Engine {
             entries.push(entry);
         }
         Ok(entries)
+    }
+
+    /// Whether `image:tag` still names `planned` in the registry; if not, why, in words.
+    async fn still_names(&self, image: &str, tag: &str, planned: &str) -> Result<(), String> {
+        let parsed = parse_image(image).map_err(|error| error.to_string())?;
+        // Asked afresh: a cached answer may predate the move.
+        self.registries.forget(&parsed).await;
+        let now = async {
+            let registry = self.registries.registry_for(&parsed).await?;
+            registry.resolve_digest(parsed.repository(), tag).await
+        }
+        .await
+        .map_err(|error| {
+            format!(
+                "cannot check that {image}:{tag} still names the planned image: {}",
+                chain(&error)
+            )
+        })?;
+        if now.as_str() == planned {
+            Ok(())
+        } else {
+            Err(format!(
+                "{image}:{tag} moved since the update was planned: it named {}, it names {} now; plan again to see what it is",
+                short_digest(planned),
+                short_digest(now.as_str())
+            ))
+        }
+    }
+
+    /// Records the digest an update's target names now, so that what is pulled is what was
+    /// planned.
+    async fn pin_target_digest(&self, entry: &mut PlanEntry) -> Result<(), EngineError> {
+        if entry.action != PlanAction::Update || entry.target_digest.is_some() {
+            return Ok(());
+        }
+        let Some(target) = &entry.target else {
+            return Ok(());
+        };
+        let image = parse_image(&entry.image)?;
+        let registry = self.registries.registry_for(&image).await?;
+        let digest = registry.resolve_digest(image.repository(), target).await?;
+        entry.target_digest = Some(digest.to_string());
+        Ok(())
     }
 
     async fn plan_one(
@@ -587,6 +642,7 @@ impl Engine {
                 Some(moved) => {
                     entry.target = Some(entry.current.clone());
                     entry.kind = UpdateKind::Digest.to_string();
+                    entry.target_digest = Some(moved.digest.clone());
                     entry.action = PlanAction::Update;
                     entry.why = moved.describe(&entry.current);
                     Ok(())
@@ -803,6 +859,7 @@ impl Engine {
         entry.target = Some(entry.current.clone());
         entry.newest = Some(entry.current.clone());
         entry.kind = UpdateKind::Digest.to_string();
+        entry.target_digest = Some(moved.digest.clone());
         entry.newest_kind = entry.kind.clone();
         if deployment.policy.allows(UpdateKind::Digest) {
             entry.action = PlanAction::Update;
@@ -928,6 +985,7 @@ impl Engine {
                 from_digest: entry.current_digest.clone(),
                 to_tag: target.clone(),
                 to_digest: None,
+                planned_digest: entry.target_digest.clone(),
                 kind: Kind::Update,
             };
             outcomes.push(self.change(&mut manifest, planned, dry_run).await?);
@@ -1021,6 +1079,7 @@ impl Engine {
                 from_digest: version.image_digest().map(str::to_owned),
                 to_tag,
                 to_digest: None,
+                planned_digest: None,
                 kind,
                 service,
             };
@@ -1063,6 +1122,7 @@ impl Engine {
             from_digest: version.image_digest().map(str::to_owned),
             to_tag: tag.to_owned(),
             to_digest: None,
+            planned_digest: None,
             kind: Kind::Pin { custom },
             service,
         };
@@ -1208,15 +1268,39 @@ impl Engine {
 
         journal.advance(Step::Pull);
         self.state.write_journal(&journal)?;
+        // What is pulled is what was planned: the tag must still name the planned image,
+        // which is then pulled by its digest and given the tag here.
+        let pull_reference = match &planned.planned_digest {
+            Some(planned_digest) => {
+                if let Err(why) = self
+                    .still_names(&image, &planned.to_tag, planned_digest)
+                    .await
+                {
+                    self.state.clear_journal()?;
+                    outcome.result = OutcomeKind::Failed;
+                    outcome.message = format!("{why}; nothing was changed");
+                    return Ok(outcome);
+                }
+                format!("{image}@{planned_digest}")
+            }
+            None => reference.clone(),
+        };
         self.observer
-            .step(&service, &format!("pulling {reference}"));
+            .step(&service, &format!("pulling {pull_reference}"));
         let observer = Arc::clone(&self.observer);
         let progress_service = service.clone();
         let pulled = runtime
-            .pull(&container, &reference, &move |progress| {
+            .pull(&container, &pull_reference, &move |progress| {
                 observer.pull(&progress_service, &progress);
             })
             .await;
+        let pulled = match pulled {
+            Ok(pulled) if pull_reference != reference => runtime
+                .tag_image(&pulled.id, &reference)
+                .await
+                .map(|()| pulled),
+            other => other,
+        };
         let pulled = match pulled {
             Ok(pulled) => pulled,
             Err(error) => {
@@ -1226,7 +1310,10 @@ impl Engine {
                 return Ok(outcome);
             }
         };
-        let digest = digest_of(&pulled.repo_digests, &reference);
+        let digest = planned
+            .planned_digest
+            .clone()
+            .or_else(|| digest_of(&pulled.repo_digests, &reference));
         journal.to.digest.clone_from(&digest);
         planned.to_digest.clone_from(&digest);
         fault::point("after-pull");
@@ -1614,6 +1701,7 @@ impl Engine {
                     from_digest: entry.from.digest.clone(),
                     to_tag: entry.to.tag.clone(),
                     to_digest: None,
+                    planned_digest: None,
                     kind: Kind::from_journal(entry.change),
                 };
                 let already = manifest

@@ -299,7 +299,7 @@ async fn view(state: &ApiState, record: DeploymentRecord) -> Result<DeploymentVi
 
 fn view_with(record: DeploymentRecord, check: Option<Check>) -> DeploymentView {
     let deployment = record.deployment;
-    let last_check = check.map(|Check { result, error }| CheckView {
+    let last_check = check.map(|Check { result, error, .. }| CheckView {
         checked_at: time(result.checked_at),
         current_tag: result.current_tag,
         target: result.target,

@@ -817,6 +817,7 @@ impl Api {
                     target: target.map(str::to_owned),
                     kind,
                 },
+                target_digest: None,
                 error: error.map(str::to_owned),
             };
         store

@@ -311,7 +311,11 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
         before.iter().any(|(rows, tags)| rows > tags),
         "something to prune: {before:?}"
     );
-    let first_sighting = agent.store().first_seen(&notify, "1.2.0").await.unwrap();
+    let first_sighting = agent
+        .store()
+        .first_seen(&notify, "1.2.0", None)
+        .await
+        .unwrap();
     assert_eq!(first_sighting, Some(start_time));
     *clock.lock().unwrap() = start_time + chrono::TimeDelta::days(31);
     agent.cycle(&none).await.unwrap();
@@ -324,7 +328,11 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
         );
     }
     assert_eq!(
-        agent.store().first_seen(&notify, "1.2.0").await.unwrap(),
+        agent
+            .store()
+            .first_seen(&notify, "1.2.0", None)
+            .await
+            .unwrap(),
         first_sighting
     );
 }
@@ -422,6 +430,91 @@ async fn updates_wait_for_their_window_and_for_new_tags_to_age() {
     assert_eq!(waits.len(), 2, "one event per wait: {waits:#?}");
     assert_eq!(waits[0].0.as_deref(), Some("1.0.1"));
     assert_eq!(waits[1].0.as_deref(), Some("1.0.2"));
+}
+
+/// Issue 11: a minimum age is the age of an image, not of a tag name. A tag pushed again
+/// with other content before it was applied is known afresh: its clock starts again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_pushed_again_waits_for_its_own_minimum_age() {
+    let Some((registry, image)) = registry_with_web_images().await else {
+        return;
+    };
+    let name = format!("agent-repush-{}", std::process::id());
+    let _containers = Containers(vec![name.clone()], image.clone());
+    let port = free_port();
+    start(&name, &image, "1.0.0", port);
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start().await;
+    let config = format!(
+        "interval: 1h\ndeployments:\n{}    min_age: 1h\n",
+        deployment(&name, &image, "auto_patch", port),
+    );
+    let at = |text: &str| text.parse::<Timestamp>().unwrap();
+    let clock = Arc::new(Mutex::new(at("2026-11-25T10:00:00Z")));
+    let agent = agent(
+        &config,
+        dir.path(),
+        &sink,
+        Arc::clone(&clock),
+        Arc::new(Metrics::default()),
+    )
+    .await;
+    let pushed = BTreeSet::from([name.clone()]);
+    let running = || docker(&["inspect", "--format", "{{.Config.Image}}", &name]);
+    let serves = || {
+        let output = std::process::Command::new("busybox")
+            .args([
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                &format!("http://127.0.0.1:{port}/cgi-bin/health"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+
+    // 10:00 1.0.2 appears (1.0.1's image): known for 0 minutes, it waits an hour.
+    registry.alias_web_image("1.0.1", "1.0.2").await.unwrap();
+    let report = agent.cycle(&pushed).await.unwrap();
+    assert!(
+        matches!(report.of(&name).get(1), Some(Step::Waiting(why)) if why.contains("1.0.2 is known for 0 min")),
+        "{report:#?}"
+    );
+    // 10:50 1.0.2 is pushed again with other content (1.0.0's image).
+    registry.alias_web_image("1.0.0", "1.0.2").await.unwrap();
+    *clock.lock().unwrap() = at("2026-11-25T10:50:00Z");
+    let report = agent.cycle(&pushed).await.unwrap();
+    assert_eq!(
+        report.of(&name)[0],
+        &Step::Checked(Some("1.0.2".to_owned())),
+        "{report:#?}"
+    );
+    // 11:10: an hour after the tag first appeared, 20 minutes after its image did: it waits.
+    *clock.lock().unwrap() = at("2026-11-25T11:10:00Z");
+    let report = agent.cycle(&pushed).await.unwrap();
+    assert!(
+        !report
+            .of(&name)
+            .iter()
+            .any(|step| matches!(step, Step::Applied(_))),
+        "{report:#?}"
+    );
+    assert_eq!(running(), format!("{image}:1.0.0"));
+    // 11:55: the new image is an hour old; it is applied, and it is the image pushed last.
+    *clock.lock().unwrap() = at("2026-11-25T11:55:00Z");
+    let report = agent.cycle(&pushed).await.unwrap();
+    assert_eq!(
+        report.of(&name),
+        [
+            &Step::Checked(Some("1.0.2".to_owned())),
+            &Step::Applied("1.0.2".to_owned())
+        ],
+        "{report:#?}"
+    );
+    assert_eq!(running(), format!("{image}:1.0.2"));
+    assert_eq!(serves(), "1.0.0", "the image 1.0.2 names now");
 }
 
 /// How many checks of deployment `id` the SQLite file `database` holds, and how many

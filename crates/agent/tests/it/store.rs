@@ -76,6 +76,7 @@ on_both_databases!(
     mark_notified_is_true_once_under_concurrency,
     events_page_in_order,
     skipped_versions_are_per_deployment,
+    a_tag_pushed_again_is_another_image,
     last_check_returns_the_newest,
     pruning_keeps_the_checks_the_agent_reads,
     timestamps_keep_microseconds,
@@ -122,6 +123,7 @@ fn check(checked_at: DateTime<Utc>, current: &str, target: Option<&str>) -> Chec
                 UpdateKind::None
             },
         },
+        target_digest: None,
         error: None,
     }
 }
@@ -162,7 +164,13 @@ async fn restart_loses_nothing(db: &TestDb) {
         .await
         .unwrap();
     store
-        .skip_version("web", "1.0.2", "rolled back: health check failed", at(3))
+        .skip_version(
+            "web",
+            "1.0.2",
+            None,
+            "rolled back: health check failed",
+            at(3),
+        )
         .await
         .unwrap();
     assert!(
@@ -273,7 +281,7 @@ async fn writes_for_an_unknown_deployment_say_so(db: &TestDb) {
             .await
             .unwrap_err(),
         store
-            .skip_version("ghost", "1.0.1", "rolled back", at(0))
+            .skip_version("ghost", "1.0.1", None, "rolled back", at(0))
             .await
             .unwrap_err(),
     ];
@@ -376,32 +384,33 @@ async fn skipped_versions_are_per_deployment(db: &TestDb) {
     let store = with_api_and_web(db, at(0)).await;
     assert!(
         store
-            .skip_version("web", "1.0.2", "rolled back", at(2))
+            .skip_version("web", "1.0.2", None, "rolled back", at(2))
             .await
             .unwrap()
     );
     assert!(
         store
-            .skip_version("web", "1.0.1", "skipped by hand", at(1))
+            .skip_version("web", "1.0.1", None, "skipped by hand", at(1))
             .await
             .unwrap()
     );
     assert!(
         store
-            .skip_version("api", "3.0.0", "rolled back", at(3))
+            .skip_version("api", "3.0.0", None, "rolled back", at(3))
             .await
             .unwrap()
     );
     // Again: the first reason and time stay.
     assert!(
         !store
-            .skip_version("web", "1.0.2", "again", at(9))
+            .skip_version("web", "1.0.2", None, "again", at(9))
             .await
             .unwrap()
     );
 
     let skipped = |tag: &str, reason: &str, seconds| SkippedVersion {
         tag: tag.to_owned(),
+        digest: None,
         reason: reason.to_owned(),
         at: at(seconds),
     };
@@ -417,6 +426,68 @@ async fn skipped_versions_are_per_deployment(db: &TestDb) {
         [skipped("3.0.0", "rolled back", 3)]
     );
     assert_eq!(store.skipped_versions("other").await.unwrap(), []);
+}
+
+/// Issue 11: a tag pushed again with other content is another image. Its first sighting is
+/// its own (a minimum age counts afresh), and failing again records the new image.
+async fn a_tag_pushed_again_is_another_image(db: &TestDb) {
+    let store = with_api_and_web(db, at(0)).await;
+    const FIRST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const AGAIN: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    for (seconds, digest) in [(10, FIRST), (20, FIRST), (30, AGAIN), (40, AGAIN)] {
+        let recorded = Check {
+            target_digest: Some(digest.to_owned()),
+            ..check(at(seconds), "1.0.0", Some("1.0.1"))
+        };
+        store.record_check("web", &recorded).await.unwrap();
+    }
+    let seen = |digest| store.first_seen("web", "1.0.1", Some(digest));
+    assert_eq!(seen(FIRST).await.unwrap(), Some(at(10)));
+    assert_eq!(seen(AGAIN).await.unwrap(), Some(at(30)));
+    // Pruning keeps the first sighting of each image.
+    store.prune_checks(at(35)).await.unwrap();
+    assert_eq!(seen(FIRST).await.unwrap(), Some(at(10)));
+    assert_eq!(seen(AGAIN).await.unwrap(), Some(at(30)));
+    assert_eq!(
+        store
+            .last_check("web")
+            .await
+            .unwrap()
+            .unwrap()
+            .target_digest
+            .as_deref(),
+        Some(AGAIN)
+    );
+
+    assert!(
+        store
+            .skip_version("web", "1.0.1", Some(FIRST), "rolled back", at(50))
+            .await
+            .unwrap()
+    );
+    // The same image again: nothing new.
+    assert!(
+        !store
+            .skip_version("web", "1.0.1", Some(FIRST), "again", at(60))
+            .await
+            .unwrap()
+    );
+    // The tag pushed again and failing too: a new failure, of the new image.
+    assert!(
+        store
+            .skip_version("web", "1.0.1", Some(AGAIN), "rolled back again", at(70))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.skipped_versions("web").await.unwrap(),
+        [SkippedVersion {
+            tag: "1.0.1".to_owned(),
+            digest: Some(AGAIN.to_owned()),
+            reason: "rolled back again".to_owned(),
+            at: at(70),
+        }]
+    );
 }
 
 async fn last_check_returns_the_newest(db: &TestDb) {
@@ -456,14 +527,14 @@ async fn last_check_returns_the_newest(db: &TestDb) {
 
     // When each target was first chosen, whatever the order of recording.
     assert_eq!(
-        store.first_seen("web", "1.0.2").await.unwrap(),
+        store.first_seen("web", "1.0.2", None).await.unwrap(),
         Some(at(20))
     );
     assert_eq!(
-        store.first_seen("web", "1.0.1").await.unwrap(),
+        store.first_seen("web", "1.0.1", None).await.unwrap(),
         Some(at(10))
     );
-    assert_eq!(store.first_seen("api", "1.0.1").await.unwrap(), None);
+    assert_eq!(store.first_seen("api", "1.0.1", None).await.unwrap(), None);
 }
 
 async fn pruning_keeps_the_checks_the_agent_reads(db: &TestDb) {
@@ -491,11 +562,11 @@ async fn pruning_keeps_the_checks_the_agent_reads(db: &TestDb) {
     // go; web's 10 and 40 (each tag's first sighting) and api's only check stay.
     assert_eq!(store.prune_checks(at(55)).await.unwrap(), 3);
     assert_eq!(
-        store.first_seen("web", "1.0.1").await.unwrap(),
+        store.first_seen("web", "1.0.1", None).await.unwrap(),
         Some(at(10))
     );
     assert_eq!(
-        store.first_seen("web", "1.0.2").await.unwrap(),
+        store.first_seen("web", "1.0.2", None).await.unwrap(),
         Some(at(40))
     );
     assert_eq!(
@@ -518,7 +589,7 @@ async fn pruning_keeps_the_checks_the_agent_reads(db: &TestDb) {
         Some(check(at(5), "1.0.0", None))
     );
     assert_eq!(
-        store.first_seen("web", "1.0.1").await.unwrap(),
+        store.first_seen("web", "1.0.1", None).await.unwrap(),
         Some(at(10))
     );
 }

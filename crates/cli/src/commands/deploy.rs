@@ -286,6 +286,7 @@ fn offline_entries(engine: &Engine, services: &[String]) -> anyhow::Result<Vec<P
             newest_kind: "-".to_owned(),
             target: None,
             kind: "-".to_owned(),
+            target_digest: None,
             action: PlanAction::UpToDate,
             why: "not checked (--offline)".to_owned(),
         })

@@ -503,6 +503,10 @@ impl Runtime for ComposeRuntime {
         self.recreate(service, &point.reference).await
     }
 
+    async fn tag_image(&self, image_id: &str, reference: &str) -> Result<(), RuntimeError> {
+        self.docker.tag_as(image_id, reference).await
+    }
+
     async fn exec(
         &self,
         service: &str,

@@ -584,6 +584,10 @@ impl Runtime for DockerRuntime {
         self.recreate(container, &target).await
     }
 
+    async fn tag_image(&self, image_id: &str, reference: &str) -> Result<(), RuntimeError> {
+        self.tag_as(image_id, reference).await
+    }
+
     async fn exec(
         &self,
         container: &str,

@@ -94,6 +94,10 @@ pub trait Runtime: Send + Sync {
         point: &RollbackPoint,
     ) -> Result<ContainerState, RuntimeError>;
 
+    /// Gives the image `image_id` the name `reference` (`repo:tag`), as `docker tag` does:
+    /// an image pulled by digest gets the tag the container is to be created from.
+    async fn tag_image(&self, image_id: &str, reference: &str) -> Result<(), RuntimeError>;
+
     /// Runs `command` inside `container`, as `docker exec` does, and says how it ended; gives
     /// up after `timeout`. This is how a health check declared by a container's labels runs:
     /// inside the container, never on this host.

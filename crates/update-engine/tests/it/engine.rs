@@ -55,6 +55,36 @@ fn tag_of(reference: &str) -> &str {
     reference.rsplit_once(':').map_or(reference, |(_, tag)| tag)
 }
 
+/// The tag an image reference names: `IMAGE:TAG`, or `IMAGE@DIGEST` of a fake [`digest`].
+fn tag_named(reference: &str) -> String {
+    match reference.split_once('@') {
+        Some((_, digest)) => {
+            let hex = digest.trim_start_matches("sha256:").trim_end_matches('0');
+            // A tag's hex may end in a 0 that the padding took: put it back.
+            let hex = if hex.len() % 2 == 1 {
+                format!("{hex}0")
+            } else {
+                hex.to_owned()
+            };
+            (0..hex.len())
+                .step_by(2)
+                .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap() as char)
+                .collect()
+        }
+        None => tag_of(reference).to_owned(),
+    }
+}
+
+/// What the engine pulls for an update to `tag`: the digest it planned.
+fn pulled(tag: &str) -> String {
+    format!("pull {IMAGE}@{}", digest(tag))
+}
+
+/// How the engine names an image pulled by digest: the tag, on the image's id.
+fn tagged(tag: &str) -> String {
+    format!("tag {} {}", image_id(tag), reference(tag))
+}
+
 /// Long ago, so that the engine's own (system clock) records come after it.
 fn long_ago() -> Timestamp {
     Timestamp::from_timestamp(1_700_000_000, 0).unwrap()
@@ -292,7 +322,8 @@ impl Runtime for FakeRuntime {
     ) -> Result<PulledImage, RuntimeError> {
         self.record(format!("pull {image}"));
         assert_eq!(container, "web");
-        let tag = tag_of(image);
+        let tag = tag_named(image);
+        let tag = tag.as_str();
         if self.state.lock().unwrap().unpullable.contains(tag) {
             return Err(RuntimeError::ImageNotFound {
                 image: image.to_owned(),
@@ -365,6 +396,11 @@ impl Runtime for FakeRuntime {
         let reported = Self::state_of(container, &restored);
         self.state.lock().unwrap().container = Some(restored);
         Ok(reported)
+    }
+
+    async fn tag_image(&self, image_id: &str, reference: &str) -> Result<(), RuntimeError> {
+        self.record(format!("tag {image_id} {reference}"));
+        Ok(())
     }
 
     async fn exec(
@@ -758,7 +794,8 @@ async fn a_healthy_update_pulls_keeps_recreates_and_records() {
     assert_eq!(
         fx.runtime.calls(),
         [
-            format!("pull {}", reference("1.0.1")),
+            pulled("1.0.1"),
+            tagged("1.0.1"),
             "keep web".to_owned(),
             format!("recreate web {}", reference("1.0.1")),
         ]
@@ -830,7 +867,8 @@ async fn a_crashing_version_is_rolled_back_and_remembered() {
     assert_eq!(
         fx.runtime.calls(),
         [
-            format!("pull {}", reference("1.0.1")),
+            pulled("1.0.1"),
+            tagged("1.0.1"),
             "keep web".to_owned(),
             format!("recreate web {}", reference("1.0.1")),
             format!("restore web {} {}", reference("1.0.0"), image_id("1.0.0")),
@@ -971,6 +1009,35 @@ async fn a_failing_pre_update_hook_changes_nothing() {
     );
 }
 
+/// Issue 11: what is pulled is what was planned. An update pulls the digest its plan saw and
+/// tags it; a tag that names another image by the time of the pull is refused, with nothing
+/// changed.
+#[tokio::test]
+async fn a_tag_that_moved_since_the_plan_is_refused() {
+    let fx = Fixture::web("policy: auto_patch");
+    let before = fx.files();
+    let engine = fx.engine();
+    let mut plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    assert_eq!(
+        plan[0].target_digest.as_deref(),
+        Some(digest("1.0.1").as_str())
+    );
+    // As if 1.0.1 had named another image when the plan was made.
+    plan[0].target_digest = Some(digest("9.9.9"));
+    let outcome = &engine.apply(&plan, false).await.unwrap()[0];
+    assert_eq!(outcome.result, OutcomeKind::Failed, "{outcome:#?}");
+    assert!(
+        outcome
+            .message
+            .contains("registry.example/team/web:1.0.1 moved since the update was planned")
+            && outcome.message.ends_with("nothing was changed"),
+        "{}",
+        outcome.message
+    );
+    assert!(fx.runtime.calls().is_empty(), "{:?}", fx.runtime.calls());
+    assert_eq!(fx.files(), before);
+}
+
 #[tokio::test]
 async fn a_failed_pull_changes_nothing() {
     let fx = Fixture::web("policy: auto_patch");
@@ -985,7 +1052,7 @@ async fn a_failed_pull_changes_nothing() {
         "{}",
         outcome.message
     );
-    assert_eq!(fx.runtime.calls(), [format!("pull {}", reference("1.0.1"))]);
+    assert_eq!(fx.runtime.calls(), [pulled("1.0.1")]);
     assert_eq!(fx.runtime.container().image, reference("1.0.0"));
     assert_eq!(fx.files(), before);
 }
