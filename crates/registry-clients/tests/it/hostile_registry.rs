@@ -303,6 +303,45 @@ async fn an_endless_manifest_is_cut_off_at_its_cap() {
 }
 
 #[tokio::test]
+async fn a_manifest_of_exactly_the_cap_is_read_and_one_byte_more_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    // JSON allows trailing whitespace, so padding keeps the manifest valid.
+    let padded = |size: u64| MANIFEST.to_owned() + &" ".repeat(size as usize - MANIFEST.len());
+    for (tag, body) in [
+        ("at-cap", padded(MANIFEST_LIMIT)),
+        ("over-cap", padded(MANIFEST_LIMIT + 1)),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/v2/test/app/manifests/{tag}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(body.clone(), OCI_MANIFEST)
+                    .insert_header("Docker-Content-Digest", sha256(&body).as_str()),
+            )
+            .mount(&server)
+            .await;
+    }
+    let client = oci_client(&server.address().to_string(), None);
+    let manifest = client.manifest("test/app", "at-cap").await.unwrap();
+    assert_eq!(manifest.digest.to_string(), sha256(&padded(MANIFEST_LIMIT)));
+    let error = client.manifest("test/app", "over-cap").await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the response from {}/v2/test/app/manifests/over-cap is larger than 4 MiB; upkeep \
+             stops reading at that size, from {} for repository 'test/app'",
+            server.uri(),
+            server.address()
+        )
+    );
+}
+
+#[tokio::test]
 async fn endless_token_and_error_bodies_are_cut_off_at_64_kib() {
     let server = EndlessServer::start("/token", 200, br#"{"token":""#).await;
     let client = oci_client(&server.host(), Some(basic()));
