@@ -4,8 +4,10 @@
 //! a version source for components that are not images ([`github`]).
 //!
 //! Each client takes its base URL (the real one is a named constant in its module, citing
-//! registry-reference) and a `reqwest::Client`, pages to the end with a page cap, and maps
-//! the service's error bodies to [`ErrorKind`]s.
+//! registry-reference) and a `reqwest::Client`, pages to the end with a page cap, follows a
+//! next-page link only on its base URL's scheme, host and port, reads listing pages under
+//! 16 MiB and tokens and error bodies under 64 KiB, and maps the service's error bodies to
+//! [`ErrorKind`]s.
 //!
 //! # What this module does not do
 //! It does not implement [`Registry`](crate::Registry): the OCI client and the `Registry`
