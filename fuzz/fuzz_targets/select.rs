@@ -40,7 +40,10 @@ fuzz_target!(|input: Input<'_>| {
     for tag in &input.tags {
         if let Ok(version) = selector.eligibility(*tag) {
             let best = selected.as_ref().map(|s| &s.version);
-            assert!(best.is_some_and(|best| version <= *best), "{tag} eligible, not chosen");
+            assert!(
+                best.is_some_and(|best| version <= *best),
+                "{tag} eligible, not chosen"
+            );
         }
     }
 });

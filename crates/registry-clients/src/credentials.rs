@@ -47,7 +47,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command;
 
 use crate::error::{ErrorKind, RegistryError};
@@ -60,6 +60,10 @@ pub const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
 /// How long a credential helper may take to answer before it is killed. Helpers such as
 /// `ecr-login` make a network call; one that waits for a locked keychain never answers.
 pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The most a credential helper may print on stdout or stderr; an answer is one small JSON
+/// object, so a helper printing more is broken, and is killed rather than read to the end.
+const HELPER_OUTPUT_LIMIT: u64 = 64 * 1024;
 
 /// The prefix of upkeep's per-host credential variables; see [`override_variable`].
 pub const OVERRIDE_PREFIX: &str = "UPKEEP_AUTH_";
@@ -722,11 +726,29 @@ impl CredentialStore {
                     _ => {}
                 }
             }
-            child.wait_with_output().await
+            // Both pipes at once, so that a helper filling one is not blocked on the other; a
+            // pipe over the cap ends the run, and dropping the child kills it.
+            let (stdout, stderr) = tokio::try_join!(
+                read_helper_pipe(child.stdout.take()),
+                read_helper_pipe(child.stderr.take()),
+            )?;
+            let status = child.wait().await?;
+            Ok(std::process::Output {
+                status,
+                stdout,
+                stderr,
+            })
         };
         // On timeout the future is dropped with the child, which `kill_on_drop` kills.
         let output = match tokio::time::timeout(self.helper_timeout, run).await {
             Ok(Ok(output)) => output,
+            Ok(Err(error)) if error.kind() == io::ErrorKind::FileTooLarge => {
+                return Err(format!(
+                    "credential helper '{program}' printed more than {}; a Docker credential \
+                     helper answers with one small JSON object",
+                    crate::error::size_text(HELPER_OUTPUT_LIMIT)
+                ));
+            }
             Ok(Err(error)) => {
                 return Err(format!(
                     "credential helper '{program}' could not be run ({error})"
@@ -787,6 +809,24 @@ fn entry_credential(
             config.kind.entry_fix(registry)
         )),
     }
+}
+
+/// What a helper printed on one pipe, or an error of kind `FileTooLarge` past
+/// [`HELPER_OUTPUT_LIMIT`].
+async fn read_helper_pipe(pipe: Option<impl AsyncRead + Unpin>) -> io::Result<Vec<u8>> {
+    let mut output = Vec::new();
+    if let Some(pipe) = pipe {
+        pipe.take(HELPER_OUTPUT_LIMIT + 1)
+            .read_to_end(&mut output)
+            .await?;
+    }
+    if output.len() as u64 > HELPER_OUTPUT_LIMIT {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            "credential helper output over the cap",
+        ));
+    }
+    Ok(output)
 }
 
 /// Starts `command`. Linux refuses to run a file that another process has open for writing
@@ -1528,6 +1568,7 @@ esac
                 "echo 'something broke near helper-internal-secret'\nexit 3\n",
             );
             helpers.write("hang", "exec sleep 30\n");
+            helpers.write("flood", "exec yes helper-secret\n");
             helpers.write(
                 "stderr",
                 "echo 'credentials not found in native keychain' >&2\nexit 1\n",
@@ -1671,6 +1712,19 @@ esac
             lookup_error(&without_path, "ghcr.io").await,
             "credentials unavailable: credential helper 'docker-credential-fake' (credsStore in \
              config.json) is not on PATH; install it or remove credsStore from the file, from \
+             ghcr.io"
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_helper_that_never_stops_printing_is_cut_off_at_64_kib() {
+        let helpers = Helpers::new();
+        let store = helpers.store(r#"{"credsStore": "flood"}"#);
+        assert_eq!(
+            lookup_error(&store, "ghcr.io").await,
+            "credentials unavailable: credential helper 'docker-credential-flood' printed more \
+             than 64 KiB; a Docker credential helper answers with one small JSON object, from \
              ghcr.io"
         );
     }

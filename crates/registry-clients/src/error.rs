@@ -106,12 +106,36 @@ pub enum ErrorKind {
         /// The registry's message.
         message: String,
     },
-    /// Plain HTTP was needed for a host that is neither loopback nor listed as insecure.
+    /// Plain HTTP was asked for (by a token realm or a redirect) to a host that is neither
+    /// loopback nor listed as insecure; nothing was sent there.
     #[error(
-        "refusing plain HTTP to a host that is not loopback; list it as an insecure registry if \
-         you trust the network"
+        "refusing plain HTTP to {url}: the host is not loopback; list it as an insecure \
+         registry (--insecure-registry HOST) if you trust the network"
     )]
-    InsecureRefused,
+    InsecureRefused {
+        /// The `http://` URL that was not requested.
+        url: String,
+    },
+    /// A listing's next-page link points away from the registry (another scheme, host or
+    /// port); it was not followed, so no request and no credentials went there.
+    #[error(
+        "the next page link {link} leaves the registry at {origin}; pages are only followed \
+         on the registry's own scheme, host and port"
+    )]
+    CrossOriginLink {
+        /// The link as the registry gave it, resolved against the request.
+        link: String,
+        /// The registry's origin, `scheme://host:port`.
+        origin: String,
+    },
+    /// A response body was longer than upkeep reads for its kind; reading stopped at the cap.
+    #[error("the response from {url} is larger than {}; upkeep stops reading at that size", size_text(*.limit))]
+    BodyTooLarge {
+        /// The URL whose answer was cut off.
+        url: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
     /// The request budget for this registry is spent.
     #[error("request budget of {budget} spent; try again later or raise the budget")]
     BudgetSpent {
@@ -130,6 +154,19 @@ pub enum ErrorKind {
         /// The operation.
         operation: &'static str,
     },
+}
+
+/// `4 MiB`, `64 KiB` or `1000 bytes`: a cap as people write it.
+pub(crate) fn size_text(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 fn code_suffix(code: Option<&str>) -> String {
@@ -181,5 +218,18 @@ impl RegistryError {
             &*self.kind,
             ErrorKind::Transport(_) | ErrorKind::Server { .. } | ErrorKind::RateLimited { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_are_written_as_people_write_them() {
+        assert_eq!(size_text(4 * 1024 * 1024), "4 MiB");
+        assert_eq!(size_text(64 * 1024), "64 KiB");
+        assert_eq!(size_text(1536), "1536 bytes");
+        assert_eq!(size_text(1000), "1000 bytes");
     }
 }

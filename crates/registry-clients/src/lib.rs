@@ -7,12 +7,26 @@
 //! credentials, politeness (rate limits, retries, budgets) and a cache that makes a hundred
 //! deployments of one image cost one lookup.
 //!
+//! # What a registry cannot make it do
+//! Registries are outside upkeep's trust, so answers are checked before they are used:
+//! - a tag list's next page (`Link`) is followed only on the registry's own scheme, host and
+//!   port ([`ErrorKind::CrossOriginLink`] otherwise), so the registry's credentials stay there;
+//! - credentials never go over plain HTTP to a host that is not loopback or listed as
+//!   insecure, whether a token realm or a redirect asks for it ([`ErrorKind::InsecureRefused`]),
+//!   and a redirect to another host drops `Authorization`;
+//! - bodies are read as they arrive and cut off at a cap for their kind
+//!   ([`ErrorKind::BodyTooLarge`]): manifests 4 MiB, tag-list pages and hosted API listings
+//!   16 MiB, tokens and error bodies 64 KiB (see [`body`]);
+//! - a manifest must hash to the digest asked for and to its `Docker-Content-Digest`, in
+//!   `sha256` or `sha512` ([`ErrorKind::DigestMismatch`]).
+//!
 //! # What this crate does not do
 //! It does not choose versions or decide anything: tags go to
 //! [`upkeep_versioning_core::select`] unsorted, as the registry gave them. It never pushes.
 
 #![warn(missing_docs)]
 
+pub mod body;
 pub mod cache;
 pub mod challenge;
 pub mod credentials;

@@ -1,8 +1,10 @@
 //! The generic OCI Distribution client: any registry that speaks the v2 API.
 //!
 //! It probes `/v2/` once, answers `WWW-Authenticate` challenges (Bearer tokens fetched and
-//! cached per scope until they expire, or Basic credentials), pages tag listings by `Link`,
-//! asks for every manifest type it reads, and checks every manifest body against its digest.
+//! cached per scope until they expire, or Basic credentials; a realm over plain HTTP only on
+//! a host allowed it), pages tag listings by `Link` on the registry's own origin only, asks
+//! for every manifest type it reads, reads every body under its cap, and checks every
+//! manifest body against the digest asked for and the one announced (sha256 or sha512).
 //! The hosted registries' extra APIs (Docker Hub's tag dates, Quay's active tags) are in
 //! the `hosted` module; this client is their fallback and their v2 half.
 //!
@@ -16,11 +18,12 @@ use async_trait::async_trait;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LINK, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
+use sha2::{Digest as _, Sha256, Sha512};
 use tokio::sync::Mutex;
-use upkeep_versioning_core::reference::Digest;
+use upkeep_versioning_core::reference::{Digest, DigestAlgorithm};
 use url::Url;
 
+use crate::body::{self, MANIFEST_LIMIT, SMALL_LIMIT, TAG_PAGE_LIMIT};
 use crate::challenge::{self, BearerChallenge, Challenge};
 use crate::credentials::Credential;
 use crate::error::{ErrorKind, RegistryError};
@@ -38,8 +41,6 @@ const MAX_PAGES: usize = 1000;
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 /// The token lifetime when the server does not say (registry-reference §2.2).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
-/// Manifests larger than this are refused rather than read (the spec's own limit is 4 MiB).
-const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// A client for one OCI Distribution registry.
 pub struct OciRegistry {
@@ -300,9 +301,15 @@ impl OciRegistry {
         if realm.scheme() != "https"
             && !self
                 .transport
-                .allows_plain_http(host_and_port(&realm).as_str())
+                .allows_plain_http(crate::transport::url_host(&realm).as_str())
         {
-            return Err(self.error(Some(repository), ErrorKind::InsecureRefused));
+            // The token request would carry the credentials in the clear.
+            return Err(self.error(
+                Some(repository),
+                ErrorKind::InsecureRefused {
+                    url: realm.to_string(),
+                },
+            ));
         }
         let requested_scope = bearer.scope.clone().unwrap_or_else(|| scope.to_owned());
         let identity_token = match &self.credential {
@@ -353,7 +360,10 @@ impl OciRegistry {
         };
         if !response.status().is_success() {
             let status = response.status();
-            let message = read_error_message(response).await;
+            let message = match body::read_error_text(response).await {
+                Ok(text) => parse_error_body(&text).1,
+                Err(kind) => return Err(self.error(Some(repository), kind)),
+            };
             return Err(self.error(
                 Some(repository),
                 if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -370,7 +380,10 @@ impl OciRegistry {
                 },
             ));
         }
-        let answer: TokenAnswer = response.json().await.map_err(|error| {
+        let answer = body::read_capped(response, SMALL_LIMIT)
+            .await
+            .map_err(|kind| self.error(Some(repository), kind))?;
+        let answer: TokenAnswer = serde_json::from_slice(&answer).map_err(|error| {
             self.error(
                 Some(repository),
                 ErrorKind::Malformed {
@@ -422,7 +435,10 @@ impl OciRegistry {
     ) -> RegistryError {
         let status = response.status();
         let retry_after = crate::transport::retry_after(&response, std::time::SystemTime::now());
-        let body = read_body(response).await;
+        let body = match body::read_error_text(response).await {
+            Ok(text) => text,
+            Err(kind) => return self.error(repository, kind),
+        };
         let (code, message) = parse_error_body(&body);
         let kind = match (code.as_deref(), status) {
             (Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "BLOB_UNKNOWN"), _)
@@ -450,14 +466,15 @@ impl OciRegistry {
         self.error(repository, kind)
     }
 
-    /// GETs `url` and reads the whole body. A body cut short (the connection closed early)
-    /// is asked for once more before it becomes an error.
+    /// GETs `url` and reads the whole body, up to `limit` bytes. A body cut short (the
+    /// connection closed early) is asked for once more before it becomes an error.
     async fn get_body(
         &self,
         repository: &str,
         url: &Url,
         accept: Option<&str>,
         what: &str,
+        limit: u64,
     ) -> Result<(HeaderMap, Vec<u8>), RegistryError> {
         let mut attempt = 0;
         loop {
@@ -466,15 +483,13 @@ impl OciRegistry {
                 return Err(self.status_error(Some(repository), what, response).await);
             }
             let headers = response.headers().clone();
-            match response.bytes().await {
-                Ok(body) => return Ok((headers, body.to_vec())),
-                Err(error) if attempt == 0 => {
+            match body::read_capped(response, limit).await {
+                Ok(body) => return Ok((headers, body)),
+                Err(ErrorKind::Transport(error)) if attempt == 0 => {
                     tracing::debug!(registry = %self.host, %error, "body cut short; asking again");
                     attempt += 1;
                 }
-                Err(error) => {
-                    return Err(self.error(Some(repository), ErrorKind::Transport(error)));
-                }
+                Err(kind) => return Err(self.error(Some(repository), kind)),
             }
         }
     }
@@ -514,6 +529,8 @@ impl Registry for OciRegistry {
         let mut url = self
             .url(&format!("v2/{repository}/tags/list?n={PAGE_SIZE}"))
             .await?;
+        // Pages are followed only on the registry itself: the requests carry its credentials.
+        let origin = url.origin();
         let mut tags = Vec::new();
         let mut seen = BTreeSet::new();
         let mut visited = BTreeSet::new();
@@ -526,8 +543,21 @@ impl Registry for OciRegistry {
                     },
                 ));
             }
-            let (headers, body) = self.get_body(repository, &url, None, "repository").await?;
+            let (headers, body) = self
+                .get_body(repository, &url, None, "repository", TAG_PAGE_LIMIT)
+                .await?;
             let next = next_link(&headers, &url);
+            if let Some(next) = &next
+                && next.origin() != origin
+            {
+                return Err(self.error(
+                    Some(repository),
+                    ErrorKind::CrossOriginLink {
+                        link: next.to_string(),
+                        origin: origin.ascii_serialization(),
+                    },
+                ));
+            }
             let page: TagPage = serde_json::from_slice(&body).map_err(|error| {
                 self.error(
                     Some(repository),
@@ -590,6 +620,7 @@ impl Registry for OciRegistry {
                 &url,
                 Some(&accept),
                 &format!("manifest '{reference}'"),
+                MANIFEST_LIMIT,
             )
             .await?;
         let announced = header_digest(&headers);
@@ -597,21 +628,12 @@ impl Registry for OciRegistry {
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(|value| value.split(';').next().unwrap_or(value).trim().to_owned());
-        if body.len() > MAX_MANIFEST_BYTES {
-            return Err(self.error(
-                Some(repository),
-                ErrorKind::Malformed {
-                    reason: format!("manifest of {} bytes is larger than 4 MiB", body.len()),
-                },
-            ));
-        }
-        let actual = sha256_digest(&body);
-        let expected = reference.parse::<Digest>().ok().or(announced);
-        if let Some(expected) = expected
-            && expected.as_str() != actual.as_str()
-        {
-            // Only sha256 is computed; a sha512 reference is compared by algorithm first.
-            if expected.as_str().starts_with("sha256:") {
+        // The digest asked for and the one the registry announced must both hold, each in
+        // its own algorithm; the manifest's digest is the one asked for, else sha256.
+        let asked = reference.parse::<Digest>().ok();
+        for expected in asked.iter().chain(announced.iter()) {
+            let actual = digest_of(expected.algorithm(), &body);
+            if &actual != expected {
                 return Err(self.error(
                     Some(repository),
                     ErrorKind::DigestMismatch {
@@ -621,6 +643,10 @@ impl Registry for OciRegistry {
                 ));
             }
         }
+        let actual = match asked {
+            Some(asked) => asked,
+            None => sha256_digest(&body),
+        };
         let parsed: RawManifest = serde_json::from_slice(&body).map_err(|error| {
             self.error(
                 Some(repository),
@@ -752,23 +778,26 @@ fn header_digest(headers: &HeaderMap) -> Option<Digest> {
 
 /// `sha256:` and the hex of the bytes' SHA-256.
 pub(crate) fn sha256_digest(bytes: &[u8]) -> Digest {
-    let hash = Sha256::digest(bytes);
-    let mut text = String::with_capacity(71);
-    text.push_str("sha256:");
+    digest_of(DigestAlgorithm::Sha256, bytes)
+}
+
+/// The digest of `bytes` under `algorithm`, written as registries write it.
+pub(crate) fn digest_of(algorithm: DigestAlgorithm, bytes: &[u8]) -> Digest {
+    let (name, hash) = match algorithm {
+        DigestAlgorithm::Sha512 => ("sha512", Sha512::digest(bytes).to_vec()),
+        // sha256, and any algorithm the core may add later: a digest in it then never
+        // matches, which refuses the body rather than trusting it unchecked.
+        _ => ("sha256", Sha256::digest(bytes).to_vec()),
+    };
+    let mut text = String::with_capacity(name.len() + 1 + 2 * hash.len());
+    text.push_str(name);
+    text.push(':');
     for byte in hash {
         text.push_str(&format!("{byte:02x}"));
     }
-    // 64 lower-case hex characters always make a valid sha256 digest.
+    // The algorithm's name and its hash's length in lower-case hex always make a valid digest.
     text.parse()
-        .unwrap_or_else(|_| unreachable!("a sha256 digest is valid"))
-}
-
-fn host_and_port(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        _ => String::new(),
-    }
+        .unwrap_or_else(|_| unreachable!("a computed {name} digest is valid"))
 }
 
 /// The `rel="next"` target of a `Link` header, resolved against the request URL.
@@ -791,15 +820,6 @@ pub(crate) fn next_link(headers: &HeaderMap, request: &Url) -> Option<Url> {
                 None
             }
         })
-}
-
-async fn read_body(response: Response) -> String {
-    response.text().await.unwrap_or_default()
-}
-
-async fn read_error_message(response: Response) -> String {
-    let body = read_body(response).await;
-    parse_error_body(&body).1
 }
 
 /// The first error's code and message of an OCI error body, or the body itself (cut short).
@@ -879,6 +899,11 @@ mod tests {
         assert_eq!(
             sha256_digest(b"").to_string(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            digest_of(DigestAlgorithm::Sha512, b"").to_string(),
+            "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce\
+             47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"
         );
     }
 

@@ -1,5 +1,6 @@
 //! The HTTP layer every client shares: TLS (rustls), timeouts, proxies, which hosts may be
-//! reached over plain HTTP, and politeness: a per-registry concurrency limit and request
+//! reached over plain HTTP (redirects included: a redirect to plain HTTP elsewhere is
+//! refused, and reqwest drops `Authorization` on a redirect to another host), and politeness: a per-registry concurrency limit and request
 //! budget, `429` and `Retry-After` honoured, and retries with jittered exponential backoff for
 //! 5xx and transport failures (never for other 4xx).
 //!
@@ -195,7 +196,7 @@ impl Transport {
             .client
             .execute(request)
             .await
-            .map_err(|error| self.error(repository, ErrorKind::Transport(error)))?;
+            .map_err(|error| self.error(repository, request_error_kind(error)))?;
         if let Some(limit) = HubRateLimit::from_headers(response.headers())
             && let Ok(mut recorded) = self.pull_limit.lock()
         {
@@ -218,16 +219,72 @@ impl Transport {
     }
 }
 
+/// Redirects followed for one request before giving up, as browsers and reqwest do.
+const MAX_REDIRECTS: usize = 10;
+
 /// Builds the shared HTTP client: rustls, timeouts, proxies from the environment
-/// (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, which reqwest reads), redirects that never
-/// carry `Authorization` to another host (reqwest drops it on cross-host redirects).
+/// (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, which reqwest reads), and redirects that never
+/// carry `Authorization` to another host (reqwest drops it when the host or port changes)
+/// nor go to plain HTTP on a host not allowed it (a same-host, same-port downgrade would keep
+/// `Authorization`, so it is refused here).
 pub fn http_client(config: &TransportConfig) -> Result<reqwest::Client, reqwest::Error> {
+    let insecure_hosts = config.insecure_hosts.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(TooManyRedirects);
+        }
+        let url = attempt.url();
+        let host = url_host(url);
+        if url.scheme() != "https" && !(is_loopback(&host) || insecure_hosts.contains(&host)) {
+            let refused = RefusedRedirect {
+                url: url.to_string(),
+            };
+            return attempt.error(refused);
+        }
+        attempt.follow()
+    });
     reqwest::Client::builder()
         .use_rustls_tls()
         .user_agent(concat!("upkeep/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
+        .redirect(redirects)
         .build()
+}
+
+/// `host` or `host:port` of `url`, as [`TransportConfig::insecure_hosts`] lists hosts.
+pub(crate) fn url_host(url: &url::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// A redirect to plain HTTP on a host not allowed it, stopped before it was sent.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to plain HTTP refused: {url}")]
+struct RefusedRedirect {
+    url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("more than {MAX_REDIRECTS} redirects")]
+struct TooManyRedirects;
+
+/// The kind of a failed request: [`ErrorKind::InsecureRefused`] when the redirect policy
+/// stopped it, [`ErrorKind::Transport`] otherwise.
+fn request_error_kind(error: reqwest::Error) -> ErrorKind {
+    let mut cause = std::error::Error::source(&error);
+    while let Some(current) = cause {
+        if let Some(refused) = current.downcast_ref::<RefusedRedirect>() {
+            return ErrorKind::InsecureRefused {
+                url: refused.url.clone(),
+            };
+        }
+        cause = current.source();
+    }
+    ErrorKind::Transport(error)
 }
 
 /// The wait a `Retry-After` header asks for: seconds, or an HTTP date relative to `now`.

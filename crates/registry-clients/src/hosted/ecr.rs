@@ -27,7 +27,8 @@ use tokio::sync::Mutex;
 use upkeep_versioning_core::Timestamp;
 use url::Url;
 
-use super::{ErrorBody, constant_url, read_body, read_error_body, status_kind};
+use super::{ErrorBody, constant_url, read_error_body, status_kind};
+use crate::body::{SMALL_LIMIT, read_capped};
 use crate::error::{ErrorKind, RegistryError};
 
 /// The SigV4 service name of private ECR's API (registry-reference §6.1).
@@ -647,10 +648,11 @@ impl EcrClient {
         let status = response.status();
         if !status.is_success() {
             let headers = response.headers().clone();
-            let body = read_error_body(response).await;
+            let body = read_error_body(response).await.map_err(error)?;
             return Err(error(aws_error_kind(status, &headers, body)));
         }
-        let body = read_body(response).await.map_err(error)?;
+        // A token answer is a few hundred bytes.
+        let body = read_capped(response, SMALL_LIMIT).await.map_err(error)?;
         let credentials = parse_token_answer(&body).map_err(error)?;
         tracing::debug!(
             registry = %self.registry,

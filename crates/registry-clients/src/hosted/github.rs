@@ -178,11 +178,10 @@ impl GitHubClient {
             match next {
                 None => return Ok(releases),
                 Some(next) if next.origin() != self.base_url.origin() => {
-                    return Err(error(ErrorKind::Malformed {
-                        reason: format!(
-                            "next page link '{next}' leaves {}; not following it",
-                            self.base_url.origin().ascii_serialization()
-                        ),
+                    // The requests carry the GitHub token.
+                    return Err(error(ErrorKind::CrossOriginLink {
+                        link: next.to_string(),
+                        origin: self.base_url.origin().ascii_serialization(),
                     }));
                 }
                 Some(next) => url = next,
@@ -242,7 +241,10 @@ async fn error_kind(
 ) -> ErrorKind {
     let status = response.status();
     let wait = retry_after(response.headers(), now);
-    let body = read_error_body(response).await;
+    let body = match read_error_body(response).await {
+        Ok(body) => body,
+        Err(kind) => return kind,
+    };
     if matches!(
         status,
         StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
@@ -561,7 +563,11 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(error.kind(), ErrorKind::Malformed { reason } if reason.contains("not following it")),
+            matches!(
+                error.kind(),
+                ErrorKind::CrossOriginLink { link, origin }
+                    if link.starts_with(&elsewhere.uri()) && *origin == server.uri()
+            ),
             "{error}"
         );
     }

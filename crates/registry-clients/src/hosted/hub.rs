@@ -98,11 +98,18 @@ impl HubClient {
             match page.next.filter(|next| !next.is_empty()) {
                 None => return Ok(tags),
                 Some(next) => {
-                    url = url.join(&next).map_err(|parse| {
+                    let next = url.join(&next).map_err(|parse| {
                         error(ErrorKind::Malformed {
                             reason: format!("'next' link '{next}' is not a URL: {parse}"),
                         })
                     })?;
+                    if next.origin() != self.base_url.origin() {
+                        return Err(error(ErrorKind::CrossOriginLink {
+                            link: next.to_string(),
+                            origin: self.base_url.origin().ascii_serialization(),
+                        }));
+                    }
+                    url = next;
                 }
             }
         }
@@ -128,7 +135,7 @@ impl HubClient {
             header_number(response.headers(), API_RATE_LIMIT_RESET)
                 .map(|reset| wait_until_epoch(reset, now))
         });
-        let body = read_error_body(response).await;
+        let body = read_error_body(response).await?;
         Err(status_kind(status, body, "repository", wait))
     }
 }
@@ -407,6 +414,33 @@ mod tests {
             }
             assert!(error.is_transient());
         }
+    }
+
+    #[tokio::test]
+    async fn a_next_link_to_another_origin_is_not_followed() {
+        let server = MockServer::start().await;
+        let elsewhere = MockServer::start().await;
+        let next = format!(
+            "{}/v2/repositories/library/nginx/tags?page=2",
+            elsewhere.uri()
+        );
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"next": next, "results": [{"name": "a"}]})),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
+            .expect(0)
+            .mount(&elsewhere)
+            .await;
+        let error = client(&server).tag_metadata("nginx").await.unwrap_err();
+        assert!(
+            matches!(error.kind(), ErrorKind::CrossOriginLink { link, .. } if *link == next),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -4,8 +4,10 @@
 //! a version source for components that are not images ([`github`]).
 //!
 //! Each client takes its base URL (the real one is a named constant in its module, citing
-//! registry-reference) and a `reqwest::Client`, pages to the end with a page cap, and maps
-//! the service's error bodies to [`ErrorKind`]s.
+//! registry-reference) and a `reqwest::Client`, pages to the end with a page cap, follows a
+//! next-page link only on its base URL's scheme, host and port, reads listing pages under
+//! 16 MiB and tokens and error bodies under 64 KiB, and maps the service's error bodies to
+//! [`ErrorKind`]s.
 //!
 //! # What this module does not do
 //! It does not implement [`Registry`](crate::Registry): the OCI client and the `Registry`
@@ -26,6 +28,7 @@ use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::body::{HOSTED_LISTING_LIMIT, read_capped};
 use crate::error::ErrorKind;
 
 /// GHCR's registry host, as written in image references; names under it are lower case
@@ -43,10 +46,6 @@ pub const GHCR_DEFAULT_TAG_PAGE_SIZE: u32 = 100;
 /// The page cap Renovate uses for GHCR tag lists; a backstop, not an expected size
 /// (registry-reference §4, observed).
 pub const GHCR_MAX_TAG_PAGES: usize = 1000;
-
-/// Largest JSON body a hosted API answer may have; a page of 100 tags or releases is far
-/// smaller, so a larger body is a broken or hostile server.
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where a client reads the current time: `SystemTime::now` in use, a fixed time in tests.
 type Clock = fn() -> SystemTime;
@@ -102,10 +101,11 @@ fn parse_error_body(body: &str) -> ErrorBody {
     }
 }
 
-async fn read_error_body(response: Response) -> ErrorBody {
-    // The body of an error only adds detail; failing to read it must not hide the status.
-    let body = response.text().await.unwrap_or_default();
-    parse_error_body(&body)
+/// An error body, read under [`crate::body::SMALL_LIMIT`]; a body cut short gives what arrived, a body
+/// over the cap is [`ErrorKind::BodyTooLarge`].
+async fn read_error_body(response: Response) -> Result<ErrorBody, ErrorKind> {
+    let body = crate::body::read_error_text(response).await?;
+    Ok(parse_error_body(&body))
 }
 
 /// The error kind for an unsuccessful status, by status alone: the services below have no
@@ -154,34 +154,15 @@ fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// Reads a JSON body of at most [`MAX_BODY_BYTES`] into `T`. The error is a reason for
-/// [`ErrorKind::Malformed`], or the transport error that cut the body short.
+/// Reads a JSON listing page of at most [`HOSTED_LISTING_LIMIT`] into `T`: a page of 100
+/// tags or releases is far smaller, so a larger body is a broken or hostile server. The error
+/// is [`ErrorKind::Malformed`], [`ErrorKind::BodyTooLarge`], or the transport error that cut
+/// the body short.
 async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ErrorKind> {
-    let body = read_body(response).await?;
+    let body = read_capped(response, HOSTED_LISTING_LIMIT).await?;
     serde_json::from_slice(&body).map_err(|error| ErrorKind::Malformed {
         reason: format!("response is not the JSON the API documents: {error}"),
     })
-}
-
-/// Reads a body of at most [`MAX_BODY_BYTES`].
-async fn read_body(mut response: Response) -> Result<Vec<u8>, ErrorKind> {
-    let too_large = || ErrorKind::Malformed {
-        reason: format!("response body is larger than {MAX_BODY_BYTES} bytes"),
-    };
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(ErrorKind::Transport)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

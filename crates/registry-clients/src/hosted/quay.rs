@@ -122,7 +122,7 @@ impl QuayClient {
             return read_json(response).await;
         }
         let wait = retry_after(response.headers(), (self.clock)());
-        let body = read_error_body(response).await;
+        let body = read_error_body(response).await?;
         Err(status_kind(status, body, "repository", wait))
     }
 }
