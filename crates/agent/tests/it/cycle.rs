@@ -337,38 +337,89 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     );
 }
 
+/// A container `NAME-PID` on web 1.0.0 and an agent on the registry's images whose one
+/// deployment watches it with `extra` lines (indented as deployment keys), on a clock that
+/// starts at `start` and moves when the test sets it.
+struct Scene {
+    registry: support::TestRegistry,
+    image: String,
+    name: String,
+    port: u16,
+    clock: Arc<Mutex<Timestamp>>,
+    agent: Agent,
+    _containers: Containers,
+    _sink: Sink,
+    _dir: tempfile::TempDir,
+}
+
+impl Scene {
+    async fn new(name: &str, extra: &str, start_at: &str) -> Option<Self> {
+        let (registry, image) = registry_with_web_images().await?;
+        let name = format!("{name}-{}", std::process::id());
+        let containers = Containers(vec![name.clone()], image.clone());
+        let port = free_port();
+        start(&name, &image, "1.0.0", port);
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Sink::start().await;
+        let config = format!(
+            "interval: 1h\ndeployments:\n{}{extra}",
+            deployment(&name, &image, "auto_patch", port),
+        );
+        let clock = Arc::new(Mutex::new(timestamp(start_at)));
+        let agent = agent(
+            &config,
+            dir.path(),
+            &sink,
+            Arc::clone(&clock),
+            Arc::new(Metrics::default()),
+        )
+        .await;
+        Some(Self {
+            registry,
+            image,
+            name,
+            port,
+            clock,
+            agent,
+            _containers: containers,
+            _sink: sink,
+            _dir: dir,
+        })
+    }
+
+    fn set_time(&self, text: &str) {
+        *self.clock.lock().unwrap() = timestamp(text);
+    }
+
+    /// The image reference the container runs.
+    fn running(&self) -> String {
+        docker(&["inspect", "--format", "{{.Config.Image}}", &self.name])
+    }
+}
+
+fn timestamp(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn updates_wait_for_their_window_and_for_new_tags_to_age() {
-    let Some((registry, image)) = registry_with_web_images().await else {
+    // 02:00 to 04:59 in Berlin, which is UTC+1 in November: the UTC hours 1 to 3.
+    let Some(scene) = Scene::new(
+        "agent-window",
+        "    window: '* 2-4 * * *'\n    timezone: Europe/Berlin\n    min_age: 1h\n",
+        "2026-11-25T04:30:00Z",
+    )
+    .await
+    else {
         return;
     };
-    let name = format!("agent-window-{}", std::process::id());
-    let _containers = Containers(vec![name.clone()], image.clone());
-    let port = free_port();
-    start(&name, &image, "1.0.0", port);
-    let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::start().await;
-    // 02:00 to 04:59 in Berlin, which is UTC+1 in November: the UTC hours 1 to 3.
-    let config = format!(
-        "interval: 1h\ndeployments:\n{}    window: '* 2-4 * * *'\n    timezone: Europe/Berlin\n    min_age: 1h\n",
-        deployment(&name, &image, "auto_patch", port),
-    );
-    let at = |text: &str| text.parse::<Timestamp>().unwrap();
-    let clock = Arc::new(Mutex::new(at("2026-11-25T04:30:00Z")));
-    let agent = agent(
-        &config,
-        dir.path(),
-        &sink,
-        Arc::clone(&clock),
-        Arc::new(Metrics::default()),
-    )
-    .await;
+    let (registry, image, name, agent) = (&scene.registry, &scene.image, &scene.name, &scene.agent);
     let none = BTreeSet::new();
-    let running = || docker(&["inspect", "--format", "{{.Config.Image}}", &name]);
+    let running = || scene.running();
 
     // 04:30 UTC is 05:30 in Berlin: inside the hours 2 to 4 of UTC, outside Berlin's.
     let report = agent.cycle(&none).await.unwrap();
-    let steps = report.of(&name);
+    let steps = report.of(name);
     assert_eq!(
         steps[0],
         &Step::Checked(Some("1.0.1".to_owned())),
@@ -381,17 +432,17 @@ async fn updates_wait_for_their_window_and_for_new_tags_to_age() {
     assert_eq!(running(), format!("{image}:1.0.0"));
 
     // The daemon decides every 30 s; a wait that goes on is not reported or logged again.
-    *clock.lock().unwrap() = at("2026-11-25T04:40:00Z");
+    scene.set_time("2026-11-25T04:40:00Z");
     let report = agent.cycle(&none).await.unwrap();
-    assert!(report.of(&name).is_empty(), "{report:#?}");
+    assert!(report.of(name).is_empty(), "{report:#?}");
     assert_eq!(running(), format!("{image}:1.0.0"));
 
     // 01:10 UTC next night is 02:10 in Berlin, inside the window; 1.0.2 was just pushed, and
     // its registry notification asks for a check. Known for 0 minutes: it waits an hour.
     registry.alias_web_image("1.0.1", "1.0.2").await.unwrap();
-    *clock.lock().unwrap() = at("2026-11-26T01:10:00Z");
+    scene.set_time("2026-11-26T01:10:00Z");
     let report = agent.cycle(&BTreeSet::from([name.clone()])).await.unwrap();
-    let steps = report.of(&name);
+    let steps = report.of(name);
     assert_eq!(
         steps[0],
         &Step::Checked(Some("1.0.2".to_owned())),
@@ -401,16 +452,16 @@ async fn updates_wait_for_their_window_and_for_new_tags_to_age() {
         matches!(steps.get(1), Some(Step::Waiting(why)) if why.contains("1.0.2 is known for 0 min; it is applied once it is 60 min old")),
         "{report:#?}"
     );
-    *clock.lock().unwrap() = at("2026-11-26T01:40:00Z");
+    scene.set_time("2026-11-26T01:40:00Z");
     let report = agent.cycle(&none).await.unwrap();
-    assert!(report.of(&name).is_empty(), "{report:#?}");
+    assert!(report.of(name).is_empty(), "{report:#?}");
     assert_eq!(running(), format!("{image}:1.0.0"));
 
     // Two hours after it appeared, still inside the window (04:10 in Berlin): applied.
-    *clock.lock().unwrap() = at("2026-11-26T03:10:00Z");
+    scene.set_time("2026-11-26T03:10:00Z");
     let report = agent.cycle(&none).await.unwrap();
     assert_eq!(
-        report.of(&name),
+        report.of(name),
         [
             &Step::Checked(Some("1.0.2".to_owned())),
             &Step::Applied("1.0.2".to_owned())
@@ -436,31 +487,19 @@ async fn updates_wait_for_their_window_and_for_new_tags_to_age() {
 /// with other content before it was applied is known afresh: its clock starts again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tag_pushed_again_waits_for_its_own_minimum_age() {
-    let Some((registry, image)) = registry_with_web_images().await else {
+    let Some(scene) = Scene::new("agent-repush", "    min_age: 1h\n", "2026-11-25T10:00:00Z").await
+    else {
         return;
     };
-    let name = format!("agent-repush-{}", std::process::id());
-    let _containers = Containers(vec![name.clone()], image.clone());
-    let port = free_port();
-    start(&name, &image, "1.0.0", port);
-    let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::start().await;
-    let config = format!(
-        "interval: 1h\ndeployments:\n{}    min_age: 1h\n",
-        deployment(&name, &image, "auto_patch", port),
+    let (registry, image, name, agent, port) = (
+        &scene.registry,
+        &scene.image,
+        &scene.name,
+        &scene.agent,
+        scene.port,
     );
-    let at = |text: &str| text.parse::<Timestamp>().unwrap();
-    let clock = Arc::new(Mutex::new(at("2026-11-25T10:00:00Z")));
-    let agent = agent(
-        &config,
-        dir.path(),
-        &sink,
-        Arc::clone(&clock),
-        Arc::new(Metrics::default()),
-    )
-    .await;
     let pushed = BTreeSet::from([name.clone()]);
-    let running = || docker(&["inspect", "--format", "{{.Config.Image}}", &name]);
+    let running = || scene.running();
     let serves = || {
         let output = std::process::Command::new("busybox")
             .args([
@@ -479,20 +518,20 @@ async fn a_tag_pushed_again_waits_for_its_own_minimum_age() {
     registry.alias_web_image("1.0.1", "1.0.2").await.unwrap();
     let report = agent.cycle(&pushed).await.unwrap();
     assert!(
-        matches!(report.of(&name).get(1), Some(Step::Waiting(why)) if why.contains("1.0.2 is known for 0 min")),
+        matches!(report.of(name).get(1), Some(Step::Waiting(why)) if why.contains("1.0.2 is known for 0 min")),
         "{report:#?}"
     );
     // 10:50 1.0.2 is pushed again with other content (1.0.0's image).
     registry.alias_web_image("1.0.0", "1.0.2").await.unwrap();
-    *clock.lock().unwrap() = at("2026-11-25T10:50:00Z");
+    scene.set_time("2026-11-25T10:50:00Z");
     let report = agent.cycle(&pushed).await.unwrap();
     assert_eq!(
-        report.of(&name)[0],
+        report.of(name)[0],
         &Step::Checked(Some("1.0.2".to_owned())),
         "{report:#?}"
     );
     // 11:10: an hour after the tag first appeared, 20 minutes after its image did: it waits.
-    *clock.lock().unwrap() = at("2026-11-25T11:10:00Z");
+    scene.set_time("2026-11-25T11:10:00Z");
     let report = agent.cycle(&pushed).await.unwrap();
     assert!(
         !report
@@ -503,10 +542,10 @@ async fn a_tag_pushed_again_waits_for_its_own_minimum_age() {
     );
     assert_eq!(running(), format!("{image}:1.0.0"));
     // 11:55: the new image is an hour old; it is applied, and it is the image pushed last.
-    *clock.lock().unwrap() = at("2026-11-25T11:55:00Z");
+    scene.set_time("2026-11-25T11:55:00Z");
     let report = agent.cycle(&pushed).await.unwrap();
     assert_eq!(
-        report.of(&name),
+        report.of(name),
         [
             &Step::Checked(Some("1.0.2".to_owned())),
             &Step::Applied("1.0.2".to_owned())

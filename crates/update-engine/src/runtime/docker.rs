@@ -23,6 +23,9 @@ use super::{
     tag_of,
 };
 
+/// How long one call to the Docker Engine may take before its answer starts.
+const ENGINE_CALL_DEADLINE: Duration = Duration::from_secs(120);
+
 /// How long a pull may take in all: a large image on a slow link.
 const PULL_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// How long a pull may go without a word of progress from the engine.
@@ -53,7 +56,12 @@ impl DockerRuntime {
             address: address.clone(),
             source,
         };
-        let docker = Docker::connect_with_local_defaults().map_err(connect_error)?;
+        // Every call answers within this, or fails: a wedged engine cannot hang an update.
+        // Long calls have deadlines of their own: a stop gives the container 10 s, a pull
+        // streams its progress (see `PULL_IDLE_DEADLINE`).
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(connect_error)?
+            .with_timeout(ENGINE_CALL_DEADLINE);
         let docker = docker.negotiate_version().await.map_err(connect_error)?;
         Ok(Self::with_client(docker))
     }
