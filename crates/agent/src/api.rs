@@ -20,6 +20,10 @@
 //! | GET | `/api/v1/events?after=ID&limit=N` | anyone | the event log, a page at a time |
 //! | POST | `/webhooks/{source}` | the webhook's secret | 202 `{"matched": n}` |
 //!
+//! Checks, updates and rollbacks run on their own tasks, which the handlers wait for: a client
+//! that disconnects (a proxy timing out, Ctrl-C) drops only its wait, and the change finishes
+//! and logs its outcome in the event log.
+//!
 //! # Access
 //!
 //! Reading needs no credentials. The routes that change something need
@@ -333,7 +337,8 @@ pub trait Control: Send + Sync {
     /// Updates `deployment` now, within its policy's safety checks but outside its window and
     /// minimum age: to `tag` when given, else to the target its last check planned. Returns
     /// when the update is done (or rolled back), with a JSON description of the outcome that
-    /// the route answers with 200.
+    /// the route answers with 200. The route runs it on its own task, so it ends even when
+    /// the caller has gone: log the outcome in the event log, a failure included.
     async fn apply(
         &self,
         deployment: &str,
@@ -341,7 +346,8 @@ pub trait Control: Send + Sync {
     ) -> Result<serde_json::Value, ControlError>;
 
     /// Moves `deployment` back to the version it ran before its last update, and returns when
-    /// done, with a JSON description of the outcome that the route answers with 200.
+    /// done, with a JSON description of the outcome that the route answers with 200. Runs on
+    /// its own task, as [`apply`](Self::apply) does, and logs its outcome as it does.
     async fn rollback(&self, deployment: &str) -> Result<serde_json::Value, ControlError>;
 
     /// Whether the Docker daemon answers, for `/health`. The route gives up after a few

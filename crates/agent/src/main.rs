@@ -104,9 +104,13 @@ fn main() -> ExitCode {
                                 return ExitCode::from(1);
                             }
                         };
+                        let agent = daemon.agent();
                         daemon.run(shutdown).await;
                         let _ = stop_api.send(());
                         let _ = api.await;
+                        // A change asked through the API whose client has gone runs on its
+                        // own task; it ends before the process does.
+                        agent.changes_finished().await;
                         ExitCode::SUCCESS
                     }
                     Err(error) => {

@@ -1,6 +1,7 @@
 //! The routes' handlers, and the JSON shapes they answer with (described for clients in the
 //! OpenAPI document).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -207,7 +208,9 @@ pub(super) async fn check(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     stored(&state, &id).await?;
-    state.control.check_now(&id).await.map_err(control_error)?;
+    let control = Arc::clone(&state.control);
+    let deployment = id.clone();
+    on_its_own_task(async move { control.check_now(&deployment).await }).await?;
     Ok(json(
         StatusCode::ACCEPTED,
         &Queued {
@@ -253,7 +256,9 @@ pub(super) async fn apply(
         })
         .transpose()?;
     stored(&state, &id).await?;
-    let outcome = state.control.apply(&id, tag).await.map_err(control_error)?;
+    let control = Arc::clone(&state.control);
+    let deployment = id.clone();
+    let outcome = on_its_own_task(async move { control.apply(&deployment, tag).await }).await?;
     Ok(json(
         StatusCode::OK,
         &Outcome {
@@ -268,7 +273,9 @@ pub(super) async fn rollback(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     stored(&state, &id).await?;
-    let outcome = state.control.rollback(&id).await.map_err(control_error)?;
+    let control = Arc::clone(&state.control);
+    let deployment = id.clone();
+    let outcome = on_its_own_task(async move { control.rollback(&deployment).await }).await?;
     Ok(json(
         StatusCode::OK,
         &Outcome {
@@ -276,6 +283,27 @@ pub(super) async fn rollback(
             outcome,
         },
     ))
+}
+
+/// Runs a change the API was asked for on its own task, and waits for it.
+///
+/// A client that goes away (a proxy timing out, Ctrl-C) drops the handler's future; were the
+/// change run inside it, the update would stop at whatever step it had reached. On its own
+/// task it runs to its end and logs its outcome in the event log, whoever waits for it.
+async fn on_its_own_task<T: Send + 'static>(
+    change: impl Future<Output = Result<T, ControlError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(change).await {
+        Ok(result) => result.map_err(control_error),
+        Err(error) => {
+            tracing::error!(%error, "a change asked through the API stopped abnormally");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the change stopped abnormally; the agent's log says why and GET /api/v1/events \
+                 what it did; report this as a bug",
+            ))
+        }
+    }
 }
 
 /// The stored deployment `id`, or 404.

@@ -102,7 +102,7 @@ fn paths() -> Value {
         "/api/v1/deployments/{id}/apply": {"post": mutating(json!({
             "operationId": "applyUpdate",
             "summary": "Update a deployment now, to a tag or to the target its last check planned",
-            "description": "Runs outside the update window and minimum age, with the engine's health checks and automatic rollback. Answers when the update is done.",
+            "description": "Runs outside the update window and minimum age, with the engine's health checks and automatic rollback. Answers when the update is done. The update runs on its own task: a client that disconnects before the answer does not stop it; it finishes, and its outcome is in the event log (`applied_by_api`, or `apply_failed_by_api` with the reason).",
             "requestBody": body("ApplyRequest", false),
             "responses": {
                 "200": ok("What the update did.", "Outcome"),
@@ -113,6 +113,7 @@ fn paths() -> Value {
         "/api/v1/deployments/{id}/rollback": {"post": mutating(json!({
             "operationId": "rollBack",
             "summary": "Move a deployment back to the version it ran before its last update",
+            "description": "Answers when the rollback is done. It runs on its own task: a client that disconnects before the answer does not stop it; it finishes, and its outcome is in the event log (`rolled_back_by_api`, or `rollback_failed_by_api` with the reason).",
             "responses": {
                 "200": ok("What the rollback did.", "Outcome"),
                 "409": reference("Conflict")

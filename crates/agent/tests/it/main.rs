@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod api;
+mod api_changes;
 mod check_config;
 mod cycle;
 mod daemon;
