@@ -50,9 +50,10 @@ mod error;
 mod handlers;
 mod metrics;
 mod openapi;
+mod server;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -66,6 +67,7 @@ use crate::webhooks::{self, RegistryAllowlist, WebhookConfig, WebhookSecret, Web
 
 pub use auth::ApiToken;
 pub use metrics::{Counter, Metrics};
+pub use server::{ServerLimits, serve};
 
 /// The largest request body read, webhook deliveries included; larger ones get 413. Registry
 /// deliveries are a few KiB; Distribution batches events, but stays far below this.
@@ -78,6 +80,12 @@ pub fn router(state: ApiState) -> Router {
     let mut router = Router::new();
     for route in &ROUTES {
         let mut endpoint = (route.handler)(route.method.filter());
+        if !route.runs_a_change() {
+            endpoint = endpoint.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                handlers::within_request_timeout,
+            ));
+        }
         if route.access == Access::BearerToken {
             endpoint = endpoint.route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -190,6 +198,12 @@ impl Route {
     pub fn access(&self) -> Access {
         self.access
     }
+
+    /// Whether it checks, updates or rolls back a deployment: such a request runs as long as
+    /// its change does, not within [`ApiSettings::request_timeout`].
+    pub fn runs_a_change(&self) -> bool {
+        self.method == RouteMethod::Post && self.path.starts_with("/api/v1/deployments/")
+    }
 }
 
 impl std::fmt::Debug for Route {
@@ -294,13 +308,31 @@ impl ApiState {
     }
 }
 
-/// The API's own settings: who may change things, and who may send webhooks.
-#[derive(Debug, Clone, Default)]
+/// The API's own settings: who may change things, who may send webhooks, how long a request
+/// may take.
+#[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// The bearer token of the routes that change something; `None` closes them (403).
     pub api_token: Option<ApiToken>,
     /// The webhooks' secrets and the registries whose pushes are accepted.
     pub webhooks: WebhookConfig,
+    /// How long a request may take, reading its body included, before it is answered 503;
+    /// checks, updates and rollbacks ([`Route::runs_a_change`]) are exempt.
+    pub request_timeout: Duration,
+}
+
+/// The default [`ApiSettings::request_timeout`]: far above any answer the agent makes, low
+/// enough that a client trickling a body does not hold a connection for long.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            api_token: None,
+            webhooks: WebhookConfig::default(),
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
 }
 
 impl ApiSettings {
@@ -317,6 +349,7 @@ impl ApiSettings {
                 ),
                 allowed_registries: RegistryAllowlist::new(&webhooks.registries),
             },
+            ..Self::default()
         }
     }
 }

@@ -261,7 +261,9 @@ impl Daemon {
         api::router(state)
     }
 
-    /// Serves the HTTP API on the configured address until `shutdown` completes.
+    /// Serves the HTTP API on the configured address, within the default
+    /// [`ServerLimits`](api::ServerLimits), until `shutdown` completes and the requests in
+    /// flight are done (at most the limits' shutdown timeout).
     pub async fn serve(
         &self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -272,14 +274,12 @@ impl Daemon {
             .map_err(|source| DaemonError::Listen { address, source })?;
         let router = self.api();
         tracing::info!(%address, "HTTP API listening");
-        Ok(tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(%error, "HTTP API stopped");
-            }
-        }))
+        Ok(tokio::spawn(api::serve(
+            listener,
+            router,
+            api::ServerLimits::default(),
+            shutdown,
+        )))
     }
 
     /// The agent.

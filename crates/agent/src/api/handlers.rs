@@ -79,6 +79,31 @@ pub(super) async fn health(State(state): State<ApiState>) -> Response {
     json(status, &body)
 }
 
+/// The layer of the routes that do not run a change: answers 503 when the request takes longer
+/// than [`ApiSettings::request_timeout`](super::ApiSettings::request_timeout).
+pub(super) async fn within_request_timeout(
+    State(state): State<ApiState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.settings.request_timeout;
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%path, "a request took longer than the request timeout");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the request was not answered within {limit:?}, the most the agent gives \
+                     one (a body sent slowly, or a database that does not answer); try again"
+                ),
+            )
+            .into_response()
+        }
+    }
+}
+
 pub(super) async fn metrics(State(state): State<ApiState>) -> Response {
     (
         [(

@@ -431,6 +431,31 @@ async fn apply_refuses_what_it_cannot_read_before_the_daemon_sees_it() {
     assert!(api.control.calls().is_empty());
 }
 
+#[tokio::test]
+async fn a_request_slower_than_the_request_timeout_is_503() {
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.request_timeout = std::time::Duration::from_millis(200);
+    })
+    .await;
+    // A body that never comes, as from a client that sends the head and stops.
+    let never = Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
+    let request = Request::put("/api/v1/deployments/web/policy")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(never)
+        .unwrap();
+    let response = api.router.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    assert_error(
+        (parts.status, parts.headers, body),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the request was not answered within 200ms, the most the agent gives one (a body sent slowly, or a database that does not answer); try again",
+    );
+    let stored = api.store.deployment("web").await.unwrap().unwrap();
+    assert_eq!(stored.deployment.policy, Policy::AutoPatch);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------
@@ -781,6 +806,11 @@ impl Api {
     /// `token`: the configured API token, if any. The Distribution token is [`HOOK_TOKEN`] and
     /// [`REGISTRY`] is the one allowed registry; GitHub has no secret.
     async fn start(token: Option<&str>) -> Self {
+        Self::start_with(token, |_| {}).await
+    }
+
+    /// As [`start`](Self::start), with the settings changed by `adjust`.
+    async fn start_with(token: Option<&str>, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let created = at("2025-11-24T09:00:00Z");
         for (id, tag, digest, policy, source) in [
@@ -868,13 +898,15 @@ impl Api {
             calls: Mutex::default(),
         });
         let metrics = Arc::new(Metrics::default());
-        let settings = ApiSettings {
+        let mut settings = ApiSettings {
             api_token: token.and_then(ApiToken::new),
             webhooks: WebhookConfig {
                 secrets: WebhookSecrets::shared(WebhookSecret::new(HOOK_TOKEN), None),
                 allowed_registries: RegistryAllowlist::new([REGISTRY]),
             },
+            ..ApiSettings::default()
         };
+        adjust(&mut settings);
         let state = ApiState::new(
             store.clone(),
             Arc::clone(&control) as Arc<dyn Control>,

@@ -11,6 +11,7 @@ mod cycle;
 mod daemon;
 mod notify;
 mod projects;
+mod server;
 mod shutdown;
 mod store;
 mod support;
