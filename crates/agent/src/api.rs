@@ -9,15 +9,15 @@
 //! | Method | Path | Access | Answers |
 //! |---|---|---|---|
 //! | GET | `/health` | anyone | 200, or 503 when the database or Docker does not answer |
-//! | GET | `/metrics` | anyone | Prometheus's text format ([`Metrics`]) |
+//! | GET | `/metrics` | readers | Prometheus's text format ([`Metrics`]) |
 //! | GET | `/api/v1/openapi.json` | anyone | the OpenAPI 3.0 document of these routes |
-//! | GET | `/api/v1/deployments` | anyone | every deployment with its last check |
-//! | GET | `/api/v1/deployments/{id}` | anyone | one deployment; 404 when unknown |
+//! | GET | `/api/v1/deployments` | readers | every deployment with its last check |
+//! | GET | `/api/v1/deployments/{id}` | readers | one deployment; 404 when unknown |
 //! | PUT | `/api/v1/deployments/{id}/policy` | token | `{"policy": "auto_patch"}`; 400 for an unknown word |
 //! | POST | `/api/v1/deployments/{id}/check` | token | 202: the daemon checks it soon |
 //! | POST | `/api/v1/deployments/{id}/apply` | token | updates now, to `{"tag": "1.2.3"}` or the planned target |
 //! | POST | `/api/v1/deployments/{id}/rollback` | token | goes back to the previous version |
-//! | GET | `/api/v1/events?after=ID&limit=N` | anyone | the event log, a page at a time |
+//! | GET | `/api/v1/events?after=ID&limit=N` | readers | the event log, a page at a time |
 //! | POST | `/webhooks/{source}` | the webhook's secret | 202 `{"matched": n}` |
 //!
 //! Checks, updates and rollbacks run on their own tasks, which the handlers wait for: a client
@@ -26,12 +26,19 @@
 //!
 //! # Access
 //!
-//! Reading needs no credentials. The routes that change something need
+//! Reading needs no credentials, unless `read_token` is set: then the routes marked
+//! "readers" need the token too (`/health` and the OpenAPI document stay open). The routes
+//! that change something need
 //! `Authorization: Bearer TOKEN`, where TOKEN is the agent's `api_token` (from the variable
 //! that `api_token_env` names), compared in constant time; a wrong or missing token gets 401.
 //! Without a configured token those routes answer 403: a missing setting closes them rather
 //! than opening them. Webhooks carry their own credentials, checked by
 //! [`webhooks::parse`].
+//!
+//! Listening on loopback, the API answers only requests whose `Host` is `localhost`,
+//! `127.0.0.1`, `[::1]` (any port) or a name of `allowed_hosts`, and others 421: a web page
+//! whose name an attacker points at 127.0.0.1 (DNS rebinding) cannot reach it from a
+//! browser, which always sends the page's own name.
 //!
 //! # Errors
 //!
@@ -86,6 +93,12 @@ pub fn router(state: ApiState) -> Router {
                 handlers::within_request_timeout,
             ));
         }
+        if route.access == Access::Reader {
+            endpoint = endpoint.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token_to_read,
+            ));
+        }
         if route.access == Access::BearerToken {
             endpoint = endpoint.route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -98,6 +111,10 @@ pub fn router(state: ApiState) -> Router {
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_allowed_host,
+        ))
         .with_state(state)
 }
 
@@ -112,7 +129,7 @@ pub const ROUTES: [Route; 11] = [
     Route {
         method: RouteMethod::Get,
         path: "/metrics",
-        access: Access::Anyone,
+        access: Access::Reader,
         handler: |method| on(method, handlers::metrics),
     },
     Route {
@@ -124,13 +141,13 @@ pub const ROUTES: [Route; 11] = [
     Route {
         method: RouteMethod::Get,
         path: "/api/v1/deployments",
-        access: Access::Anyone,
+        access: Access::Reader,
         handler: |method| on(method, handlers::deployments),
     },
     Route {
         method: RouteMethod::Get,
         path: "/api/v1/deployments/{id}",
-        access: Access::Anyone,
+        access: Access::Reader,
         handler: |method| on(method, handlers::deployment),
     },
     Route {
@@ -160,7 +177,7 @@ pub const ROUTES: [Route; 11] = [
     Route {
         method: RouteMethod::Get,
         path: "/api/v1/events",
-        access: Access::Anyone,
+        access: Access::Reader,
         handler: |method| on(method, handlers::events),
     },
     Route {
@@ -255,6 +272,8 @@ impl RouteMethod {
 pub enum Access {
     /// Anyone who can reach the agent.
     Anyone,
+    /// Anyone, unless [`ApiSettings::read_token`] is set: then callers with the API token.
+    Reader,
     /// Callers with the agent's API token, as `Authorization: Bearer TOKEN`; see the
     /// [module docs](self).
     BearerToken,
@@ -314,6 +333,12 @@ impl ApiState {
 pub struct ApiSettings {
     /// The bearer token of the routes that change something; `None` closes them (403).
     pub api_token: Option<ApiToken>,
+    /// Whether the [`Access::Reader`] routes need the token too.
+    pub read_token: bool,
+    /// The `Host` names the API answers to beside `localhost`, `127.0.0.1` and `[::1]`,
+    /// lower-case and without port; `None` answers any (an agent not on loopback, where the
+    /// token guards it).
+    pub allowed_hosts: Option<Vec<String>>,
     /// The webhooks' secrets and the registries whose pushes are accepted.
     pub webhooks: WebhookConfig,
     /// How long a request may take, reading its body included, before it is answered 503;
@@ -329,6 +354,8 @@ impl Default for ApiSettings {
     fn default() -> Self {
         Self {
             api_token: None,
+            read_token: false,
+            allowed_hosts: None,
             webhooks: WebhookConfig::default(),
             request_timeout: REQUEST_TIMEOUT,
         }
@@ -336,12 +363,16 @@ impl Default for ApiSettings {
 }
 
 impl ApiSettings {
-    /// The settings of the agent's configuration: `api_token_env`, and `webhooks` with one
-    /// token for Docker Hub, Quay and Distribution and GitHub's own secret.
+    /// The settings of the agent's configuration: `api_token_env`, `read_token`,
+    /// `allowed_hosts` (checked when listening on loopback, or when given), and `webhooks`
+    /// with one token for Docker Hub, Quay and Distribution and GitHub's own secret.
     pub fn from_config(config: &AgentConfig) -> Self {
         let webhooks = &config.webhooks;
         Self {
             api_token: config.api_token.clone().and_then(ApiToken::new),
+            read_token: config.read_token,
+            allowed_hosts: (config.listen.ip().is_loopback() || !config.allowed_hosts.is_empty())
+                .then(|| config.allowed_hosts.clone()),
             webhooks: WebhookConfig {
                 secrets: WebhookSecrets::shared(
                     webhooks.token.clone().and_then(WebhookSecret::new),

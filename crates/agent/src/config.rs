@@ -7,7 +7,11 @@
 //! listen: 127.0.0.1:8686           # the HTTP API
 //! database: upkeep-agent.db        # SQLite file next to this file, or postgres://…
 //! state: upkeep-state              # the engine's manifest and journal
-//! api_token_env: UPKEEP_AGENT_TOKEN  # the bearer token of mutating API routes
+//! api_token_env: UPKEEP_AGENT_TOKEN  # the bearer token of mutating API routes; required
+//!                                  # when `listen` is not a loopback address
+//! read_token: false                # true: reading the API (but /health) needs the token too
+//! allowed_hosts: [agent.internal]  # names the loopback API answers to, beside localhost,
+//!                                  # 127.0.0.1 and [::1] (other Host headers get 421)
 //! labels: true                     # also watch containers labelled upkeep.enable=true
 //! webhooks:
 //!   registries: [docker.io, ghcr.io]   # pushes from other registries are refused
@@ -74,6 +78,11 @@ pub struct AgentConfig {
     pub state: PathBuf,
     /// The bearer token of the mutating API routes; `None` leaves them closed.
     pub api_token: Option<String>,
+    /// Whether the reading routes (deployments, events, metrics) need the token too.
+    pub read_token: bool,
+    /// Host names the API answers to beside `localhost`, `127.0.0.1` and `[::1]`, lower-case
+    /// and without port.
+    pub allowed_hosts: Vec<String>,
     /// Whether to watch containers labelled `upkeep.enable=true`.
     pub labels: bool,
     /// Who may trigger checks by webhook.
@@ -133,6 +142,8 @@ impl std::fmt::Debug for AgentConfig {
             .field("database", &redact_url(&self.database))
             .field("state", &self.state)
             .field("api_token", &redacted(self.api_token.as_ref()))
+            .field("read_token", &self.read_token)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("labels", &self.labels)
             .field("webhooks", &self.webhooks)
             .field("notify", &self.notify.len())
@@ -305,6 +316,10 @@ struct RawAgent {
     state: Option<PathBuf>,
     api_token_env: Option<String>,
     #[serde(default)]
+    read_token: bool,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
     labels: bool,
     #[serde(default)]
     webhooks: RawWebhooks,
@@ -414,6 +429,54 @@ impl AgentConfig {
             });
             SocketAddr::from(([127, 0, 0, 1], 8686))
         });
+        // Without a token, anyone who can reach a public address reads the deployments and
+        // sends webhooks; refuse rather than expose it by a typo.
+        if !listen.ip().is_loopback() && raw.api_token_env.is_none() {
+            problems.push(Problem {
+                field: "listen".to_owned(),
+                problem: format!(
+                    "{listen} is reachable from other machines, and `api_token_env` is not set"
+                ),
+                fix: format!(
+                    "{EDIT}: set `api_token_env` to the environment variable that holds the API \
+                     token (and `read_token: true` to protect reading too), or listen on \
+                     {DEFAULT_LISTEN}"
+                ),
+            });
+        }
+        if raw.read_token && raw.api_token_env.is_none() {
+            problems.push(Problem {
+                field: "read_token".to_owned(),
+                problem: "is true, but `api_token_env` is not set: there is no token to ask for"
+                    .to_owned(),
+                fix: format!("{EDIT}: set `api_token_env`, or remove `read_token`"),
+            });
+        }
+        let allowed_hosts = raw
+            .allowed_hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(index, host)| {
+                let name = host.trim().to_ascii_lowercase();
+                let plain = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+                if plain {
+                    Some(name)
+                } else {
+                    problems.push(Problem {
+                        field: format!("allowed_hosts[{index}]"),
+                        problem: format!("'{host}' is not a host name"),
+                        fix: format!(
+                            "{EDIT}: write the name clients use, without scheme or port, such \
+                             as agent.internal"
+                        ),
+                    });
+                    None
+                }
+            })
+            .collect();
         let mut secret = |field: &str, name: Option<String>| {
             let name = name?;
             let value = env(&name).filter(|value| !value.is_empty());
@@ -469,6 +532,8 @@ impl AgentConfig {
             ),
             state: directory.join(raw.state.unwrap_or_else(|| PathBuf::from("upkeep-state"))),
             api_token,
+            read_token: raw.read_token,
+            allowed_hosts,
             labels: raw.labels,
             webhooks,
             notify: raw.notify,

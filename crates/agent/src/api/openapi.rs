@@ -15,7 +15,7 @@ pub(super) fn document() -> Value {
         "info": {
             "title": "upkeep-agent",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The HTTP API of upkeep's daemon: health and metrics, the deployments it watches and their event log, and registry webhooks. Routes that change something need `Authorization: Bearer TOKEN` with the token of the environment variable that `api_token_env` names; without one configured they answer 403. Every error is `{\"error\": \"...\"}`."
+            "description": "The HTTP API of upkeep's daemon: health and metrics, the deployments it watches and their event log, and registry webhooks. Routes that change something need `Authorization: Bearer TOKEN` with the token of the environment variable that `api_token_env` names; without one configured they answer 403. With `read_token: true`, so do the routes that read (but `/health` and this document). Listening on loopback, the agent answers 421 to a `Host` other than localhost, 127.0.0.1, [::1] and the names in `allowed_hosts`. Every error is `{\"error\": \"...\"}`."
         },
         "paths": paths(),
         "components": {
@@ -56,7 +56,7 @@ pub(super) fn document() -> Value {
 fn paths() -> Value {
     json!({
         "/health": {"get": health()},
-        "/metrics": {"get": metrics()},
+        "/metrics": {"get": reading(metrics())},
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapi",
             "summary": "This document",
@@ -65,15 +65,15 @@ fn paths() -> Value {
                 "content": {"application/json": {"schema": {"type": "object"}}}
             }}
         }},
-        "/api/v1/deployments": {"get": {
+        "/api/v1/deployments": {"get": reading(json!({
             "operationId": "listDeployments",
             "summary": "Every deployment the agent watches, with its last check",
             "responses": {
                 "200": ok("The deployments, by id.", "DeploymentList"),
                 "500": reference("ServerError")
             }
-        }},
-        "/api/v1/deployments/{id}": {"get": {
+        }))},
+        "/api/v1/deployments/{id}": {"get": reading(json!({
             "operationId": "getDeployment",
             "summary": "One deployment, with its last check",
             "parameters": [{"$ref": "#/components/parameters/DeploymentId"}],
@@ -82,7 +82,7 @@ fn paths() -> Value {
                 "404": reference("NotFound"),
                 "500": reference("ServerError")
             }
-        }},
+        }))},
         "/api/v1/deployments/{id}/policy": {"put": mutating(json!({
             "operationId": "setPolicy",
             "summary": "Set how far upkeep may move a deployment on its own",
@@ -119,7 +119,7 @@ fn paths() -> Value {
                 "409": reference("Conflict")
             }
         }))},
-        "/api/v1/events": {"get": {
+        "/api/v1/events": {"get": reading(json!({
             "operationId": "listEvents",
             "summary": "The event log, oldest first, a page at a time",
             "parameters": [
@@ -141,7 +141,7 @@ fn paths() -> Value {
                 "400": reference("BadRequest"),
                 "500": reference("ServerError")
             }
-        }},
+        }))},
         "/webhooks/{source}": {"post": webhook()}
     })
 }
@@ -200,6 +200,15 @@ fn webhook() -> Value {
 
 /// `operation` with the bearer token, the deployment id and the answers every changing
 /// route of a deployment shares.
+/// A reading route: open, unless `read_token` is set; then it needs the API token.
+fn reading(mut operation: Value) -> Value {
+    operation["security"] = json!([{}, {"bearerToken": []}]);
+    for (status, response) in [("401", "Unauthorized"), ("403", "Forbidden")] {
+        operation["responses"][status] = reference(response);
+    }
+    operation
+}
+
 fn mutating(mut operation: Value) -> Value {
     operation["security"] = json!([{"bearerToken": []}]);
     operation["parameters"] = json!([{"$ref": "#/components/parameters/DeploymentId"}]);

@@ -15,6 +15,7 @@ use upkeep_agent::api::{
     self, Access, ApiSettings, ApiState, ApiToken, Control, ControlError, MAX_BODY_BYTES, Metrics,
     ROUTES,
 };
+use upkeep_agent::config::AgentConfig;
 use upkeep_agent::store::{Check, Deployment, DeploymentSource, Event, Store};
 use upkeep_agent::webhooks::{
     Push, RegistryAllowlist, WebhookConfig, WebhookSecret, WebhookSecrets,
@@ -457,6 +458,135 @@ async fn a_request_slower_than_the_request_timeout_is_503() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Host names and reading with the token
+// ---------------------------------------------------------------------------------------------
+
+/// The settings `ApiSettings::from_config` makes of an agent configuration `text`.
+fn settings_of(text: &str) -> ApiSettings {
+    let config = AgentConfig::parse(
+        text,
+        std::path::Path::new("/etc/upkeep/agent.yaml"),
+        &|name| (name == "AGENT_TOKEN").then(|| TOKEN.to_owned()),
+    )
+    .unwrap();
+    ApiSettings::from_config(&config)
+}
+
+#[tokio::test]
+async fn on_loopback_only_its_own_names_and_the_allowed_ones_are_answered() {
+    let configured = settings_of(
+        "listen: 127.0.0.1:8686\napi_token_env: AGENT_TOKEN\nallowed_hosts: [Agent.Internal]\n",
+    );
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.allowed_hosts = configured.allowed_hosts;
+    })
+    .await;
+    for host in [
+        "localhost",
+        "localhost:8686",
+        "127.0.0.1:8686",
+        "[::1]:8686",
+        "agent.internal",
+        "AGENT.INTERNAL:8686",
+    ] {
+        let (status, _, body) = api
+            .send(RequestBuilder::new(Method::GET, "/api/v1/deployments", "").header("host", host))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{host}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    for (host, name) in [
+        ("evil.example", "evil.example"),
+        ("evil.example:8686", "evil.example"),
+        ("localhost.evil.example", "localhost.evil.example"),
+        ("127.0.0.2:8686", "127.0.0.2"),
+    ] {
+        assert_error(
+            api.send(RequestBuilder::new(Method::GET, "/health", "").header("host", host))
+                .await,
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!(
+                "this agent does not answer to the name '{name}': it answers to localhost, 127.0.0.1, [::1], agent.internal only, as a guard against DNS rebinding; add the name to `allowed_hosts` in the agent's configuration to reach it by that name"
+            ),
+        );
+    }
+    // An absolute request target names the host too, whatever the header says.
+    let (status, _, _) = api
+        .send(
+            RequestBuilder::new(Method::GET, "http://evil.example/health", "")
+                .header("host", "localhost"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    // Nothing changing got through either.
+    let (status, _, _) = api
+        .send(
+            post("/api/v1/deployments/web/apply", "")
+                .header("host", "evil.example")
+                .bearer(TOKEN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    assert!(api.control.calls().is_empty());
+}
+
+#[tokio::test]
+async fn off_loopback_any_host_is_answered() {
+    let configured = settings_of("listen: 0.0.0.0:8686\napi_token_env: AGENT_TOKEN\n");
+    assert_eq!(configured.allowed_hosts, None);
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.allowed_hosts = configured.allowed_hosts;
+    })
+    .await;
+    let (status, _, _) = api
+        .send(RequestBuilder::new(Method::GET, "/health", "").header("host", "agent.example"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn read_token_closes_the_reading_routes_but_health() {
+    let configured = settings_of("api_token_env: AGENT_TOKEN\nread_token: true\n");
+    assert!(configured.read_token);
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.read_token = configured.read_token;
+    })
+    .await;
+    for path in [
+        "/api/v1/deployments",
+        "/api/v1/deployments/web",
+        "/api/v1/events",
+        "/metrics",
+    ] {
+        let answer = api.get(path).await;
+        assert_eq!(answer.1["www-authenticate"], "Bearer", "{path}");
+        assert_error(
+            answer,
+            StatusCode::UNAUTHORIZED,
+            "missing `Authorization: Bearer <token>` header: send the token of the environment variable that api_token_env names",
+        );
+        let (status, _, _) = api
+            .send(RequestBuilder::new(Method::GET, path, "").bearer("wrong"))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, _, _) = api
+            .send(RequestBuilder::new(Method::GET, path, "").bearer(TOKEN))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    for path in ["/health", "/api/v1/openapi.json"] {
+        assert_eq!(api.get(path).await.0, StatusCode::OK, "{path}");
+    }
+    // Without read_token, reading is open.
+    let open = Api::start(Some(TOKEN)).await;
+    assert_eq!(open.get("/api/v1/events").await.0, StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------
 
@@ -720,6 +850,10 @@ async fn the_openapi_document_describes_every_route_and_no_other() {
         let security = &operation["security"];
         match route.access() {
             Access::Anyone => assert!(security.is_null(), "{route:?}"),
+            Access::Reader => {
+                assert_eq!(security, &json!([{}, {"bearerToken": []}]), "{route:?}");
+                assert!(operation["responses"]["401"].is_object(), "{route:?}");
+            }
             Access::BearerToken => {
                 assert_eq!(security, &json!([{"bearerToken": []}]), "{route:?}");
                 assert!(operation["responses"]["401"].is_object(), "{route:?}");

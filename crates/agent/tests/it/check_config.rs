@@ -50,3 +50,20 @@ fn each_problem_is_printed_with_its_field_and_fix() {
 "
     );
 }
+
+#[test]
+fn a_public_listen_address_without_a_token_is_refused() {
+    let (code, stdout, stderr) = check_config(
+        "listen: 0.0.0.0:8686\nread_token: true\nallowed_hosts: [agent.internal, 'http://x:1']\n",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "error: agent.yaml has 3 problems:
+  listen: 0.0.0.0:8686 is reachable from other machines, and `api_token_env` is not set; edit the agent's configuration file: set `api_token_env` to the environment variable that holds the API token (and `read_token: true` to protect reading too), or listen on 127.0.0.1:8686
+  read_token: is true, but `api_token_env` is not set: there is no token to ask for; edit the agent's configuration file: set `api_token_env`, or remove `read_token`
+  allowed_hosts[1]: 'http://x:1' is not a host name; edit the agent's configuration file: write the name clients use, without scheme or port, such as agent.internal
+"
+    );
+}
