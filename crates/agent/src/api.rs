@@ -8,7 +8,7 @@
 //!
 //! | Method | Path | Access | Answers |
 //! |---|---|---|---|
-//! | GET | `/health` | anyone | 200, or 503 when the database or Docker does not answer |
+//! | GET | `/health` | anyone | 200, or 503 when the database or Docker does not answer (a probe at most 1 s old) |
 //! | GET | `/metrics` | readers | Prometheus's text format ([`Metrics`]) |
 //! | GET | `/api/v1/openapi.json` | anyone | the OpenAPI 3.0 document of these routes |
 //! | GET | `/api/v1/deployments` | readers | every deployment with its last check |
@@ -292,6 +292,7 @@ pub struct ApiState {
     settings: Arc<ApiSettings>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     started: Instant,
+    health: Arc<handlers::HealthCache>,
 }
 
 impl ApiState {
@@ -310,6 +311,7 @@ impl ApiState {
             settings: Arc::new(settings),
             clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
             started: Instant::now(),
+            health: Arc::default(),
         }
     }
 
@@ -415,7 +417,8 @@ pub trait Control: Send + Sync {
     async fn rollback(&self, deployment: &str) -> Result<serde_json::Value, ControlError>;
 
     /// Whether the Docker daemon answers, for `/health`. The route gives up after a few
-    /// seconds and counts a slow answer as unreachable.
+    /// seconds and counts a slow answer as unreachable, and asks at most once a second,
+    /// however many requests come.
     async fn docker_reachable(&self) -> bool;
 
     /// Queues checks of the deployments whose image is one of the pushed repositories

@@ -2,7 +2,7 @@
 //! OpenAPI document).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -43,7 +43,43 @@ struct Health {
     docker: bool,
 }
 
-pub(super) async fn health(State(state): State<ApiState>) -> Response {
+/// How old a probe of the database and Docker `/health` may answer with: a flood of health
+/// requests costs at most one probe of each a second.
+pub(super) const HEALTH_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The last probe behind `/health`, and the lock that lets one request at a time refresh it.
+#[derive(Default)]
+pub(super) struct HealthCache {
+    latest: std::sync::Mutex<Option<Probe>>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone, Copy)]
+struct Probe {
+    at: Instant,
+    database: bool,
+    docker: bool,
+}
+
+impl HealthCache {
+    /// The latest probe if younger than [`HEALTH_MAX_AGE`].
+    fn fresh(&self) -> Option<Probe> {
+        let latest = *self.latest.lock().ok()?;
+        latest.filter(|probe| probe.at.elapsed() < HEALTH_MAX_AGE)
+    }
+}
+
+/// A probe at most [`HEALTH_MAX_AGE`] old: the latest, or a new one. One request refreshes at
+/// a time; those that arrive meanwhile wait for its result instead of probing too.
+async fn probe(state: &ApiState) -> Probe {
+    let cache = &state.health;
+    if let Some(probe) = cache.fresh() {
+        return probe;
+    }
+    let _one_at_a_time = cache.refreshing.lock().await;
+    if let Some(probe) = cache.fresh() {
+        return probe;
+    }
     let database = async {
         match state.store.ping().await {
             Ok(()) => true,
@@ -63,6 +99,21 @@ pub(super) async fn health(State(state): State<ApiState>) -> Response {
         reachable
     };
     let (database, docker) = tokio::join!(database, docker);
+    let probe = Probe {
+        at: Instant::now(),
+        database,
+        docker,
+    };
+    if let Ok(mut latest) = cache.latest.lock() {
+        *latest = Some(probe);
+    }
+    probe
+}
+
+pub(super) async fn health(State(state): State<ApiState>) -> Response {
+    let Probe {
+        database, docker, ..
+    } = probe(&state).await;
     let healthy = database && docker;
     let body = Health {
         status: if healthy { "ok" } else { "unhealthy" },

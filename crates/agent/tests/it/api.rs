@@ -2,7 +2,7 @@
 //! a fake daemon behind [`Control`] that records what it was asked, and exact answers.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -75,6 +75,35 @@ async fn health_is_503_when_the_database_does_not_answer() {
     assert_eq!(body["status"], "unhealthy");
     assert_eq!(body["database"], false);
     assert_eq!(body["docker"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_health_requests_pings_docker_at_most_once_a_second() {
+    let api = Api::start(Some(TOKEN)).await;
+    let began = std::time::Instant::now();
+    let requests = (0..2000).map(|_| {
+        let router = api.router.clone();
+        tokio::spawn(async move {
+            let request = RequestBuilder::new(Method::GET, "/health", "").build();
+            router.oneshot(request).await.unwrap().status()
+        })
+    });
+    for status in futures_util::future::join_all(requests).await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    let pings = api.control.pings.load(Ordering::SeqCst);
+    // One probe per second begun, at most.
+    let seconds = began.elapsed().as_secs() as usize + 1;
+    assert!(
+        pings >= 1 && pings <= seconds,
+        "{pings} pings in {seconds} s"
+    );
+    // Once the probe is older than a second, the next request makes a new one.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let before = api.control.pings.load(Ordering::SeqCst);
+    assert_eq!(api.get("/health").await.0, StatusCode::OK);
+    assert_eq!(api.get("/health").await.0, StatusCode::OK);
+    assert_eq!(api.control.pings.load(Ordering::SeqCst), before + 1);
 }
 
 #[tokio::test]
@@ -1025,6 +1054,7 @@ impl Api {
 
         let control = Arc::new(FakeControl {
             docker: AtomicBool::new(true),
+            pings: AtomicUsize::new(0),
             images: vec![
                 ("web".to_owned(), format!("{REGISTRY}/team/web")),
                 ("api".to_owned(), format!("{REGISTRY}/team/api")),
@@ -1071,6 +1101,8 @@ impl Api {
 /// The daemon, faked: Docker's reachability is a switch, and every call is recorded as a line.
 struct FakeControl {
     docker: AtomicBool,
+    /// How often Docker was asked whether it answers.
+    pings: AtomicUsize,
     /// Deployment ids and their images, for matching pushes.
     images: Vec<(String, String)>,
     calls: Mutex<Vec<String>>,
@@ -1111,6 +1143,9 @@ impl Control for FakeControl {
     }
 
     async fn docker_reachable(&self) -> bool {
+        self.pings.fetch_add(1, Ordering::SeqCst);
+        // As long as a ping on loopback takes, so that concurrent requests overlap it.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         self.docker.load(Ordering::Relaxed)
     }
 
