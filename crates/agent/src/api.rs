@@ -54,6 +54,7 @@
 
 mod auth;
 mod error;
+mod gate;
 mod handlers;
 mod metrics;
 mod openapi;
@@ -293,6 +294,7 @@ pub struct ApiState {
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     started: Instant,
     health: Arc<handlers::HealthCache>,
+    webhook_gate: Arc<gate::WebhookGate>,
 }
 
 impl ApiState {
@@ -312,6 +314,7 @@ impl ApiState {
             clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
             started: Instant::now(),
             health: Arc::default(),
+            webhook_gate: Arc::default(),
         }
     }
 
@@ -343,6 +346,9 @@ pub struct ApiSettings {
     pub allowed_hosts: Option<Vec<String>>,
     /// The webhooks' secrets and the registries whose pushes are accepted.
     pub webhooks: WebhookConfig,
+    /// The least time between two checks of a deployment triggered by webhooks; pushes in
+    /// between are folded into one check at its end.
+    pub webhook_check_interval: Duration,
     /// How long a request may take, reading its body included, before it is answered 503;
     /// checks, updates and rollbacks ([`Route::runs_a_change`]) are exempt.
     pub request_timeout: Duration,
@@ -352,6 +358,10 @@ pub struct ApiSettings {
 /// enough that a client trickling a body does not hold a connection for long.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The default [`ApiSettings::webhook_check_interval`]: a burst of pushes (the tags of one
+/// release, a multi-arch build) asks for one check, not one each.
+pub const WEBHOOK_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+
 impl Default for ApiSettings {
     fn default() -> Self {
         Self {
@@ -360,26 +370,35 @@ impl Default for ApiSettings {
             allowed_hosts: None,
             webhooks: WebhookConfig::default(),
             request_timeout: REQUEST_TIMEOUT,
+            webhook_check_interval: WEBHOOK_CHECK_INTERVAL,
         }
     }
 }
 
 impl ApiSettings {
     /// The settings of the agent's configuration: `api_token_env`, `read_token`,
-    /// `allowed_hosts` (checked when listening on loopback, or when given), and `webhooks`
-    /// with one token for Docker Hub, Quay and Distribution and GitHub's own secret.
+    /// `allowed_hosts` (checked when listening on loopback, or when given), and `webhooks`:
+    /// GitHub's secret, and each of Docker Hub, Quay and Distribution its own token or else
+    /// the shared `token_env`.
     pub fn from_config(config: &AgentConfig) -> Self {
         let webhooks = &config.webhooks;
+        let own_or_shared = |own: &Option<String>| {
+            own.clone()
+                .or_else(|| webhooks.token.clone())
+                .and_then(WebhookSecret::new)
+        };
         Self {
             api_token: config.api_token.clone().and_then(ApiToken::new),
             read_token: config.read_token,
             allowed_hosts: (config.listen.ip().is_loopback() || !config.allowed_hosts.is_empty())
                 .then(|| config.allowed_hosts.clone()),
             webhooks: WebhookConfig {
-                secrets: WebhookSecrets::shared(
-                    webhooks.token.clone().and_then(WebhookSecret::new),
-                    webhooks.github_secret.clone().and_then(WebhookSecret::new),
-                ),
+                secrets: WebhookSecrets {
+                    github: webhooks.github_secret.clone().and_then(WebhookSecret::new),
+                    docker_hub: own_or_shared(&webhooks.docker_hub_token),
+                    quay: own_or_shared(&webhooks.quay_token),
+                    distribution: own_or_shared(&webhooks.distribution_token),
+                },
                 allowed_registries: RegistryAllowlist::new(&webhooks.registries),
             },
             ..Self::default()
@@ -421,12 +440,13 @@ pub trait Control: Send + Sync {
     /// however many requests come.
     async fn docker_reachable(&self) -> bool;
 
-    /// Queues checks of the deployments whose image is one of the pushed repositories
-    /// ([`Push::name`](webhooks::Push::name) equals the image's `registry/repository`) and
-    /// returns how many deployments matched; the route answers 202 with that number. The
-    /// pushes are authentic and from allowed registries, but only hints: the check re-reads
-    /// the tags from the registry.
-    async fn triggered_by_push(&self, pushes: Vec<webhooks::Push>) -> usize;
+    /// The deployments whose image is one of the pushed repositories
+    /// ([`Push::name`](webhooks::Push::name) equals the image's `registry/repository`). The
+    /// route queues their checks through [`check_now`](Self::check_now), at most one per
+    /// deployment per [`ApiSettings::webhook_check_interval`], and answers 202 with their
+    /// number. The pushes are authentic and from allowed registries, but only hints: the check
+    /// re-reads the tags from the registry.
+    async fn pushed_deployments(&self, pushes: Vec<webhooks::Push>) -> Vec<String>;
 }
 
 /// Why the daemon did not carry out an action; each kind has its HTTP status

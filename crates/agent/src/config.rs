@@ -15,7 +15,9 @@
 //! labels: true                     # also watch containers labelled upkeep.enable=true
 //! webhooks:
 //!   registries: [docker.io, ghcr.io]   # pushes from other registries are refused
-//!   token_env: UPKEEP_WEBHOOK_TOKEN
+//!   token_env: UPKEEP_WEBHOOK_TOKEN    # the token of Docker Hub, Quay and Distribution ...
+//!   quay_token_env: UPKEEP_QUAY_TOKEN  # ... unless the source has its own: docker_hub_,
+//!                                      # quay_ or distribution_token_env
 //!   github_secret_env: UPKEEP_GITHUB_SECRET
 //! notify:
 //!   - slack://hooks.slack.com/services/T000/B000/XXXX?threshold=minor
@@ -119,8 +121,15 @@ pub const PROJECT_SEPARATOR: char = ':';
 pub struct WebhookSettings {
     /// Registries whose pushes are accepted (`docker.io`, `ghcr.io`, `host:port`).
     pub registries: Vec<String>,
-    /// The shared token of unsigned webhooks (Docker Hub, Quay, Distribution).
+    /// The shared token of unsigned webhooks (Docker Hub, Quay, Distribution), for those
+    /// without their own.
     pub token: Option<String>,
+    /// Docker Hub's own token.
+    pub docker_hub_token: Option<String>,
+    /// Quay's own token.
+    pub quay_token: Option<String>,
+    /// The Distribution registry's own token.
+    pub distribution_token: Option<String>,
     /// The secret GitHub signs its deliveries with.
     pub github_secret: Option<String>,
 }
@@ -160,6 +169,15 @@ impl std::fmt::Debug for WebhookSettings {
         f.debug_struct("WebhookSettings")
             .field("registries", &self.registries)
             .field("token", &redacted(self.token.as_ref()))
+            .field(
+                "docker_hub_token",
+                &redacted(self.docker_hub_token.as_ref()),
+            )
+            .field("quay_token", &redacted(self.quay_token.as_ref()))
+            .field(
+                "distribution_token",
+                &redacted(self.distribution_token.as_ref()),
+            )
             .field("github_secret", &redacted(self.github_secret.as_ref()))
             .finish()
     }
@@ -337,6 +355,9 @@ struct RawWebhooks {
     #[serde(default)]
     registries: Vec<String>,
     token_env: Option<String>,
+    docker_hub_token_env: Option<String>,
+    quay_token_env: Option<String>,
+    distribution_token_env: Option<String>,
     github_secret_env: Option<String>,
 }
 
@@ -492,6 +513,15 @@ impl AgentConfig {
         let api_token = secret("api_token_env", raw.api_token_env);
         let webhooks = WebhookSettings {
             token: secret("webhooks.token_env", raw.webhooks.token_env),
+            docker_hub_token: secret(
+                "webhooks.docker_hub_token_env",
+                raw.webhooks.docker_hub_token_env,
+            ),
+            quay_token: secret("webhooks.quay_token_env", raw.webhooks.quay_token_env),
+            distribution_token: secret(
+                "webhooks.distribution_token_env",
+                raw.webhooks.distribution_token_env,
+            ),
             github_secret: secret("webhooks.github_secret_env", raw.webhooks.github_secret_env),
             registries: raw.webhooks.registries,
         };

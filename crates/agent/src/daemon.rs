@@ -110,8 +110,8 @@ impl Control for DaemonControl {
         reachable
     }
 
-    async fn triggered_by_push(&self, pushes: Vec<Push>) -> usize {
-        self.trigger.pushed(&pushes)
+    async fn pushed_deployments(&self, pushes: Vec<Push>) -> Vec<String> {
+        self.trigger.matching(&pushes)
     }
 }
 
@@ -427,17 +427,25 @@ impl Trigger {
     /// Checks every deployment whose image is one of the pushed repositories; returns how
     /// many were asked for.
     pub fn pushed(&self, pushes: &[Push]) -> usize {
-        let mut matched = 0;
-        for (deployment, image) in self.agent.deployment_images() {
-            let Ok(image) = image.parse::<ImageRef>() else {
-                continue;
-            };
-            if pushes.iter().any(|push| push.name() == image.name()) {
-                self.check(&deployment);
-                matched += 1;
-            }
+        let matching = self.matching(pushes);
+        for deployment in &matching {
+            self.check(deployment);
         }
-        matched
+        matching.len()
+    }
+
+    /// The deployments whose image is one of the pushed repositories.
+    pub fn matching(&self, pushes: &[Push]) -> Vec<String> {
+        self.agent
+            .deployment_images()
+            .into_iter()
+            .filter(|(_, image)| {
+                image
+                    .parse::<ImageRef>()
+                    .is_ok_and(|image| pushes.iter().any(|push| push.name() == image.name()))
+            })
+            .map(|(deployment, _)| deployment)
+            .collect()
     }
 }
 

@@ -18,6 +18,7 @@ use upkeep_versioning_core::policy::Policy;
 use upkeep_versioning_core::reference::Tag;
 
 use super::error::{ApiError, chain, json, quoted};
+use super::gate::Admission;
 use super::{ApiState, ControlError, MAX_BODY_BYTES, metrics, openapi};
 use crate::store::{Check, DeploymentRecord, Event, EventRecord};
 use crate::webhooks::{self, Source};
@@ -533,6 +534,9 @@ struct Triggered {
     matched: usize,
     /// Pushes the delivery reported.
     pushes: usize,
+    /// A GitHub delivery seen before (a redelivery): answered, not acted on again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
 }
 
 pub(super) async fn webhook(
@@ -578,24 +582,88 @@ pub(super) async fn webhook(
     state.metrics.webhooks_accepted.inc();
     let count = pushes.len();
     tracing::trace!(source = source.as_str(), ?pushes, "webhook delivery");
-    let matched = if pushes.is_empty() {
-        0
+    // Only once authentic: strangers cannot fill the memory of deliveries.
+    let delivery = headers
+        .get("x-github-delivery")
+        .and_then(|id| id.to_str().ok());
+    if source == Source::GitHub
+        && let Some(delivery) = delivery
+        && !state.webhook_gate.first_delivery(delivery)
+    {
+        tracing::info!(
+            delivery = %quoted(delivery),
+            "ignored a GitHub delivery seen before (a redelivery)"
+        );
+        return Ok(json(
+            StatusCode::OK,
+            &Triggered {
+                matched: 0,
+                pushes: count,
+                duplicate: true,
+            },
+        ));
+    }
+    let deployments = if pushes.is_empty() {
+        Vec::new()
     } else {
-        state.control.triggered_by_push(pushes).await
+        state.control.pushed_deployments(pushes).await
     };
+    for deployment in &deployments {
+        queue_pushed_check(&state, deployment).await;
+    }
     tracing::debug!(
         source = source.as_str(),
         pushes = count,
-        matched,
+        matched = deployments.len(),
         "accepted a webhook delivery"
     );
     Ok(json(
         StatusCode::ACCEPTED,
         &Triggered {
-            matched,
+            matched: deployments.len(),
             pushes: count,
+            duplicate: false,
         },
     ))
+}
+
+/// Queues the check of `deployment` a push asked for: now, or at the end of the webhook
+/// interval when a push checked it less than that ago, or not at all when such a check is
+/// already waiting.
+async fn queue_pushed_check(state: &ApiState, deployment: &str) {
+    let interval = state.settings.webhook_check_interval;
+    match state
+        .webhook_gate
+        .admit(deployment, Instant::now(), interval)
+    {
+        Admission::Now => {
+            if let Err(error) = state.control.check_now(deployment).await {
+                tracing::warn!(%deployment, %error, "cannot queue a check a push asked for");
+            }
+        }
+        Admission::After(wait) => {
+            tracing::info!(
+                %deployment,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "a push asked for a check soon after another; checking once the webhook interval ends"
+            );
+            let state = state.clone();
+            let deployment = deployment.to_owned();
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                state.webhook_gate.deferred_ran(&deployment, Instant::now());
+                if let Err(error) = state.control.check_now(&deployment).await {
+                    tracing::warn!(%deployment, %error, "cannot queue a check a push asked for");
+                }
+            });
+        }
+        Admission::Coalesced => {
+            tracing::info!(
+                %deployment,
+                "a push asked for a check already waiting for the webhook interval's end; one check covers both"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -173,7 +173,7 @@ fn webhook() -> Value {
     json!({
         "operationId": "webhook",
         "summary": "A registry's push notification: check the deployments of the pushed image now",
-        "description": "Docker Hub, Quay and Distribution put the webhook token in the URL's `token` parameter; GitHub signs the body with `X-Hub-Signature-256`. Only pushes from the registries in `webhooks.registries` are accepted. Bodies are limited to 1 MiB.",
+        "description": "Docker Hub, Quay and Distribution put the webhook token in the URL's `token` parameter; GitHub signs the body with `X-Hub-Signature-256`. Only pushes from the registries in `webhooks.registries` are accepted. Bodies are limited to 1 MiB. A deployment is checked at most once per 30 s by pushes: later pushes within that time are folded into one check at its end. A GitHub delivery whose `X-GitHub-Delivery` was seen before is answered 200 and not acted on again.",
         "security": [{"webhookToken": []}, {"githubSignature": []}],
         "parameters": [{
             "name": "source",
@@ -188,6 +188,7 @@ fn webhook() -> Value {
             "content": {"application/json": {"schema": {"type": "object"}}}
         },
         "responses": {
+            "200": ok("A GitHub delivery seen before (a redelivery): nothing is done again; `duplicate` is true.", "Triggered"),
             "202": ok("The delivery is genuine; checks of the matching deployments are queued.", "Triggered"),
             "400": reference("BadRequest"),
             "401": reference("Unauthorized"),
@@ -198,8 +199,6 @@ fn webhook() -> Value {
     })
 }
 
-/// `operation` with the bearer token, the deployment id and the answers every changing
-/// route of a deployment shares.
 /// A reading route: open, unless `read_token` is set; then it needs the API token.
 fn reading(mut operation: Value) -> Value {
     operation["security"] = json!([{}, {"bearerToken": []}]);
@@ -209,6 +208,8 @@ fn reading(mut operation: Value) -> Value {
     operation
 }
 
+/// `operation` with the bearer token, the deployment id and the answers every changing
+/// route of a deployment shares.
 fn mutating(mut operation: Value) -> Value {
     operation["security"] = json!([{"bearerToken": []}]);
     operation["parameters"] = json!([{"$ref": "#/components/parameters/DeploymentId"}]);
@@ -368,7 +369,8 @@ fn schemas() -> Value {
             "required": ["matched", "pushes"],
             "properties": {
                 "matched": {"type": "integer", "description": "Deployments whose checks were queued."},
-                "pushes": {"type": "integer", "description": "Image pushes the delivery reported."}
+                "pushes": {"type": "integer", "description": "Image pushes the delivery reported."},
+                "duplicate": {"type": "boolean", "description": "Present and true when the delivery was seen before and not acted on again."}
             }
         }
     })

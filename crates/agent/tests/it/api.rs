@@ -495,7 +495,14 @@ fn settings_of(text: &str) -> ApiSettings {
     let config = AgentConfig::parse(
         text,
         std::path::Path::new("/etc/upkeep/agent.yaml"),
-        &|name| (name == "AGENT_TOKEN").then(|| TOKEN.to_owned()),
+        // Every variable is set: AGENT_TOKEN to TOKEN, the others to `secret-of-NAME`.
+        &|name| {
+            Some(if name == "AGENT_TOKEN" {
+                TOKEN.to_owned()
+            } else {
+                format!("secret-of-{name}")
+            })
+        },
     )
     .unwrap();
     ApiSettings::from_config(&config)
@@ -745,7 +752,8 @@ async fn a_distribution_push_queues_the_matching_deployment() {
     assert_eq!(
         api.control.calls(),
         [
-            "pushed 127.0.0.1:5000/team/web:1.2.4@sha256:0000000000000000000000000000000000000000000000000000000000000002"
+            "pushed 127.0.0.1:5000/team/web:1.2.4@sha256:0000000000000000000000000000000000000000000000000000000000000002",
+            "check web",
         ]
     );
     assert_eq!(api.metrics.webhooks_accepted.get(), 1);
@@ -760,7 +768,161 @@ async fn a_distribution_push_queues_the_matching_deployment() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(json_of(&body), json!({"matched": 0, "pushes": 0}));
-    assert_eq!(api.control.calls().len(), 1);
+    assert_eq!(api.control.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn each_webhook_source_takes_its_own_token_or_else_the_shared_one() {
+    let configured = settings_of(
+        "webhooks:\n  registries: ['127.0.0.1:5000']\n  token_env: SHARED\n  distribution_token_env: DISTRIBUTION\n",
+    );
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.webhooks = configured.webhooks;
+    })
+    .await;
+    let push = distribution_push();
+    let status = |answer: (StatusCode, HeaderMap, Bytes)| answer.0;
+    // Distribution has its own token: the shared one is refused.
+    assert_eq!(
+        status(
+            api.send(post("/webhooks/distribution?token=secret-of-SHARED", &push))
+                .await
+        ),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(
+            api.send(post(
+                "/webhooks/distribution?token=secret-of-DISTRIBUTION",
+                &push
+            ))
+            .await
+        ),
+        StatusCode::ACCEPTED
+    );
+    // Docker Hub has none: the shared one is its, and Distribution's is not.
+    let hub = r#"{"push_data":{"tag":"1.27"},"repository":{"repo_name":"nginx"}}"#;
+    assert_eq!(
+        status(
+            api.send(post(
+                "/webhooks/docker-hub?token=secret-of-DISTRIBUTION",
+                hub
+            ))
+            .await
+        ),
+        StatusCode::UNAUTHORIZED
+    );
+    // docker.io is not allowed here: the token passed, the registry did not.
+    assert_eq!(
+        status(
+            api.send(post("/webhooks/docker-hub?token=secret-of-SHARED", hub))
+                .await
+        ),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_pushes_checks_a_deployment_once_now_and_once_after_the_interval() {
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.webhook_check_interval = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let checks = || {
+        api.control
+            .calls()
+            .iter()
+            .filter(|call| call.starts_with("check "))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..5 {
+        let (status, _, body) = api
+            .send(post(
+                &format!("/webhooks/distribution?token={HOOK_TOKEN}"),
+                &distribution_push(),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(json_of(&body), json!({"matched": 1, "pushes": 1}));
+    }
+    // Five pushes, one check now; the other four wait for the interval's end, as one.
+    assert_eq!(checks(), ["check web"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while checks().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            api.control.calls()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(checks(), ["check web", "check web"]);
+    assert_eq!(api.control.calls().len(), 5 + 2);
+}
+
+#[tokio::test]
+async fn a_redelivered_github_delivery_is_answered_but_not_acted_on_twice() {
+    const SECRET: &str = "github-secret-51d0";
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.webhooks.secrets.github = WebhookSecret::new(SECRET);
+        settings.webhooks.allowed_registries = RegistryAllowlist::new([REGISTRY, "ghcr.io"]);
+        settings.webhook_check_interval = std::time::Duration::ZERO;
+    })
+    .await;
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/webhooks/github-package-published.json"
+    ))
+    .unwrap();
+    let signature = {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("sha256={hex}")
+    };
+    let delivery = |id: &str| {
+        post("/webhooks/github", &body)
+            .header("x-github-event", "package")
+            .header("x-hub-signature-256", &signature)
+            .header("x-github-delivery", id)
+    };
+    let first = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+    let (status, _, answer) = api.send(delivery(first)).await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(json_of(&answer), json!({"matched": 1, "pushes": 1}));
+    let (status, _, answer) = api.send(delivery(first)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        json_of(&answer),
+        json!({"matched": 0, "pushes": 1, "duplicate": true})
+    );
+    let pushed = "pushed ghcr.io/octo-org/storefront:2.1.0@sha256:4c7ab6ee0a0d1a5b3b7f2f6b1e0a9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e";
+    assert_eq!(api.control.calls(), [pushed, "check storefront"]);
+    // Another delivery of the same push is acted on: only the id tells replays apart.
+    let (status, _, _) = api
+        .send(delivery("8a1f0e64-cc78-11e3-81ab-4c9367dc0958"))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(api.control.calls().len(), 4);
+    // A forged replay is refused before its id is looked at.
+    let (status, _, _) = api
+        .send(
+            post("/webhooks/github", &body)
+                .header("x-github-event", "package")
+                .header("x-hub-signature-256", format!("sha256={}", "0".repeat(64)))
+                .header("x-github-delivery", first),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -1058,6 +1220,10 @@ impl Api {
             images: vec![
                 ("web".to_owned(), format!("{REGISTRY}/team/web")),
                 ("api".to_owned(), format!("{REGISTRY}/team/api")),
+                (
+                    "storefront".to_owned(),
+                    "ghcr.io/octo-org/storefront".to_owned(),
+                ),
             ],
             calls: Mutex::default(),
         });
@@ -1149,7 +1315,7 @@ impl Control for FakeControl {
         self.docker.load(Ordering::Relaxed)
     }
 
-    async fn triggered_by_push(&self, pushes: Vec<Push>) -> usize {
+    async fn pushed_deployments(&self, pushes: Vec<Push>) -> Vec<String> {
         let mut matched = BTreeSet::new();
         for push in pushes {
             self.record(format!("pushed {push}"));
@@ -1159,7 +1325,7 @@ impl Control for FakeControl {
                 }
             }
         }
-        matched.len()
+        matched.into_iter().collect()
     }
 }
 
