@@ -21,6 +21,7 @@
 //!   github_secret_env: UPKEEP_GITHUB_SECRET
 //! notify:
 //!   - slack://hooks.slack.com/services/T000/B000/XXXX?threshold=minor
+//! notify_env: [UPKEEP_NTFY_URL]     # variables that each hold one more notification URL
 //! projects:                        # directories the upkeep CLI manages (`upkeep init --compose`)
 //!   shop:                          # its deployments are `shop:SERVICE` (`shop:web`)
 //!     directory: /srv/shop         # its upkeep.yaml, version-manifest.yaml and versions.env
@@ -89,7 +90,8 @@ pub struct AgentConfig {
     pub labels: bool,
     /// Who may trigger checks by webhook.
     pub webhooks: WebhookSettings,
-    /// Notification targets, as URLs.
+    /// Notification targets, as URLs: those of `notify`, then those of `notify_env`'s
+    /// variables. They can hold secrets; show them only as parsed targets, which mask them.
     pub notify: Vec<String>,
     /// The deployments of the file, in the engine's terms.
     pub deployments: Config,
@@ -344,6 +346,8 @@ struct RawAgent {
     #[serde(default)]
     notify: Vec<String>,
     #[serde(default)]
+    notify_env: Vec<String>,
+    #[serde(default)]
     projects: BTreeMap<String, yaml_serde::Mapping>,
     #[serde(default)]
     deployments: BTreeMap<String, yaml_serde::Mapping>,
@@ -525,6 +529,23 @@ impl AgentConfig {
             github_secret: secret("webhooks.github_secret_env", raw.webhooks.github_secret_env),
             registries: raw.webhooks.registries,
         };
+        let mut notify = raw.notify;
+        for (index, name) in raw.notify_env.iter().enumerate() {
+            match env(name).map(|url| url.trim().to_owned()) {
+                Some(url) if !url.is_empty() => notify.push(url),
+                set => problems.push(Problem {
+                    field: format!("notify_env[{index}]"),
+                    problem: format!(
+                        "names the environment variable {name}, which is {}",
+                        if set.is_some() { "empty" } else { "not set" }
+                    ),
+                    fix: format!(
+                        "set it to one notification URL (`export {name}=ntfy://ntfy.sh/my-topic`) \
+                         before starting the agent, or remove it from `notify_env`"
+                    ),
+                }),
+            }
+        }
         let mut schedules = BTreeMap::new();
         let mut engine_deployments = yaml_serde::Mapping::new();
         for (name, mut body) in raw.deployments {
@@ -566,7 +587,7 @@ impl AgentConfig {
             allowed_hosts,
             labels: raw.labels,
             webhooks,
-            notify: raw.notify,
+            notify,
             deployments,
             schedules,
             projects,

@@ -10,6 +10,8 @@ fn check_config(text: &str) -> (i32, String, String) {
         .arg("check-config")
         .arg(&file)
         .env_remove("UPKEEP_AGENT_TOKEN")
+        .env_remove("UPKEEP_NTFY_URL")
+        .env("UPKEEP_EMPTY_URL", "")
         .output()
         .unwrap();
     (
@@ -64,6 +66,21 @@ fn a_public_listen_address_without_a_token_is_refused() {
   listen: 0.0.0.0:8686 is reachable from other machines, and `api_token_env` is not set; edit the agent's configuration file: set `api_token_env` to the environment variable that holds the API token (and `read_token: true` to protect reading too), or listen on 127.0.0.1:8686
   read_token: is true, but `api_token_env` is not set: there is no token to ask for; edit the agent's configuration file: set `api_token_env`, or remove `read_token`
   allowed_hosts[1]: 'http://x:1' is not a host name; edit the agent's configuration file: write the name clients use, without scheme or port, such as agent.internal
+"
+    );
+}
+
+#[test]
+fn notification_urls_from_missing_or_empty_variables_are_named() {
+    let (code, stdout, stderr) =
+        check_config("labels: true\nnotify_env: [UPKEEP_NTFY_URL, UPKEEP_EMPTY_URL]\n");
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "error: agent.yaml has 2 problems:
+  notify_env[0]: names the environment variable UPKEEP_NTFY_URL, which is not set; set it to one notification URL (`export UPKEEP_NTFY_URL=ntfy://ntfy.sh/my-topic`) before starting the agent, or remove it from `notify_env`
+  notify_env[1]: names the environment variable UPKEEP_EMPTY_URL, which is empty; set it to one notification URL (`export UPKEEP_EMPTY_URL=ntfy://ntfy.sh/my-topic`) before starting the agent, or remove it from `notify_env`
 "
     );
 }
