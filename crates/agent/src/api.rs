@@ -11,7 +11,7 @@
 //! | GET | `/health` | anyone | 200, or 503 when the database or Docker does not answer (a probe at most 1 s old) |
 //! | GET | `/metrics` | readers | Prometheus's text format ([`Metrics`]) |
 //! | GET | `/api/v1/openapi.json` | anyone | the OpenAPI 3.0 document of these routes |
-//! | GET | `/api/v1/deployments` | readers | every deployment with its last check |
+//! | GET | `/api/v1/deployments` | readers | every deployment with its last check, and those whose container is missing |
 //! | GET | `/api/v1/deployments/{id}` | readers | one deployment; 404 when unknown |
 //! | PUT | `/api/v1/deployments/{id}/policy` | token | `{"policy": "auto_patch"}`; 400 for an unknown word |
 //! | POST | `/api/v1/deployments/{id}/check` | token | 202: the daemon checks it soon |
@@ -447,6 +447,23 @@ pub trait Control: Send + Sync {
     /// number. The pushes are authentic and from allowed registries, but only hints: the check
     /// re-reads the tags from the registry.
     async fn pushed_deployments(&self, pushes: Vec<webhooks::Push>) -> Vec<String>;
+
+    /// The configured deployments whose container the daemon has not taken over (it does not
+    /// exist yet): `/api/v1/deployments` lists them apart, with the fix. None by default.
+    async fn without_container(&self) -> Vec<WithoutContainer> {
+        Vec::new()
+    }
+}
+
+/// A configured deployment whose container does not exist (yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithoutContainer {
+    /// The deployment's id.
+    pub id: String,
+    /// Its image repository.
+    pub image: String,
+    /// The container it names.
+    pub container: String,
 }
 
 /// Why the daemon did not carry out an action; each kind has its HTTP status

@@ -362,6 +362,33 @@ impl Agent {
         }
     }
 
+    /// The deployments of the configuration whose container the agent has not taken over,
+    /// as (id, image, container): the container does not exist (yet), or the Docker Engine
+    /// was away when the agent last tried. They are taken over on the first cycle that finds
+    /// them.
+    pub fn without_container(&self) -> Vec<(String, String, String)> {
+        let engine = self.engine();
+        let manifest = engine.state().load().ok().flatten();
+        engine
+            .config()
+            .deployments
+            .iter()
+            .filter(|(name, _)| {
+                manifest
+                    .as_ref()
+                    .is_none_or(|(manifest, _)| manifest.service(name.as_str()).is_none())
+            })
+            .filter_map(|(name, deployment)| match &deployment.placement {
+                Placement::Container(container) => Some((
+                    name.to_string(),
+                    deployment.image.clone(),
+                    container.clone(),
+                )),
+                Placement::Compose { .. } => None,
+            })
+            .collect()
+    }
+
     /// Every deployment's id and image repository, the projects' included.
     pub fn deployment_images(&self) -> Vec<(String, String)> {
         self.watched()

@@ -113,6 +113,19 @@ impl Control for DaemonControl {
     async fn pushed_deployments(&self, pushes: Vec<Push>) -> Vec<String> {
         self.trigger.matching(&pushes)
     }
+
+    async fn without_container(&self) -> Vec<api::WithoutContainer> {
+        self.trigger
+            .agent
+            .without_container()
+            .into_iter()
+            .map(|(id, image, container)| api::WithoutContainer {
+                id,
+                image,
+                container,
+            })
+            .collect()
+    }
 }
 
 /// Why the daemon cannot start or go on.

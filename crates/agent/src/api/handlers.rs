@@ -206,20 +206,57 @@ struct CheckView {
 #[derive(Serialize)]
 struct DeploymentList {
     deployments: Vec<DeploymentView>,
+    /// Configured deployments the agent cannot watch yet, by id.
+    not_watched: Vec<NotWatchedView>,
+}
+
+/// A configured deployment the agent does not watch yet, and what to do about it.
+#[derive(Serialize)]
+struct NotWatchedView {
+    id: String,
+    image: String,
+    container: String,
+    state: &'static str,
+    fix: String,
 }
 
 pub(super) async fn deployments(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let records = state.store.deployments().await.map_err(ApiError::store)?;
     // One query for every last check, not one per deployment.
     let mut checks = state.store.last_checks().await.map_err(ApiError::store)?;
-    let deployments = records
+    let deployments: Vec<DeploymentView> = records
         .into_iter()
         .map(|record| {
             let check = checks.remove(&record.deployment.id);
             view_with(record, check)
         })
         .collect();
-    Ok(json(StatusCode::OK, &DeploymentList { deployments }))
+    let not_watched = state
+        .control
+        .without_container()
+        .await
+        .into_iter()
+        // A deployment watched before keeps its record while its container is away.
+        .filter(|missing| !deployments.iter().any(|known| known.id == missing.id))
+        .map(|missing| NotWatchedView {
+            fix: format!(
+                "start the container `{}`, or remove the deployment `{}` from the agent's \
+                 configuration; the agent takes the container over within 30 s of its start",
+                missing.container, missing.id
+            ),
+            id: missing.id,
+            image: missing.image,
+            container: missing.container,
+            state: "container missing",
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &DeploymentList {
+            deployments,
+            not_watched,
+        },
+    ))
 }
 
 pub(super) async fn deployment(

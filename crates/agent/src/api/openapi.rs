@@ -316,8 +316,26 @@ fn schemas() -> Value {
         },
         "DeploymentList": {
             "type": "object",
-            "required": ["deployments"],
-            "properties": {"deployments": {"type": "array", "items": schema_ref("Deployment")}}
+            "required": ["deployments", "not_watched"],
+            "properties": {
+                "deployments": {"type": "array", "items": schema_ref("Deployment")},
+                "not_watched": {
+                    "type": "array",
+                    "description": "Configured deployments the agent cannot watch yet, with what to do.",
+                    "items": schema_ref("NotWatched")
+                }
+            }
+        },
+        "NotWatched": {
+            "type": "object",
+            "required": ["id", "image", "container", "state", "fix"],
+            "properties": {
+                "id": {"type": "string"},
+                "image": {"type": "string"},
+                "container": {"type": "string", "description": "The container the configuration names."},
+                "state": {"type": "string", "enum": ["container missing"]},
+                "fix": {"type": "string", "description": "What to do about it."}
+            }
         },
         "PolicyRequest": {
             "type": "object",

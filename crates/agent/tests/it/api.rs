@@ -206,7 +206,7 @@ async fn deployments_are_listed_with_their_last_check() {
                     "error": null,
                 },
             },
-        ]})
+        ], "not_watched": []})
     );
 }
 
