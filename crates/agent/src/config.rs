@@ -365,6 +365,251 @@ struct RawWebhooks {
     github_secret_env: Option<String>,
 }
 
+/// Every key of the agent's configuration file: the name (`NAME` stands for any name), its
+/// default, and what it is for. `upkeep-agent config-reference` prints it; unknown keys are
+/// found by it.
+pub const REFERENCE: &[(&str, &str, &str)] = &[
+    ("interval", "1h", "how often each deployment is checked"),
+    (
+        "jitter",
+        "0s",
+        "how far checks are spread after their due time",
+    ),
+    (
+        "keep_checks",
+        "30d",
+        "how long each check's record is kept (each tag's first sighting always)",
+    ),
+    (
+        "listen",
+        DEFAULT_LISTEN,
+        "the HTTP API's address; beyond loopback it needs api_token_env",
+    ),
+    (
+        "database",
+        "upkeep-agent.db",
+        "a SQLite file (relative to this file's directory) or a postgres:// URL",
+    ),
+    (
+        "state",
+        "upkeep-state",
+        "the directory of the engine's manifest and journal",
+    ),
+    (
+        "api_token_env",
+        "(none: changes through the API are refused)",
+        "the environment variable holding the API's bearer token",
+    ),
+    (
+        "read_token",
+        "false",
+        "true: reading the API (all but /health) needs the token too",
+    ),
+    (
+        "allowed_hosts",
+        "[]",
+        "Host names the loopback API answers to, beside localhost, 127.0.0.1 and [::1]",
+    ),
+    (
+        "labels",
+        "false",
+        "also watch containers labelled upkeep.enable=true",
+    ),
+    (
+        "webhooks.registries",
+        "[]",
+        "registries whose pushes are accepted (docker.io, ghcr.io, host:port)",
+    ),
+    (
+        "webhooks.token_env",
+        "(none)",
+        "the variable holding the token of Docker Hub, Quay and Distribution webhooks",
+    ),
+    (
+        "webhooks.docker_hub_token_env",
+        "webhooks.token_env",
+        "Docker Hub's own token",
+    ),
+    (
+        "webhooks.quay_token_env",
+        "webhooks.token_env",
+        "Quay's own token",
+    ),
+    (
+        "webhooks.distribution_token_env",
+        "webhooks.token_env",
+        "the Distribution registry's own token",
+    ),
+    (
+        "webhooks.github_secret_env",
+        "(none: GitHub webhooks are refused)",
+        "the variable holding the secret GitHub signs deliveries with",
+    ),
+    (
+        "notify",
+        "[]",
+        "notification URLs (https, slack, discord, ntfy, smtp, smtps)",
+    ),
+    (
+        "notify_env",
+        "[]",
+        "environment variables that each hold one more notification URL",
+    ),
+    (
+        "projects.NAME.directory",
+        "(required)",
+        "a directory the upkeep CLI manages (`upkeep init --compose`)",
+    ),
+    (
+        "projects.NAME.window",
+        "(any time)",
+        "when its services may be updated: a cron expression of five fields",
+    ),
+    (
+        "projects.NAME.timezone",
+        "UTC",
+        "the window's time zone, an IANA name such as Europe/Berlin",
+    ),
+    (
+        "projects.NAME.min_age",
+        "0s",
+        "how long a tag must be known before an automatic update",
+    ),
+    (
+        "projects.NAME.interval",
+        "interval",
+        "its services' own check interval",
+    ),
+    (
+        "projects.NAME.release_notes",
+        "(none)",
+        "a URL linked in notices, with {tag} for the tag",
+    ),
+    (
+        "deployments.NAME",
+        "",
+        "a deployment, with the keys of upkeep.yaml's deployments (image, container, policy, ...) and these:",
+    ),
+    (
+        "deployments.NAME.window",
+        "(any time)",
+        "when it may be updated: a cron expression of five fields",
+    ),
+    (
+        "deployments.NAME.timezone",
+        "UTC",
+        "the window's time zone, an IANA name such as Europe/Berlin",
+    ),
+    (
+        "deployments.NAME.min_age",
+        "0s",
+        "how long a tag must be known before an automatic update",
+    ),
+    (
+        "deployments.NAME.interval",
+        "interval",
+        "its own check interval",
+    ),
+    (
+        "deployments.NAME.release_notes",
+        "(none)",
+        "a URL linked in notices, with {tag} for the tag",
+    ),
+];
+
+/// Takes the keys [`REFERENCE`] does not know out of the file's top level and its `webhooks`,
+/// and returns a problem for each, with the nearest known key.
+fn unknown_keys(value: &mut yaml_serde::Value) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut check = |mapping: &mut yaml_serde::Mapping, prefix: &str| {
+        let known: Vec<&str> = REFERENCE
+            .iter()
+            .filter_map(|(key, _, _)| key.strip_prefix(prefix))
+            .map(|key| key.split('.').next().unwrap_or(key))
+            .collect();
+        let unknown: Vec<yaml_serde::Value> = mapping
+            .keys()
+            .filter(|key| !key.as_str().is_some_and(|key| known.contains(&key)))
+            .cloned()
+            .collect();
+        for key in unknown {
+            mapping.remove(&key);
+            let name = key.as_str().map_or_else(
+                || {
+                    yaml_serde::to_string(&key)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                },
+                str::to_owned,
+            );
+            let hint = closest(&name, known.iter().copied())
+                .map(|near| format!("did you mean `{prefix}{near}`? "))
+                .unwrap_or_default();
+            problems.push(Problem {
+                field: format!("{prefix}{name}"),
+                problem: "is not a setting of the agent".to_owned(),
+                fix: format!("{EDIT}: {hint}`upkeep-agent config-reference` lists every key"),
+            });
+        }
+    };
+    if let Some(top) = value.as_mapping_mut() {
+        check(top, "");
+        if let Some(webhooks) = top
+            .get_mut("webhooks")
+            .and_then(yaml_serde::Value::as_mapping_mut)
+        {
+            check(webhooks, "webhooks.");
+        }
+    }
+    problems
+}
+
+/// The candidate nearest to `word`, when near enough to be a likely typo: within a third of
+/// its length in edits (case aside), or `word` with a suffix (`token` for `token_env`).
+fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let lower = candidate.to_ascii_lowercase();
+            let distance = edit_distance(&word, &lower);
+            let near = distance <= (candidate.len() / 3).max(1)
+                || (word.len() >= 4 && lower.starts_with(&word));
+            near.then_some((distance, candidate))
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// The Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != *b_char);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// A time zone by its IANA name, or the problem and its fix, with the nearest name when there
+/// is one.
+fn time_zone(name: &str) -> Result<chrono_tz::Tz, (String, String)> {
+    name.parse().map_err(|_| {
+        let names = chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name());
+        let fix = match closest(name, names) {
+            Some(near) => format!("{EDIT}: did you mean {near}? (an IANA name, such as UTC)"),
+            None => format!("{EDIT}: write an IANA name such as Europe/Berlin or UTC"),
+        };
+        (format!("'{name}' is not a time zone"), fix)
+    })
+}
+
 /// The keys the agent reads in a deployment; the rest go to the engine.
 const SCHEDULE_KEYS: [&str; 5] = ["window", "timezone", "min_age", "interval", "release_notes"];
 
@@ -404,26 +649,36 @@ impl AgentConfig {
             file: file.to_owned(),
             problems,
         };
-        let raw: RawAgent = yaml_serde::from_str::<Option<RawAgent>>(text)
-            .map_err(|error| {
-                let field = error.location().map_or_else(
-                    || "(file)".to_owned(),
-                    |at| format!("line {}, column {}", at.line(), at.column()),
-                );
-                fail(vec![Problem {
-                    field,
-                    problem: error.to_string(),
-                    fix: format!("{EDIT}; its keys are described in `upkeep-agent --help`"),
-                }])
-            })?
-            .ok_or_else(|| {
-                fail(vec![Problem {
-                    field: "(file)".to_owned(),
-                    problem: "is empty".to_owned(),
-                    fix: format!("{EDIT}: add at least `deployments:` or `labels: true`"),
-                }])
-            })?;
-        let mut problems = Vec::new();
+        let syntax = |error: yaml_serde::Error| {
+            let field = error.location().map_or_else(
+                || "(file)".to_owned(),
+                |at| format!("line {}, column {}", at.line(), at.column()),
+            );
+            fail(vec![Problem {
+                field,
+                problem: error.to_string(),
+                fix: format!("{EDIT}; `upkeep-agent config-reference` lists every key"),
+            }])
+        };
+        let mut value: yaml_serde::Value = yaml_serde::from_str(text).map_err(syntax)?;
+        if value.is_null() {
+            return Err(fail(vec![Problem {
+                field: "(file)".to_owned(),
+                problem: "is empty".to_owned(),
+                fix: format!("{EDIT}: add at least `deployments:` or `labels: true`"),
+            }]));
+        }
+        // Unknown keys are taken out and reported together, with the other problems, rather
+        // than stopping at the first.
+        let mut problems = unknown_keys(&mut value);
+        let raw: RawAgent = match yaml_serde::from_value(value) {
+            Ok(raw) => raw,
+            Err(error) => {
+                let mut error = syntax(error);
+                problems.append(&mut error.problems);
+                return Err(fail(problems));
+            }
+        };
         let directory = file.parent().unwrap_or(Path::new("."));
         let duration = |field: &str, text: Option<String>, default, problems: &mut Vec<Problem>| {
             text.map_or(default, |text| {
@@ -736,6 +991,20 @@ fn schedule_from(given: ScheduleText, path: &str, problems: &mut Vec<Problem>) -
     };
     let min_age = duration("min_age", min_age);
     let interval = duration("interval", interval);
+    // Checked apart from the window, so that a wrong name is reported as the time zone's.
+    let timezone = timezone.and_then(|name| {
+        time_zone(&name)
+            .map_err(|(problem, fix)| {
+                problems.push(Problem {
+                    field: field("timezone"),
+                    problem,
+                    fix,
+                });
+            })
+            .map(|_| name)
+            .ok()
+            .or_else(|| Some("UTC".to_owned()))
+    });
     let window = match (window, timezone) {
         (Some(expression), timezone) => {
             Window::new(&expression, timezone.as_deref().unwrap_or("UTC"))
@@ -1109,6 +1378,7 @@ deployments:
                 "keep_checks",
                 "listen",
                 "api_token_env",
+                "deployments.web.timezone",
                 "deployments.web.window",
                 "deployments.web.image",
                 "deployments.web.policy",

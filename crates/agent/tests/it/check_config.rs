@@ -84,3 +84,61 @@ fn notification_urls_from_missing_or_empty_variables_are_named() {
 "
     );
 }
+
+#[test]
+fn every_unknown_key_and_a_wrong_time_zone_are_reported_at_once() {
+    let (code, stdout, stderr) = check_config(
+        "intervall: 30m\nlisten: 127.0.0.1:8686\nlables: true\nwebhooks:\n  token: x\ndeployments:\n  web:\n    image: registry.example/web\n    window: '* 2-4 * * *'\n    timezone: Europe/Berln\n",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "error: agent.yaml has 4 problems:
+  intervall: is not a setting of the agent; edit the agent's configuration file: did you mean `interval`? `upkeep-agent config-reference` lists every key
+  lables: is not a setting of the agent; edit the agent's configuration file: did you mean `labels`? `upkeep-agent config-reference` lists every key
+  webhooks.token: is not a setting of the agent; edit the agent's configuration file: did you mean `webhooks.token_env`? `upkeep-agent config-reference` lists every key
+  deployments.web.timezone: 'Europe/Berln' is not a time zone; edit the agent's configuration file: did you mean Europe/Berlin? (an IANA name, such as UTC)
+"
+    );
+}
+
+#[test]
+fn the_configuration_reference_lists_every_key_with_its_default() {
+    let output = Command::new(env!("CARGO_BIN_EXE_upkeep-agent"))
+        .arg("config-reference")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for key in [
+        "interval",
+        "listen",
+        "api_token_env",
+        "read_token",
+        "allowed_hosts",
+        "webhooks.quay_token_env",
+        "notify_env",
+        "deployments.NAME.timezone",
+    ] {
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with(&format!("{key} "))),
+            "{key} in:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("how often each deployment is checked (default: 1h)"),
+        "{text}"
+    );
+    // Every key it lists is one the agent reads: none is reported unknown.
+    let mut file = String::new();
+    for line in text.lines() {
+        let key = line.split_whitespace().next().unwrap();
+        if !key.contains('.') && !["projects", "deployments"].contains(&key) {
+            file.push_str(&format!("{key}: null\n"));
+        }
+    }
+    let (_, _, stderr) = check_config(&file);
+    assert!(!stderr.contains("is not a setting"), "{file}\n{stderr}");
+}
