@@ -1,7 +1,8 @@
 //! Serves the API on a TCP listener with limits that keep clients from holding the agent:
 //! a deadline for a request's head, a limit on connections, and a deadline on graceful
-//! shutdown. The deadline of a whole request is the router's ([`ApiSettings::request_timeout`]
-//! (super::ApiSettings::request_timeout)), since changes are exempt from it.
+//! shutdown. The deadline of a whole request is the router's
+//! ([`ApiSettings::request_timeout`](super::ApiSettings::request_timeout)), since changes are
+//! exempt from it.
 //!
 //! It does not terminate TLS or speak HTTP/2: put a proxy in front for either.
 
