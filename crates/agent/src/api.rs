@@ -8,26 +8,37 @@
 //!
 //! | Method | Path | Access | Answers |
 //! |---|---|---|---|
-//! | GET | `/health` | anyone | 200, or 503 when the database or Docker does not answer |
-//! | GET | `/metrics` | anyone | Prometheus's text format ([`Metrics`]) |
+//! | GET | `/health` | anyone | 200, or 503 when the database or Docker does not answer (a probe at most 1 s old) |
+//! | GET | `/metrics` | readers | Prometheus's text format ([`Metrics`]) |
 //! | GET | `/api/v1/openapi.json` | anyone | the OpenAPI 3.0 document of these routes |
-//! | GET | `/api/v1/deployments` | anyone | every deployment with its last check |
-//! | GET | `/api/v1/deployments/{id}` | anyone | one deployment; 404 when unknown |
+//! | GET | `/api/v1/deployments` | readers | every deployment with its last check, and those whose container is missing |
+//! | GET | `/api/v1/deployments/{id}` | readers | one deployment; 404 when unknown |
 //! | PUT | `/api/v1/deployments/{id}/policy` | token | `{"policy": "auto_patch"}`; 400 for an unknown word |
 //! | POST | `/api/v1/deployments/{id}/check` | token | 202: the daemon checks it soon |
 //! | POST | `/api/v1/deployments/{id}/apply` | token | updates now, to `{"tag": "1.2.3"}` or the planned target |
 //! | POST | `/api/v1/deployments/{id}/rollback` | token | goes back to the previous version |
-//! | GET | `/api/v1/events?after=ID&limit=N` | anyone | the event log, a page at a time |
+//! | GET | `/api/v1/events?after=ID&limit=N` | readers | the event log, a page at a time |
 //! | POST | `/webhooks/{source}` | the webhook's secret | 202 `{"matched": n}` |
+//!
+//! Checks, updates and rollbacks run on their own tasks, which the handlers wait for: a client
+//! that disconnects (a proxy timing out, Ctrl-C) drops only its wait, and the change finishes
+//! and logs its outcome in the event log.
 //!
 //! # Access
 //!
-//! Reading needs no credentials. The routes that change something need
+//! Reading needs no credentials, unless `read_token` is set: then the routes marked
+//! "readers" need the token too (`/health` and the OpenAPI document stay open). The routes
+//! that change something need
 //! `Authorization: Bearer TOKEN`, where TOKEN is the agent's `api_token` (from the variable
 //! that `api_token_env` names), compared in constant time; a wrong or missing token gets 401.
 //! Without a configured token those routes answer 403: a missing setting closes them rather
 //! than opening them. Webhooks carry their own credentials, checked by
 //! [`webhooks::parse`].
+//!
+//! Listening on loopback, the API answers only requests whose `Host` is `localhost`,
+//! `127.0.0.1`, `[::1]` (any port) or a name of `allowed_hosts`, and others 421: a web page
+//! whose name an attacker points at 127.0.0.1 (DNS rebinding) cannot reach it from a
+//! browser, which always sends the page's own name.
 //!
 //! # Errors
 //!
@@ -43,12 +54,14 @@
 
 mod auth;
 mod error;
+mod gate;
 mod handlers;
 mod metrics;
 mod openapi;
+mod server;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -62,6 +75,7 @@ use crate::webhooks::{self, RegistryAllowlist, WebhookConfig, WebhookSecret, Web
 
 pub use auth::ApiToken;
 pub use metrics::{Counter, Metrics};
+pub use server::{ServerLimits, serve};
 
 /// The largest request body read, webhook deliveries included; larger ones get 413. Registry
 /// deliveries are a few KiB; Distribution batches events, but stays far below this.
@@ -74,6 +88,18 @@ pub fn router(state: ApiState) -> Router {
     let mut router = Router::new();
     for route in &ROUTES {
         let mut endpoint = (route.handler)(route.method.filter());
+        if !route.runs_a_change() {
+            endpoint = endpoint.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                handlers::within_request_timeout,
+            ));
+        }
+        if route.access == Access::Reader {
+            endpoint = endpoint.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token_to_read,
+            ));
+        }
         if route.access == Access::BearerToken {
             endpoint = endpoint.route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -86,6 +112,10 @@ pub fn router(state: ApiState) -> Router {
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_allowed_host,
+        ))
         .with_state(state)
 }
 
@@ -100,7 +130,7 @@ pub const ROUTES: [Route; 11] = [
     Route {
         method: RouteMethod::Get,
         path: "/metrics",
-        access: Access::Anyone,
+        access: Access::Reader,
         handler: |method| on(method, handlers::metrics),
     },
     Route {
@@ -112,13 +142,13 @@ pub const ROUTES: [Route; 11] = [
     Route {
         method: RouteMethod::Get,
         path: "/api/v1/deployments",
-        access: Access::Anyone,
+        access: Access::Reader,
         handler: |method| on(method, handlers::deployments),
     },
     Route {
         method: RouteMethod::Get,
         path: "/api/v1/deployments/{id}",
-        access: Access::Anyone,
+        access: Access::Reader,
         handler: |method| on(method, handlers::deployment),
     },
     Route {
@@ -148,7 +178,7 @@ pub const ROUTES: [Route; 11] = [
     Route {
         method: RouteMethod::Get,
         path: "/api/v1/events",
-        access: Access::Anyone,
+        access: Access::Reader,
         handler: |method| on(method, handlers::events),
     },
     Route {
@@ -185,6 +215,12 @@ impl Route {
     /// Who may call it.
     pub fn access(&self) -> Access {
         self.access
+    }
+
+    /// Whether it checks, updates or rolls back a deployment: such a request runs as long as
+    /// its change does, not within [`ApiSettings::request_timeout`].
+    pub fn runs_a_change(&self) -> bool {
+        self.method == RouteMethod::Post && self.path.starts_with("/api/v1/deployments/")
     }
 }
 
@@ -237,6 +273,8 @@ impl RouteMethod {
 pub enum Access {
     /// Anyone who can reach the agent.
     Anyone,
+    /// Anyone, unless [`ApiSettings::read_token`] is set: then callers with the API token.
+    Reader,
     /// Callers with the agent's API token, as `Authorization: Bearer TOKEN`; see the
     /// [module docs](self).
     BearerToken,
@@ -255,6 +293,8 @@ pub struct ApiState {
     settings: Arc<ApiSettings>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     started: Instant,
+    health: Arc<handlers::HealthCache>,
+    webhook_gate: Arc<gate::WebhookGate>,
 }
 
 impl ApiState {
@@ -273,6 +313,8 @@ impl ApiState {
             settings: Arc::new(settings),
             clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
             started: Instant::now(),
+            health: Arc::default(),
+            webhook_gate: Arc::default(),
         }
     }
 
@@ -290,29 +332,76 @@ impl ApiState {
     }
 }
 
-/// The API's own settings: who may change things, and who may send webhooks.
-#[derive(Debug, Clone, Default)]
+/// The API's own settings: who may change things, who may send webhooks, how long a request
+/// may take.
+#[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// The bearer token of the routes that change something; `None` closes them (403).
     pub api_token: Option<ApiToken>,
+    /// Whether the [`Access::Reader`] routes need the token too.
+    pub read_token: bool,
+    /// The `Host` names the API answers to beside `localhost`, `127.0.0.1` and `[::1]`,
+    /// lower-case and without port; `None` answers any (an agent not on loopback, where the
+    /// token guards it).
+    pub allowed_hosts: Option<Vec<String>>,
     /// The webhooks' secrets and the registries whose pushes are accepted.
     pub webhooks: WebhookConfig,
+    /// The least time between two checks of a deployment triggered by webhooks; pushes in
+    /// between are folded into one check at its end.
+    pub webhook_check_interval: Duration,
+    /// How long a request may take, reading its body included, before it is answered 503;
+    /// checks, updates and rollbacks ([`Route::runs_a_change`]) are exempt.
+    pub request_timeout: Duration,
+}
+
+/// The default [`ApiSettings::request_timeout`]: far above any answer the agent makes, low
+/// enough that a client trickling a body does not hold a connection for long.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default [`ApiSettings::webhook_check_interval`]: a burst of pushes (the tags of one
+/// release, a multi-arch build) asks for one check, not one each.
+pub const WEBHOOK_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            api_token: None,
+            read_token: false,
+            allowed_hosts: None,
+            webhooks: WebhookConfig::default(),
+            request_timeout: REQUEST_TIMEOUT,
+            webhook_check_interval: WEBHOOK_CHECK_INTERVAL,
+        }
+    }
 }
 
 impl ApiSettings {
-    /// The settings of the agent's configuration: `api_token_env`, and `webhooks` with one
-    /// token for Docker Hub, Quay and Distribution and GitHub's own secret.
+    /// The settings of the agent's configuration: `api_token_env`, `read_token`,
+    /// `allowed_hosts` (checked when listening on loopback, or when given), and `webhooks`:
+    /// GitHub's secret, and each of Docker Hub, Quay and Distribution its own token or else
+    /// the shared `token_env`.
     pub fn from_config(config: &AgentConfig) -> Self {
         let webhooks = &config.webhooks;
+        let own_or_shared = |own: &Option<String>| {
+            own.clone()
+                .or_else(|| webhooks.token.clone())
+                .and_then(WebhookSecret::new)
+        };
         Self {
             api_token: config.api_token.clone().and_then(ApiToken::new),
+            read_token: config.read_token,
+            allowed_hosts: (config.listen.ip().is_loopback() || !config.allowed_hosts.is_empty())
+                .then(|| config.allowed_hosts.clone()),
             webhooks: WebhookConfig {
-                secrets: WebhookSecrets::shared(
-                    webhooks.token.clone().and_then(WebhookSecret::new),
-                    webhooks.github_secret.clone().and_then(WebhookSecret::new),
-                ),
+                secrets: WebhookSecrets {
+                    github: webhooks.github_secret.clone().and_then(WebhookSecret::new),
+                    docker_hub: own_or_shared(&webhooks.docker_hub_token),
+                    quay: own_or_shared(&webhooks.quay_token),
+                    distribution: own_or_shared(&webhooks.distribution_token),
+                },
                 allowed_registries: RegistryAllowlist::new(&webhooks.registries),
             },
+            ..Self::default()
         }
     }
 }
@@ -333,7 +422,8 @@ pub trait Control: Send + Sync {
     /// Updates `deployment` now, within its policy's safety checks but outside its window and
     /// minimum age: to `tag` when given, else to the target its last check planned. Returns
     /// when the update is done (or rolled back), with a JSON description of the outcome that
-    /// the route answers with 200.
+    /// the route answers with 200. The route runs it on its own task, so it ends even when
+    /// the caller has gone: log the outcome in the event log, a failure included.
     async fn apply(
         &self,
         deployment: &str,
@@ -341,19 +431,39 @@ pub trait Control: Send + Sync {
     ) -> Result<serde_json::Value, ControlError>;
 
     /// Moves `deployment` back to the version it ran before its last update, and returns when
-    /// done, with a JSON description of the outcome that the route answers with 200.
+    /// done, with a JSON description of the outcome that the route answers with 200. Runs on
+    /// its own task, as [`apply`](Self::apply) does, and logs its outcome as it does.
     async fn rollback(&self, deployment: &str) -> Result<serde_json::Value, ControlError>;
 
     /// Whether the Docker daemon answers, for `/health`. The route gives up after a few
-    /// seconds and counts a slow answer as unreachable.
+    /// seconds and counts a slow answer as unreachable, and asks at most once a second,
+    /// however many requests come.
     async fn docker_reachable(&self) -> bool;
 
-    /// Queues checks of the deployments whose image is one of the pushed repositories
-    /// ([`Push::name`](webhooks::Push::name) equals the image's `registry/repository`) and
-    /// returns how many deployments matched; the route answers 202 with that number. The
-    /// pushes are authentic and from allowed registries, but only hints: the check re-reads
-    /// the tags from the registry.
-    async fn triggered_by_push(&self, pushes: Vec<webhooks::Push>) -> usize;
+    /// The deployments whose image is one of the pushed repositories
+    /// ([`Push::name`](webhooks::Push::name) equals the image's `registry/repository`). The
+    /// route queues their checks through [`check_now`](Self::check_now), at most one per
+    /// deployment per [`ApiSettings::webhook_check_interval`], and answers 202 with their
+    /// number. The pushes are authentic and from allowed registries, but only hints: the check
+    /// re-reads the tags from the registry.
+    async fn pushed_deployments(&self, pushes: Vec<webhooks::Push>) -> Vec<String>;
+
+    /// The configured deployments whose container the daemon has not taken over (it does not
+    /// exist yet): `/api/v1/deployments` lists them apart, with the fix. None by default.
+    async fn without_container(&self) -> Vec<WithoutContainer> {
+        Vec::new()
+    }
+}
+
+/// A configured deployment whose container does not exist (yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithoutContainer {
+    /// The deployment's id.
+    pub id: String,
+    /// Its image repository.
+    pub image: String,
+    /// The container it names.
+    pub container: String,
 }
 
 /// Why the daemon did not carry out an action; each kind has its HTTP status

@@ -7,14 +7,21 @@
 //! listen: 127.0.0.1:8686           # the HTTP API
 //! database: upkeep-agent.db        # SQLite file next to this file, or postgres://…
 //! state: upkeep-state              # the engine's manifest and journal
-//! api_token_env: UPKEEP_AGENT_TOKEN  # the bearer token of mutating API routes
+//! api_token_env: UPKEEP_AGENT_TOKEN  # the bearer token of mutating API routes; required
+//!                                  # when `listen` is not a loopback address
+//! read_token: false                # true: reading the API (but /health) needs the token too
+//! allowed_hosts: [agent.internal]  # names the loopback API answers to, beside localhost,
+//!                                  # 127.0.0.1 and [::1] (other Host headers get 421)
 //! labels: true                     # also watch containers labelled upkeep.enable=true
 //! webhooks:
 //!   registries: [docker.io, ghcr.io]   # pushes from other registries are refused
-//!   token_env: UPKEEP_WEBHOOK_TOKEN
+//!   token_env: UPKEEP_WEBHOOK_TOKEN    # the token of Docker Hub, Quay and Distribution ...
+//!   quay_token_env: UPKEEP_QUAY_TOKEN  # ... unless the source has its own: docker_hub_,
+//!                                      # quay_ or distribution_token_env
 //!   github_secret_env: UPKEEP_GITHUB_SECRET
 //! notify:
 //!   - slack://hooks.slack.com/services/T000/B000/XXXX?threshold=minor
+//! notify_env: [UPKEEP_NTFY_URL]     # variables that each hold one more notification URL
 //! projects:                        # directories the upkeep CLI manages (`upkeep init --compose`)
 //!   shop:                          # its deployments are `shop:SERVICE` (`shop:web`)
 //!     directory: /srv/shop         # its upkeep.yaml, version-manifest.yaml and versions.env
@@ -74,11 +81,17 @@ pub struct AgentConfig {
     pub state: PathBuf,
     /// The bearer token of the mutating API routes; `None` leaves them closed.
     pub api_token: Option<String>,
+    /// Whether the reading routes (deployments, events, metrics) need the token too.
+    pub read_token: bool,
+    /// Host names the API answers to beside `localhost`, `127.0.0.1` and `[::1]`, lower-case
+    /// and without port.
+    pub allowed_hosts: Vec<String>,
     /// Whether to watch containers labelled `upkeep.enable=true`.
     pub labels: bool,
     /// Who may trigger checks by webhook.
     pub webhooks: WebhookSettings,
-    /// Notification targets, as URLs.
+    /// Notification targets, as URLs: those of `notify`, then those of `notify_env`'s
+    /// variables. They can hold secrets; show them only as parsed targets, which mask them.
     pub notify: Vec<String>,
     /// The deployments of the file, in the engine's terms.
     pub deployments: Config,
@@ -110,8 +123,15 @@ pub const PROJECT_SEPARATOR: char = ':';
 pub struct WebhookSettings {
     /// Registries whose pushes are accepted (`docker.io`, `ghcr.io`, `host:port`).
     pub registries: Vec<String>,
-    /// The shared token of unsigned webhooks (Docker Hub, Quay, Distribution).
+    /// The shared token of unsigned webhooks (Docker Hub, Quay, Distribution), for those
+    /// without their own.
     pub token: Option<String>,
+    /// Docker Hub's own token.
+    pub docker_hub_token: Option<String>,
+    /// Quay's own token.
+    pub quay_token: Option<String>,
+    /// The Distribution registry's own token.
+    pub distribution_token: Option<String>,
     /// The secret GitHub signs its deliveries with.
     pub github_secret: Option<String>,
 }
@@ -133,6 +153,8 @@ impl std::fmt::Debug for AgentConfig {
             .field("database", &redact_url(&self.database))
             .field("state", &self.state)
             .field("api_token", &redacted(self.api_token.as_ref()))
+            .field("read_token", &self.read_token)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("labels", &self.labels)
             .field("webhooks", &self.webhooks)
             .field("notify", &self.notify.len())
@@ -149,6 +171,15 @@ impl std::fmt::Debug for WebhookSettings {
         f.debug_struct("WebhookSettings")
             .field("registries", &self.registries)
             .field("token", &redacted(self.token.as_ref()))
+            .field(
+                "docker_hub_token",
+                &redacted(self.docker_hub_token.as_ref()),
+            )
+            .field("quay_token", &redacted(self.quay_token.as_ref()))
+            .field(
+                "distribution_token",
+                &redacted(self.distribution_token.as_ref()),
+            )
             .field("github_secret", &redacted(self.github_secret.as_ref()))
             .finish()
     }
@@ -305,11 +336,17 @@ struct RawAgent {
     state: Option<PathBuf>,
     api_token_env: Option<String>,
     #[serde(default)]
+    read_token: bool,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
     labels: bool,
     #[serde(default)]
     webhooks: RawWebhooks,
     #[serde(default)]
     notify: Vec<String>,
+    #[serde(default)]
+    notify_env: Vec<String>,
     #[serde(default)]
     projects: BTreeMap<String, yaml_serde::Mapping>,
     #[serde(default)]
@@ -322,7 +359,255 @@ struct RawWebhooks {
     #[serde(default)]
     registries: Vec<String>,
     token_env: Option<String>,
+    docker_hub_token_env: Option<String>,
+    quay_token_env: Option<String>,
+    distribution_token_env: Option<String>,
     github_secret_env: Option<String>,
+}
+
+/// Every key of the agent's configuration file: the name (`NAME` stands for any name), its
+/// default, and what it is for. `upkeep-agent config-reference` prints it; unknown keys are
+/// found by it.
+pub const REFERENCE: &[(&str, &str, &str)] = &[
+    ("interval", "1h", "how often each deployment is checked"),
+    (
+        "jitter",
+        "0s",
+        "how far checks are spread after their due time",
+    ),
+    (
+        "keep_checks",
+        "30d",
+        "how long each check's record is kept (each tag's first sighting always)",
+    ),
+    (
+        "listen",
+        DEFAULT_LISTEN,
+        "the HTTP API's address; beyond loopback it needs api_token_env",
+    ),
+    (
+        "database",
+        "upkeep-agent.db",
+        "a SQLite file (relative to this file's directory) or a postgres:// URL",
+    ),
+    (
+        "state",
+        "upkeep-state",
+        "the directory of the engine's manifest and journal",
+    ),
+    (
+        "api_token_env",
+        "(none: changes through the API are refused)",
+        "the environment variable holding the API's bearer token",
+    ),
+    (
+        "read_token",
+        "false",
+        "true: reading the API (all but /health) needs the token too",
+    ),
+    (
+        "allowed_hosts",
+        "[]",
+        "Host names the loopback API answers to, beside localhost, 127.0.0.1 and [::1]",
+    ),
+    (
+        "labels",
+        "false",
+        "also watch containers labelled upkeep.enable=true",
+    ),
+    (
+        "webhooks.registries",
+        "[]",
+        "registries whose pushes are accepted (docker.io, ghcr.io, host:port)",
+    ),
+    (
+        "webhooks.token_env",
+        "(none)",
+        "the variable holding the token of Docker Hub, Quay and Distribution webhooks",
+    ),
+    (
+        "webhooks.docker_hub_token_env",
+        "webhooks.token_env",
+        "Docker Hub's own token",
+    ),
+    (
+        "webhooks.quay_token_env",
+        "webhooks.token_env",
+        "Quay's own token",
+    ),
+    (
+        "webhooks.distribution_token_env",
+        "webhooks.token_env",
+        "the Distribution registry's own token",
+    ),
+    (
+        "webhooks.github_secret_env",
+        "(none: GitHub webhooks are refused)",
+        "the variable holding the secret GitHub signs deliveries with",
+    ),
+    (
+        "notify",
+        "[]",
+        "notification URLs (https, slack, discord, ntfy, smtp, smtps)",
+    ),
+    (
+        "notify_env",
+        "[]",
+        "environment variables that each hold one more notification URL",
+    ),
+    (
+        "projects.NAME.directory",
+        "(required)",
+        "a directory the upkeep CLI manages (`upkeep init --compose`)",
+    ),
+    (
+        "projects.NAME.window",
+        "(any time)",
+        "when its services may be updated: a cron expression of five fields",
+    ),
+    (
+        "projects.NAME.timezone",
+        "UTC",
+        "the window's time zone, an IANA name such as Europe/Berlin",
+    ),
+    (
+        "projects.NAME.min_age",
+        "0s",
+        "how long a tag must be known before an automatic update",
+    ),
+    (
+        "projects.NAME.interval",
+        "interval",
+        "its services' own check interval",
+    ),
+    (
+        "projects.NAME.release_notes",
+        "(none)",
+        "a URL linked in notices, with {tag} for the tag",
+    ),
+    (
+        "deployments.NAME",
+        "",
+        "a deployment, with the keys of upkeep.yaml's deployments (image, container, policy, ...) and these:",
+    ),
+    (
+        "deployments.NAME.window",
+        "(any time)",
+        "when it may be updated: a cron expression of five fields",
+    ),
+    (
+        "deployments.NAME.timezone",
+        "UTC",
+        "the window's time zone, an IANA name such as Europe/Berlin",
+    ),
+    (
+        "deployments.NAME.min_age",
+        "0s",
+        "how long a tag must be known before an automatic update",
+    ),
+    (
+        "deployments.NAME.interval",
+        "interval",
+        "its own check interval",
+    ),
+    (
+        "deployments.NAME.release_notes",
+        "(none)",
+        "a URL linked in notices, with {tag} for the tag",
+    ),
+];
+
+/// Takes the keys [`REFERENCE`] does not know out of the file's top level and its `webhooks`,
+/// and returns a problem for each, with the nearest known key.
+fn unknown_keys(value: &mut yaml_serde::Value) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut check = |mapping: &mut yaml_serde::Mapping, prefix: &str| {
+        let known: Vec<&str> = REFERENCE
+            .iter()
+            .filter_map(|(key, _, _)| key.strip_prefix(prefix))
+            .map(|key| key.split('.').next().unwrap_or(key))
+            .collect();
+        let unknown: Vec<yaml_serde::Value> = mapping
+            .keys()
+            .filter(|key| !key.as_str().is_some_and(|key| known.contains(&key)))
+            .cloned()
+            .collect();
+        for key in unknown {
+            mapping.remove(&key);
+            let name = key.as_str().map_or_else(
+                || {
+                    yaml_serde::to_string(&key)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                },
+                str::to_owned,
+            );
+            let hint = closest(&name, known.iter().copied())
+                .map(|near| format!("did you mean `{prefix}{near}`? "))
+                .unwrap_or_default();
+            problems.push(Problem {
+                field: format!("{prefix}{name}"),
+                problem: "is not a setting of the agent".to_owned(),
+                fix: format!("{EDIT}: {hint}`upkeep-agent config-reference` lists every key"),
+            });
+        }
+    };
+    if let Some(top) = value.as_mapping_mut() {
+        check(top, "");
+        if let Some(webhooks) = top
+            .get_mut("webhooks")
+            .and_then(yaml_serde::Value::as_mapping_mut)
+        {
+            check(webhooks, "webhooks.");
+        }
+    }
+    problems
+}
+
+/// The candidate nearest to `word`, when near enough to be a likely typo: within a third of
+/// its length in edits (case aside), or `word` with a suffix (`token` for `token_env`).
+fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let lower = candidate.to_ascii_lowercase();
+            let distance = edit_distance(&word, &lower);
+            let near = distance <= (candidate.len() / 3).max(1)
+                || (word.len() >= 4 && lower.starts_with(&word));
+            near.then_some((distance, candidate))
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// The Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != *b_char);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// A time zone by its IANA name, or the problem and its fix, with the nearest name when there
+/// is one.
+fn time_zone(name: &str) -> Result<chrono_tz::Tz, (String, String)> {
+    name.parse().map_err(|_| {
+        let names = chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name());
+        let fix = match closest(name, names) {
+            Some(near) => format!("{EDIT}: did you mean {near}? (an IANA name, such as UTC)"),
+            None => format!("{EDIT}: write an IANA name such as Europe/Berlin or UTC"),
+        };
+        (format!("'{name}' is not a time zone"), fix)
+    })
 }
 
 /// The keys the agent reads in a deployment; the rest go to the engine.
@@ -364,26 +649,36 @@ impl AgentConfig {
             file: file.to_owned(),
             problems,
         };
-        let raw: RawAgent = yaml_serde::from_str::<Option<RawAgent>>(text)
-            .map_err(|error| {
-                let field = error.location().map_or_else(
-                    || "(file)".to_owned(),
-                    |at| format!("line {}, column {}", at.line(), at.column()),
-                );
-                fail(vec![Problem {
-                    field,
-                    problem: error.to_string(),
-                    fix: format!("{EDIT}; its keys are described in `upkeep-agent --help`"),
-                }])
-            })?
-            .ok_or_else(|| {
-                fail(vec![Problem {
-                    field: "(file)".to_owned(),
-                    problem: "is empty".to_owned(),
-                    fix: format!("{EDIT}: add at least `deployments:` or `labels: true`"),
-                }])
-            })?;
-        let mut problems = Vec::new();
+        let syntax = |error: yaml_serde::Error| {
+            let field = error.location().map_or_else(
+                || "(file)".to_owned(),
+                |at| format!("line {}, column {}", at.line(), at.column()),
+            );
+            fail(vec![Problem {
+                field,
+                problem: error.to_string(),
+                fix: format!("{EDIT}; `upkeep-agent config-reference` lists every key"),
+            }])
+        };
+        let mut value: yaml_serde::Value = yaml_serde::from_str(text).map_err(syntax)?;
+        if value.is_null() {
+            return Err(fail(vec![Problem {
+                field: "(file)".to_owned(),
+                problem: "is empty".to_owned(),
+                fix: format!("{EDIT}: add at least `deployments:` or `labels: true`"),
+            }]));
+        }
+        // Unknown keys are taken out and reported together, with the other problems, rather
+        // than stopping at the first.
+        let mut problems = unknown_keys(&mut value);
+        let raw: RawAgent = match yaml_serde::from_value(value) {
+            Ok(raw) => raw,
+            Err(error) => {
+                let mut error = syntax(error);
+                problems.append(&mut error.problems);
+                return Err(fail(problems));
+            }
+        };
         let directory = file.parent().unwrap_or(Path::new("."));
         let duration = |field: &str, text: Option<String>, default, problems: &mut Vec<Problem>| {
             text.map_or(default, |text| {
@@ -414,6 +709,54 @@ impl AgentConfig {
             });
             SocketAddr::from(([127, 0, 0, 1], 8686))
         });
+        // Without a token, anyone who can reach a public address reads the deployments and
+        // sends webhooks; refuse rather than expose it by a typo.
+        if !listen.ip().is_loopback() && raw.api_token_env.is_none() {
+            problems.push(Problem {
+                field: "listen".to_owned(),
+                problem: format!(
+                    "{listen} is reachable from other machines, and `api_token_env` is not set"
+                ),
+                fix: format!(
+                    "{EDIT}: set `api_token_env` to the environment variable that holds the API \
+                     token (and `read_token: true` to protect reading too), or listen on \
+                     {DEFAULT_LISTEN}"
+                ),
+            });
+        }
+        if raw.read_token && raw.api_token_env.is_none() {
+            problems.push(Problem {
+                field: "read_token".to_owned(),
+                problem: "is true, but `api_token_env` is not set: there is no token to ask for"
+                    .to_owned(),
+                fix: format!("{EDIT}: set `api_token_env`, or remove `read_token`"),
+            });
+        }
+        let allowed_hosts = raw
+            .allowed_hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(index, host)| {
+                let name = host.trim().to_ascii_lowercase();
+                let plain = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+                if plain {
+                    Some(name)
+                } else {
+                    problems.push(Problem {
+                        field: format!("allowed_hosts[{index}]"),
+                        problem: format!("'{host}' is not a host name"),
+                        fix: format!(
+                            "{EDIT}: write the name clients use, without scheme or port, such \
+                             as agent.internal"
+                        ),
+                    });
+                    None
+                }
+            })
+            .collect();
         let mut secret = |field: &str, name: Option<String>| {
             let name = name?;
             let value = env(&name).filter(|value| !value.is_empty());
@@ -429,9 +772,35 @@ impl AgentConfig {
         let api_token = secret("api_token_env", raw.api_token_env);
         let webhooks = WebhookSettings {
             token: secret("webhooks.token_env", raw.webhooks.token_env),
+            docker_hub_token: secret(
+                "webhooks.docker_hub_token_env",
+                raw.webhooks.docker_hub_token_env,
+            ),
+            quay_token: secret("webhooks.quay_token_env", raw.webhooks.quay_token_env),
+            distribution_token: secret(
+                "webhooks.distribution_token_env",
+                raw.webhooks.distribution_token_env,
+            ),
             github_secret: secret("webhooks.github_secret_env", raw.webhooks.github_secret_env),
             registries: raw.webhooks.registries,
         };
+        let mut notify = raw.notify;
+        for (index, name) in raw.notify_env.iter().enumerate() {
+            match env(name).map(|url| url.trim().to_owned()) {
+                Some(url) if !url.is_empty() => notify.push(url),
+                set => problems.push(Problem {
+                    field: format!("notify_env[{index}]"),
+                    problem: format!(
+                        "names the environment variable {name}, which is {}",
+                        if set.is_some() { "empty" } else { "not set" }
+                    ),
+                    fix: format!(
+                        "set it to one notification URL (`export {name}=ntfy://ntfy.sh/my-topic`) \
+                         before starting the agent, or remove it from `notify_env`"
+                    ),
+                }),
+            }
+        }
         let mut schedules = BTreeMap::new();
         let mut engine_deployments = yaml_serde::Mapping::new();
         for (name, mut body) in raw.deployments {
@@ -469,9 +838,11 @@ impl AgentConfig {
             ),
             state: directory.join(raw.state.unwrap_or_else(|| PathBuf::from("upkeep-state"))),
             api_token,
+            read_token: raw.read_token,
+            allowed_hosts,
             labels: raw.labels,
             webhooks,
-            notify: raw.notify,
+            notify,
             deployments,
             schedules,
             projects,
@@ -620,6 +991,20 @@ fn schedule_from(given: ScheduleText, path: &str, problems: &mut Vec<Problem>) -
     };
     let min_age = duration("min_age", min_age);
     let interval = duration("interval", interval);
+    // Checked apart from the window, so that a wrong name is reported as the time zone's.
+    let timezone = timezone.and_then(|name| {
+        time_zone(&name)
+            .map_err(|(problem, fix)| {
+                problems.push(Problem {
+                    field: field("timezone"),
+                    problem,
+                    fix,
+                });
+            })
+            .map(|_| name)
+            .ok()
+            .or_else(|| Some("UTC".to_owned()))
+    });
     let window = match (window, timezone) {
         (Some(expression), timezone) => {
             Window::new(&expression, timezone.as_deref().unwrap_or("UTC"))
@@ -994,6 +1379,7 @@ deployments:
                 "keep_checks",
                 "listen",
                 "api_token_env",
+                "deployments.web.timezone",
                 "deployments.web.window",
                 "deployments.web.image",
                 "deployments.web.policy",

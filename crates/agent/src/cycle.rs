@@ -390,6 +390,33 @@ impl Agent {
         }
     }
 
+    /// The deployments of the configuration whose container the agent has not taken over,
+    /// as (id, image, container): the container does not exist (yet), or the Docker Engine
+    /// was away when the agent last tried. They are taken over on the first cycle that finds
+    /// them.
+    pub fn without_container(&self) -> Vec<(String, String, String)> {
+        let engine = self.engine();
+        let manifest = engine.state().load().ok().flatten();
+        engine
+            .config()
+            .deployments
+            .iter()
+            .filter(|(name, _)| {
+                manifest
+                    .as_ref()
+                    .is_none_or(|(manifest, _)| manifest.service(name.as_str()).is_none())
+            })
+            .filter_map(|(name, deployment)| match &deployment.placement {
+                Placement::Container(container) => Some((
+                    name.to_string(),
+                    deployment.image.clone(),
+                    container.clone(),
+                )),
+                Placement::Compose { .. } => None,
+            })
+            .collect()
+    }
+
     /// Every deployment's id and image repository, the projects' included.
     pub fn deployment_images(&self) -> Vec<(String, String)> {
         self.watched()
@@ -427,44 +454,90 @@ impl Agent {
     }
 
     /// Updates `deployment` now, to `tag` or to what its plan says, as the API asks; one
-    /// change at a time with the cycle's. The outcome is logged as an event.
+    /// change at a time with the cycle's. The outcome is logged as an event, and so is a
+    /// failure (`apply_failed_by_api`): the caller may have gone away before it is known.
     pub async fn apply_now(
         &self,
         deployment: &str,
         tag: Option<String>,
     ) -> Result<Vec<upkeep_update_engine::engine::Outcome>, CycleError> {
         let (watched, service) = self.locate(deployment)?;
-        let _one_at_a_time = self.changes.lock().await;
-        self.recover_holding_lock(&watched).await?;
-        let plan = watched
-            .engine
-            .plan(&PlanRequest {
-                services: vec![service.to_string()],
-                to: tag,
-                latest: false,
-            })
-            .await?;
-        let outcomes = watched.engine.apply(&plan, false).await?;
-        self.log_outcomes("applied_by_api", &watched, &outcomes)
-            .await?;
-        Ok(outcomes)
+        let result = async {
+            let _one_at_a_time = self.changes.lock().await;
+            self.recover_holding_lock(&watched).await?;
+            let plan = watched
+                .engine
+                .plan(&PlanRequest {
+                    services: vec![service.to_string()],
+                    to: tag,
+                    latest: false,
+                })
+                .await?;
+            let outcomes = watched.engine.apply(&plan, false).await?;
+            self.log_outcomes("applied_by_api", &watched, &outcomes)
+                .await?;
+            Ok(outcomes)
+        }
+        .await;
+        self.log_failure("apply_failed_by_api", deployment, result)
+            .await
     }
 
-    /// Rolls `deployment` back to its previous version now, as the API asks.
+    /// Rolls `deployment` back to its previous version now, as the API asks. The outcome is
+    /// logged as an event, and so is a failure (`rollback_failed_by_api`).
     pub async fn rollback_now(
         &self,
         deployment: &str,
     ) -> Result<Vec<upkeep_update_engine::engine::Outcome>, CycleError> {
         let (watched, service) = self.locate(deployment)?;
-        let _one_at_a_time = self.changes.lock().await;
-        self.recover_holding_lock(&watched).await?;
-        let outcomes = watched
-            .engine
-            .rollback(&[service.to_string()], None, false)
-            .await?;
-        self.log_outcomes("rolled_back_by_api", &watched, &outcomes)
-            .await?;
-        Ok(outcomes)
+        let result = async {
+            let _one_at_a_time = self.changes.lock().await;
+            self.recover_holding_lock(&watched).await?;
+            let outcomes = watched
+                .engine
+                .rollback(&[service.to_string()], None, false)
+                .await?;
+            self.log_outcomes("rolled_back_by_api", &watched, &outcomes)
+                .await?;
+            Ok(outcomes)
+        }
+        .await;
+        self.log_failure("rollback_failed_by_api", deployment, result)
+            .await
+    }
+
+    /// Waits until no change runs: the daemon's last step before it exits, so that a change
+    /// asked through the API by a client that has gone away still ends before the process.
+    pub async fn changes_finished(&self) {
+        drop(self.changes.lock().await);
+    }
+
+    /// Logs `result`'s error, if any, as an event of `kind` for `deployment`, and passes it on.
+    async fn log_failure<T>(
+        &self,
+        kind: &str,
+        deployment: &str,
+        result: Result<T, CycleError>,
+    ) -> Result<T, CycleError> {
+        if let Err(error) = &result {
+            let message = upkeep_update_engine::error_chain(error);
+            tracing::warn!(%deployment, %message, "{kind}");
+            let logged = self
+                .store
+                .append_event(&Event {
+                    at: (self.clock)(),
+                    deployment: Some(deployment.to_owned()),
+                    kind: kind.to_owned(),
+                    from_tag: None,
+                    to_tag: None,
+                    message,
+                })
+                .await;
+            if let Err(store_error) = logged {
+                tracing::error!(error = %upkeep_update_engine::error_chain(&store_error), "cannot log a failed change");
+            }
+        }
+        result
     }
 
     async fn log_outcomes(

@@ -110,8 +110,21 @@ impl Control for DaemonControl {
         reachable
     }
 
-    async fn triggered_by_push(&self, pushes: Vec<Push>) -> usize {
-        self.trigger.pushed(&pushes)
+    async fn pushed_deployments(&self, pushes: Vec<Push>) -> Vec<String> {
+        self.trigger.matching(&pushes)
+    }
+
+    async fn without_container(&self) -> Vec<api::WithoutContainer> {
+        self.trigger
+            .agent
+            .without_container()
+            .into_iter()
+            .map(|(id, image, container)| api::WithoutContainer {
+                id,
+                image,
+                container,
+            })
+            .collect()
     }
 }
 
@@ -269,7 +282,9 @@ impl Daemon {
         api::router(state)
     }
 
-    /// Serves the HTTP API on the configured address until `shutdown` completes.
+    /// Serves the HTTP API on the configured address, within the default
+    /// [`ServerLimits`](api::ServerLimits), until `shutdown` completes and the requests in
+    /// flight are done (at most the limits' shutdown timeout).
     pub async fn serve(
         &self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -280,14 +295,12 @@ impl Daemon {
             .map_err(|source| DaemonError::Listen { address, source })?;
         let router = self.api();
         tracing::info!(%address, "HTTP API listening");
-        Ok(tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(%error, "HTTP API stopped");
-            }
-        }))
+        Ok(tokio::spawn(api::serve(
+            listener,
+            router,
+            api::ServerLimits::default(),
+            shutdown,
+        )))
     }
 
     /// The agent.
@@ -435,17 +448,25 @@ impl Trigger {
     /// Checks every deployment whose image is one of the pushed repositories; returns how
     /// many were asked for.
     pub fn pushed(&self, pushes: &[Push]) -> usize {
-        let mut matched = 0;
-        for (deployment, image) in self.agent.deployment_images() {
-            let Ok(image) = image.parse::<ImageRef>() else {
-                continue;
-            };
-            if pushes.iter().any(|push| push.name() == image.name()) {
-                self.check(&deployment);
-                matched += 1;
-            }
+        let matching = self.matching(pushes);
+        for deployment in &matching {
+            self.check(deployment);
         }
-        matched
+        matching.len()
+    }
+
+    /// The deployments whose image is one of the pushed repositories.
+    pub fn matching(&self, pushes: &[Push]) -> Vec<String> {
+        self.agent
+            .deployment_images()
+            .into_iter()
+            .filter(|(_, image)| {
+                image
+                    .parse::<ImageRef>()
+                    .is_ok_and(|image| pushes.iter().any(|push| push.name() == image.name()))
+            })
+            .map(|(deployment, _)| deployment)
+            .collect()
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! `upkeep-agent --config FILE` runs the update cycle until SIGTERM or Ctrl-C, which stop it
 //! between cycles. `upkeep-agent check-config FILE` validates a configuration and prints each
-//! problem with the field, the problem and the fix.
+//! problem with the field, the problem and the fix; `upkeep-agent config-reference` prints
+//! every key.
 //!
 //! Exit codes: 0 success; 1 the daemon cannot start (database, notification targets); 2
 //! invalid arguments or configuration.
@@ -57,6 +58,8 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Print every key of the configuration file with its default and what it is for
+    ConfigReference,
 }
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
@@ -70,6 +73,22 @@ fn main() -> ExitCode {
     };
     let env = |name: &str| std::env::var(name).ok();
     match (cli.command, cli.config) {
+        (Some(Command::ConfigReference), _) => {
+            let width = upkeep_agent::config::REFERENCE
+                .iter()
+                .map(|(key, _, _)| key.len())
+                .max()
+                .unwrap_or(0);
+            for (key, default, description) in upkeep_agent::config::REFERENCE {
+                let default = if default.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (default: {default})")
+                };
+                println!("{key:width$}  {description}{default}");
+            }
+            ExitCode::SUCCESS
+        }
         (Some(Command::CheckConfig { file }), _) => match AgentConfig::load(&file, &env) {
             Ok(config) => {
                 println!(
@@ -126,9 +145,13 @@ fn main() -> ExitCode {
                                 return ExitCode::from(1);
                             }
                         };
+                        let agent = daemon.agent();
                         daemon.run(shutdown).await;
                         let _ = stop_api.send(());
                         let _ = api.await;
+                        // A change asked through the API whose client has gone runs on its
+                        // own task; it ends before the process does.
+                        agent.changes_finished().await;
                         ExitCode::SUCCESS
                     }
                     Err(error) => {

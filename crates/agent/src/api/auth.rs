@@ -65,6 +65,85 @@ pub(super) async fn require_token(
     }
 }
 
+/// The layer of [`Access::Reader`](super::Access::Reader) routes: with `read_token` set,
+/// passes the request on only with the configured token.
+pub(super) async fn require_token_to_read(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.settings.read_token {
+        require_token(State(state), request, next).await
+    } else {
+        next.run(request).await
+    }
+}
+
+/// The names a loopback API always answers to.
+const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// The layer of every route: with [`ApiSettings::allowed_hosts`](super::ApiSettings) set,
+/// answers 421 to a request for another `Host`.
+///
+/// A request without `Host` passes: browsers, through which DNS rebinding reaches a loopback
+/// service, always send it, and some plain HTTP/1.0 probes do not.
+pub(super) async fn require_allowed_host(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(allowed) = &state.settings.allowed_hosts else {
+        return next.run(request).await;
+    };
+    // An absolute request target (`GET http://name/ HTTP/1.1`) names the host the client
+    // meant, whatever the header says.
+    let host = match request.uri().authority() {
+        Some(authority) => Some(authority.as_str().to_owned()),
+        None => request
+            .headers()
+            .get(http::header::HOST)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+    };
+    let Some(host) = host else {
+        return next.run(request).await;
+    };
+    let name = host_name(&host).to_ascii_lowercase();
+    if LOOPBACK_NAMES.contains(&name.as_str()) || allowed.contains(&name) {
+        return next.run(request).await;
+    }
+    tracing::warn!(
+        host = %super::error::quoted(&host),
+        path = request.uri().path(),
+        "refused a request for a host name the agent does not answer to"
+    );
+    ApiError::new(
+        http::StatusCode::MISDIRECTED_REQUEST,
+        format!(
+            "this agent does not answer to the name '{}': it answers to localhost, 127.0.0.1, \
+             [::1]{} only, as a guard against DNS rebinding; add the name to `allowed_hosts` in \
+             the agent's configuration to reach it by that name",
+            super::error::quoted(&name),
+            allowed
+                .iter()
+                .map(|name| format!(", {name}"))
+                .collect::<String>()
+        ),
+    )
+    .into_response()
+}
+
+/// The host of a `Host` header or authority, without its port: `[::1]:8686` is `[::1]`.
+fn host_name(host: &str) -> &str {
+    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
 fn check(state: &ApiState, request: &Request) -> Result<(), ApiError> {
     let Some(token) = &state.settings.api_token else {
         return Err(ApiError::forbidden(
@@ -111,6 +190,22 @@ fn mac(key: &[u8], message: &[u8]) -> Hmac<Sha256> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_lose_their_port() {
+        for (host, name) in [
+            ("localhost", "localhost"),
+            ("localhost:8686", "localhost"),
+            ("127.0.0.1:80", "127.0.0.1"),
+            ("[::1]:8686", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("evil.example:8686", "evil.example"),
+            ("user@localhost:1", "localhost"),
+            ("evil.example:x", "evil.example:x"),
+        ] {
+            assert_eq!(host_name(host), name, "{host}");
+        }
+    }
 
     #[test]
     fn tokens_match_only_themselves() {

@@ -1,7 +1,8 @@
 //! The routes' handlers, and the JSON shapes they answer with (described for clients in the
 //! OpenAPI document).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -17,6 +18,7 @@ use upkeep_versioning_core::policy::Policy;
 use upkeep_versioning_core::reference::Tag;
 
 use super::error::{ApiError, chain, json, quoted};
+use super::gate::Admission;
 use super::{ApiState, ControlError, MAX_BODY_BYTES, metrics, openapi};
 use crate::store::{Check, DeploymentRecord, Event, EventRecord};
 use crate::webhooks::{self, Source};
@@ -42,7 +44,43 @@ struct Health {
     docker: bool,
 }
 
-pub(super) async fn health(State(state): State<ApiState>) -> Response {
+/// How old a probe of the database and Docker `/health` may answer with: a flood of health
+/// requests costs at most one probe of each a second.
+pub(super) const HEALTH_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The last probe behind `/health`, and the lock that lets one request at a time refresh it.
+#[derive(Default)]
+pub(super) struct HealthCache {
+    latest: std::sync::Mutex<Option<Probe>>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone, Copy)]
+struct Probe {
+    at: Instant,
+    database: bool,
+    docker: bool,
+}
+
+impl HealthCache {
+    /// The latest probe if younger than [`HEALTH_MAX_AGE`].
+    fn fresh(&self) -> Option<Probe> {
+        let latest = *self.latest.lock().ok()?;
+        latest.filter(|probe| probe.at.elapsed() < HEALTH_MAX_AGE)
+    }
+}
+
+/// A probe at most [`HEALTH_MAX_AGE`] old: the latest, or a new one. One request refreshes at
+/// a time; those that arrive meanwhile wait for its result instead of probing too.
+async fn probe(state: &ApiState) -> Probe {
+    let cache = &state.health;
+    if let Some(probe) = cache.fresh() {
+        return probe;
+    }
+    let _one_at_a_time = cache.refreshing.lock().await;
+    if let Some(probe) = cache.fresh() {
+        return probe;
+    }
     let database = async {
         match state.store.ping().await {
             Ok(()) => true,
@@ -62,6 +100,21 @@ pub(super) async fn health(State(state): State<ApiState>) -> Response {
         reachable
     };
     let (database, docker) = tokio::join!(database, docker);
+    let probe = Probe {
+        at: Instant::now(),
+        database,
+        docker,
+    };
+    if let Ok(mut latest) = cache.latest.lock() {
+        *latest = Some(probe);
+    }
+    probe
+}
+
+pub(super) async fn health(State(state): State<ApiState>) -> Response {
+    let Probe {
+        database, docker, ..
+    } = probe(&state).await;
     let healthy = database && docker;
     let body = Health {
         status: if healthy { "ok" } else { "unhealthy" },
@@ -76,6 +129,31 @@ pub(super) async fn health(State(state): State<ApiState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     json(status, &body)
+}
+
+/// The layer of the routes that do not run a change: answers 503 when the request takes longer
+/// than [`ApiSettings::request_timeout`](super::ApiSettings::request_timeout).
+pub(super) async fn within_request_timeout(
+    State(state): State<ApiState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.settings.request_timeout;
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%path, "a request took longer than the request timeout");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the request was not answered within {limit:?}, the most the agent gives \
+                     one (a body sent slowly, or a database that does not answer); try again"
+                ),
+            )
+            .into_response()
+        }
+    }
 }
 
 pub(super) async fn metrics(State(state): State<ApiState>) -> Response {
@@ -128,20 +206,57 @@ struct CheckView {
 #[derive(Serialize)]
 struct DeploymentList {
     deployments: Vec<DeploymentView>,
+    /// Configured deployments the agent cannot watch yet, by id.
+    not_watched: Vec<NotWatchedView>,
+}
+
+/// A configured deployment the agent does not watch yet, and what to do about it.
+#[derive(Serialize)]
+struct NotWatchedView {
+    id: String,
+    image: String,
+    container: String,
+    state: &'static str,
+    fix: String,
 }
 
 pub(super) async fn deployments(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let records = state.store.deployments().await.map_err(ApiError::store)?;
     // One query for every last check, not one per deployment.
     let mut checks = state.store.last_checks().await.map_err(ApiError::store)?;
-    let deployments = records
+    let deployments: Vec<DeploymentView> = records
         .into_iter()
         .map(|record| {
             let check = checks.remove(&record.deployment.id);
             view_with(record, check)
         })
         .collect();
-    Ok(json(StatusCode::OK, &DeploymentList { deployments }))
+    let not_watched = state
+        .control
+        .without_container()
+        .await
+        .into_iter()
+        // A deployment watched before keeps its record while its container is away.
+        .filter(|missing| !deployments.iter().any(|known| known.id == missing.id))
+        .map(|missing| NotWatchedView {
+            fix: format!(
+                "start the container `{}`, or remove the deployment `{}` from the agent's \
+                 configuration; the agent takes the container over within 30 s of its start",
+                missing.container, missing.id
+            ),
+            id: missing.id,
+            image: missing.image,
+            container: missing.container,
+            state: "container missing",
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &DeploymentList {
+            deployments,
+            not_watched,
+        },
+    ))
 }
 
 pub(super) async fn deployment(
@@ -207,7 +322,9 @@ pub(super) async fn check(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     stored(&state, &id).await?;
-    state.control.check_now(&id).await.map_err(control_error)?;
+    let control = Arc::clone(&state.control);
+    let deployment = id.clone();
+    on_its_own_task(async move { control.check_now(&deployment).await }).await?;
     Ok(json(
         StatusCode::ACCEPTED,
         &Queued {
@@ -253,7 +370,9 @@ pub(super) async fn apply(
         })
         .transpose()?;
     stored(&state, &id).await?;
-    let outcome = state.control.apply(&id, tag).await.map_err(control_error)?;
+    let control = Arc::clone(&state.control);
+    let deployment = id.clone();
+    let outcome = on_its_own_task(async move { control.apply(&deployment, tag).await }).await?;
     Ok(json(
         StatusCode::OK,
         &Outcome {
@@ -268,7 +387,9 @@ pub(super) async fn rollback(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     stored(&state, &id).await?;
-    let outcome = state.control.rollback(&id).await.map_err(control_error)?;
+    let control = Arc::clone(&state.control);
+    let deployment = id.clone();
+    let outcome = on_its_own_task(async move { control.rollback(&deployment).await }).await?;
     Ok(json(
         StatusCode::OK,
         &Outcome {
@@ -276,6 +397,27 @@ pub(super) async fn rollback(
             outcome,
         },
     ))
+}
+
+/// Runs a change the API was asked for on its own task, and waits for it.
+///
+/// A client that goes away (a proxy timing out, Ctrl-C) drops the handler's future; were the
+/// change run inside it, the update would stop at whatever step it had reached. On its own
+/// task it runs to its end and logs its outcome in the event log, whoever waits for it.
+async fn on_its_own_task<T: Send + 'static>(
+    change: impl Future<Output = Result<T, ControlError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(change).await {
+        Ok(result) => result.map_err(control_error),
+        Err(error) => {
+            tracing::error!(%error, "a change asked through the API stopped abnormally");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the change stopped abnormally; the agent's log says why and GET /api/v1/events \
+                 what it did; report this as a bug",
+            ))
+        }
+    }
 }
 
 /// The stored deployment `id`, or 404.
@@ -429,6 +571,9 @@ struct Triggered {
     matched: usize,
     /// Pushes the delivery reported.
     pushes: usize,
+    /// A GitHub delivery seen before (a redelivery): answered, not acted on again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
 }
 
 pub(super) async fn webhook(
@@ -474,24 +619,88 @@ pub(super) async fn webhook(
     state.metrics.webhooks_accepted.inc();
     let count = pushes.len();
     tracing::trace!(source = source.as_str(), ?pushes, "webhook delivery");
-    let matched = if pushes.is_empty() {
-        0
+    // Only once authentic: strangers cannot fill the memory of deliveries.
+    let delivery = headers
+        .get("x-github-delivery")
+        .and_then(|id| id.to_str().ok());
+    if source == Source::GitHub
+        && let Some(delivery) = delivery
+        && !state.webhook_gate.first_delivery(delivery)
+    {
+        tracing::info!(
+            delivery = %quoted(delivery),
+            "ignored a GitHub delivery seen before (a redelivery)"
+        );
+        return Ok(json(
+            StatusCode::OK,
+            &Triggered {
+                matched: 0,
+                pushes: count,
+                duplicate: true,
+            },
+        ));
+    }
+    let deployments = if pushes.is_empty() {
+        Vec::new()
     } else {
-        state.control.triggered_by_push(pushes).await
+        state.control.pushed_deployments(pushes).await
     };
+    for deployment in &deployments {
+        queue_pushed_check(&state, deployment).await;
+    }
     tracing::debug!(
         source = source.as_str(),
         pushes = count,
-        matched,
+        matched = deployments.len(),
         "accepted a webhook delivery"
     );
     Ok(json(
         StatusCode::ACCEPTED,
         &Triggered {
-            matched,
+            matched: deployments.len(),
             pushes: count,
+            duplicate: false,
         },
     ))
+}
+
+/// Queues the check of `deployment` a push asked for: now, or at the end of the webhook
+/// interval when a push checked it less than that ago, or not at all when such a check is
+/// already waiting.
+async fn queue_pushed_check(state: &ApiState, deployment: &str) {
+    let interval = state.settings.webhook_check_interval;
+    match state
+        .webhook_gate
+        .admit(deployment, Instant::now(), interval)
+    {
+        Admission::Now => {
+            if let Err(error) = state.control.check_now(deployment).await {
+                tracing::warn!(%deployment, %error, "cannot queue a check a push asked for");
+            }
+        }
+        Admission::After(wait) => {
+            tracing::info!(
+                %deployment,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "a push asked for a check soon after another; checking once the webhook interval ends"
+            );
+            let state = state.clone();
+            let deployment = deployment.to_owned();
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                state.webhook_gate.deferred_ran(&deployment, Instant::now());
+                if let Err(error) = state.control.check_now(&deployment).await {
+                    tracing::warn!(%deployment, %error, "cannot queue a check a push asked for");
+                }
+            });
+        }
+        Admission::Coalesced => {
+            tracing::info!(
+                %deployment,
+                "a push asked for a check already waiting for the webhook interval's end; one check covers both"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

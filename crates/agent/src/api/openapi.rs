@@ -15,7 +15,7 @@ pub(super) fn document() -> Value {
         "info": {
             "title": "upkeep-agent",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The HTTP API of upkeep's daemon: health and metrics, the deployments it watches and their event log, and registry webhooks. Routes that change something need `Authorization: Bearer TOKEN` with the token of the environment variable that `api_token_env` names; without one configured they answer 403. Every error is `{\"error\": \"...\"}`."
+            "description": "The HTTP API of upkeep's daemon: health and metrics, the deployments it watches and their event log, and registry webhooks. Routes that change something need `Authorization: Bearer TOKEN` with the token of the environment variable that `api_token_env` names; without one configured they answer 403. With `read_token: true`, so do the routes that read (but `/health` and this document). Listening on loopback, the agent answers 421 to a `Host` other than localhost, 127.0.0.1, [::1] and the names in `allowed_hosts`. Every error is `{\"error\": \"...\"}`."
         },
         "paths": paths(),
         "components": {
@@ -56,7 +56,7 @@ pub(super) fn document() -> Value {
 fn paths() -> Value {
     json!({
         "/health": {"get": health()},
-        "/metrics": {"get": metrics()},
+        "/metrics": {"get": reading(metrics())},
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapi",
             "summary": "This document",
@@ -65,15 +65,15 @@ fn paths() -> Value {
                 "content": {"application/json": {"schema": {"type": "object"}}}
             }}
         }},
-        "/api/v1/deployments": {"get": {
+        "/api/v1/deployments": {"get": reading(json!({
             "operationId": "listDeployments",
             "summary": "Every deployment the agent watches, with its last check",
             "responses": {
                 "200": ok("The deployments, by id.", "DeploymentList"),
                 "500": reference("ServerError")
             }
-        }},
-        "/api/v1/deployments/{id}": {"get": {
+        }))},
+        "/api/v1/deployments/{id}": {"get": reading(json!({
             "operationId": "getDeployment",
             "summary": "One deployment, with its last check",
             "parameters": [{"$ref": "#/components/parameters/DeploymentId"}],
@@ -82,7 +82,7 @@ fn paths() -> Value {
                 "404": reference("NotFound"),
                 "500": reference("ServerError")
             }
-        }},
+        }))},
         "/api/v1/deployments/{id}/policy": {"put": mutating(json!({
             "operationId": "setPolicy",
             "summary": "Set how far upkeep may move a deployment on its own",
@@ -102,7 +102,7 @@ fn paths() -> Value {
         "/api/v1/deployments/{id}/apply": {"post": mutating(json!({
             "operationId": "applyUpdate",
             "summary": "Update a deployment now, to a tag or to the target its last check planned",
-            "description": "Runs outside the update window and minimum age, with the engine's health checks and automatic rollback. Answers when the update is done.",
+            "description": "Runs outside the update window and minimum age, with the engine's health checks and automatic rollback. Answers when the update is done. The update runs on its own task: a client that disconnects before the answer does not stop it; it finishes, and its outcome is in the event log (`applied_by_api`, or `apply_failed_by_api` with the reason).",
             "requestBody": body("ApplyRequest", false),
             "responses": {
                 "200": ok("What the update did.", "Outcome"),
@@ -113,12 +113,13 @@ fn paths() -> Value {
         "/api/v1/deployments/{id}/rollback": {"post": mutating(json!({
             "operationId": "rollBack",
             "summary": "Move a deployment back to the version it ran before its last update",
+            "description": "Answers when the rollback is done. It runs on its own task: a client that disconnects before the answer does not stop it; it finishes, and its outcome is in the event log (`rolled_back_by_api`, or `rollback_failed_by_api` with the reason).",
             "responses": {
                 "200": ok("What the rollback did.", "Outcome"),
                 "409": reference("Conflict")
             }
         }))},
-        "/api/v1/events": {"get": {
+        "/api/v1/events": {"get": reading(json!({
             "operationId": "listEvents",
             "summary": "The event log, oldest first, a page at a time",
             "parameters": [
@@ -140,7 +141,7 @@ fn paths() -> Value {
                 "400": reference("BadRequest"),
                 "500": reference("ServerError")
             }
-        }},
+        }))},
         "/webhooks/{source}": {"post": webhook()}
     })
 }
@@ -172,7 +173,7 @@ fn webhook() -> Value {
     json!({
         "operationId": "webhook",
         "summary": "A registry's push notification: check the deployments of the pushed image now",
-        "description": "Docker Hub, Quay and Distribution put the webhook token in the URL's `token` parameter; GitHub signs the body with `X-Hub-Signature-256`. Only pushes from the registries in `webhooks.registries` are accepted. Bodies are limited to 1 MiB.",
+        "description": "Docker Hub, Quay and Distribution put the webhook token in the URL's `token` parameter; GitHub signs the body with `X-Hub-Signature-256`. Only pushes from the registries in `webhooks.registries` are accepted. Bodies are limited to 1 MiB. A deployment is checked at most once per 30 s by pushes: later pushes within that time are folded into one check at its end. A GitHub delivery whose `X-GitHub-Delivery` was seen before is answered 200 and not acted on again.",
         "security": [{"webhookToken": []}, {"githubSignature": []}],
         "parameters": [{
             "name": "source",
@@ -187,6 +188,7 @@ fn webhook() -> Value {
             "content": {"application/json": {"schema": {"type": "object"}}}
         },
         "responses": {
+            "200": ok("A GitHub delivery seen before (a redelivery): nothing is done again; `duplicate` is true.", "Triggered"),
             "202": ok("The delivery is genuine; checks of the matching deployments are queued.", "Triggered"),
             "400": reference("BadRequest"),
             "401": reference("Unauthorized"),
@@ -195,6 +197,15 @@ fn webhook() -> Value {
             "413": reference("TooLarge")
         }
     })
+}
+
+/// A reading route: open, unless `read_token` is set; then it needs the API token.
+fn reading(mut operation: Value) -> Value {
+    operation["security"] = json!([{}, {"bearerToken": []}]);
+    for (status, response) in [("401", "Unauthorized"), ("403", "Forbidden")] {
+        operation["responses"][status] = reference(response);
+    }
+    operation
 }
 
 /// `operation` with the bearer token, the deployment id and the answers every changing
@@ -305,8 +316,26 @@ fn schemas() -> Value {
         },
         "DeploymentList": {
             "type": "object",
-            "required": ["deployments"],
-            "properties": {"deployments": {"type": "array", "items": schema_ref("Deployment")}}
+            "required": ["deployments", "not_watched"],
+            "properties": {
+                "deployments": {"type": "array", "items": schema_ref("Deployment")},
+                "not_watched": {
+                    "type": "array",
+                    "description": "Configured deployments the agent cannot watch yet, with what to do.",
+                    "items": schema_ref("NotWatched")
+                }
+            }
+        },
+        "NotWatched": {
+            "type": "object",
+            "required": ["id", "image", "container", "state", "fix"],
+            "properties": {
+                "id": {"type": "string"},
+                "image": {"type": "string"},
+                "container": {"type": "string", "description": "The container the configuration names."},
+                "state": {"type": "string", "enum": ["container missing"]},
+                "fix": {"type": "string", "description": "What to do about it."}
+            }
         },
         "PolicyRequest": {
             "type": "object",
@@ -358,7 +387,8 @@ fn schemas() -> Value {
             "required": ["matched", "pushes"],
             "properties": {
                 "matched": {"type": "integer", "description": "Deployments whose checks were queued."},
-                "pushes": {"type": "integer", "description": "Image pushes the delivery reported."}
+                "pushes": {"type": "integer", "description": "Image pushes the delivery reported."},
+                "duplicate": {"type": "boolean", "description": "Present and true when the delivery was seen before and not acted on again."}
             }
         }
     })

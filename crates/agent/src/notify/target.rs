@@ -338,7 +338,9 @@ impl Kind {
             Self::Slack => Secret::LastSegment,
             Self::Discord if !url.username().is_empty() => Secret::Username,
             Self::Discord => Secret::LastSegment,
-            Self::Webhook | Self::Ntfy | Self::Email => Secret::None,
+            // Anyone who knows an ntfy topic can read and post to it: the name is the secret.
+            Self::Ntfy => Secret::LastSegment,
+            Self::Webhook | Self::Email => Secret::None,
         }
     }
 
@@ -832,13 +834,13 @@ mod tests {
                 "ntfy://ntfy.sh/upkeep",
                 "https://ntfy.sh/upkeep",
                 Threshold::All,
-                "ntfy://ntfy.sh/upkeep",
+                "ntfy://ntfy.sh/****",
             ),
             (
                 "ntfy+http://me:pw@localhost:8081/alerts?threshold=minor",
                 "http://me:pw@localhost:8081/alerts",
                 Threshold::Minor,
-                "ntfy+http://me:****@localhost:8081/alerts?threshold=minor",
+                "ntfy+http://me:****@localhost:8081/****?threshold=minor",
             ),
         ];
         for (text, sends_to, threshold, shown) in cases {
@@ -916,7 +918,7 @@ mod tests {
             ),
             (
                 "ntfy:///topic",
-                "notification target 'ntfy:///topic': no host; write it after '//', e.g. ntfy://ntfy.sh/my-topic",
+                "notification target 'ntfy:///****': no host; write it after '//', e.g. ntfy://ntfy.sh/my-topic",
             ),
             (
                 "ntfy://ntfy.sh",

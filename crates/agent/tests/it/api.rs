@@ -2,7 +2,7 @@
 //! a fake daemon behind [`Control`] that records what it was asked, and exact answers.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -15,6 +15,7 @@ use upkeep_agent::api::{
     self, Access, ApiSettings, ApiState, ApiToken, Control, ControlError, MAX_BODY_BYTES, Metrics,
     ROUTES,
 };
+use upkeep_agent::config::AgentConfig;
 use upkeep_agent::store::{Check, Deployment, DeploymentSource, Event, Store};
 use upkeep_agent::webhooks::{
     Push, RegistryAllowlist, WebhookConfig, WebhookSecret, WebhookSecrets,
@@ -74,6 +75,35 @@ async fn health_is_503_when_the_database_does_not_answer() {
     assert_eq!(body["status"], "unhealthy");
     assert_eq!(body["database"], false);
     assert_eq!(body["docker"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_health_requests_pings_docker_at_most_once_a_second() {
+    let api = Api::start(Some(TOKEN)).await;
+    let began = std::time::Instant::now();
+    let requests = (0..2000).map(|_| {
+        let router = api.router.clone();
+        tokio::spawn(async move {
+            let request = RequestBuilder::new(Method::GET, "/health", "").build();
+            router.oneshot(request).await.unwrap().status()
+        })
+    });
+    for status in futures_util::future::join_all(requests).await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    let pings = api.control.pings.load(Ordering::SeqCst);
+    // One probe per second begun, at most.
+    let seconds = began.elapsed().as_secs() as usize + 1;
+    assert!(
+        pings >= 1 && pings <= seconds,
+        "{pings} pings in {seconds} s"
+    );
+    // Once the probe is older than a second, the next request makes a new one.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let before = api.control.pings.load(Ordering::SeqCst);
+    assert_eq!(api.get("/health").await.0, StatusCode::OK);
+    assert_eq!(api.get("/health").await.0, StatusCode::OK);
+    assert_eq!(api.control.pings.load(Ordering::SeqCst), before + 1);
 }
 
 #[tokio::test]
@@ -176,7 +206,7 @@ async fn deployments_are_listed_with_their_last_check() {
                     "error": null,
                 },
             },
-        ]})
+        ], "not_watched": []})
     );
 }
 
@@ -431,6 +461,167 @@ async fn apply_refuses_what_it_cannot_read_before_the_daemon_sees_it() {
     assert!(api.control.calls().is_empty());
 }
 
+#[tokio::test]
+async fn a_request_slower_than_the_request_timeout_is_503() {
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.request_timeout = std::time::Duration::from_millis(200);
+    })
+    .await;
+    // A body that never comes, as from a client that sends the head and stops.
+    let never = Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
+    let request = Request::put("/api/v1/deployments/web/policy")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(never)
+        .unwrap();
+    let response = api.router.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    assert_error(
+        (parts.status, parts.headers, body),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the request was not answered within 200ms, the most the agent gives one (a body sent slowly, or a database that does not answer); try again",
+    );
+    let stored = api.store.deployment("web").await.unwrap().unwrap();
+    assert_eq!(stored.deployment.policy, Policy::AutoPatch);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host names and reading with the token
+// ---------------------------------------------------------------------------------------------
+
+/// The settings `ApiSettings::from_config` makes of an agent configuration `text`.
+fn settings_of(text: &str) -> ApiSettings {
+    let config = AgentConfig::parse(
+        text,
+        std::path::Path::new("/etc/upkeep/agent.yaml"),
+        // Every variable is set: AGENT_TOKEN to TOKEN, the others to `secret-of-NAME`.
+        &|name| {
+            Some(if name == "AGENT_TOKEN" {
+                TOKEN.to_owned()
+            } else {
+                format!("secret-of-{name}")
+            })
+        },
+    )
+    .unwrap();
+    ApiSettings::from_config(&config)
+}
+
+#[tokio::test]
+async fn on_loopback_only_its_own_names_and_the_allowed_ones_are_answered() {
+    let configured = settings_of(
+        "listen: 127.0.0.1:8686\napi_token_env: AGENT_TOKEN\nallowed_hosts: [Agent.Internal]\n",
+    );
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.allowed_hosts = configured.allowed_hosts;
+    })
+    .await;
+    for host in [
+        "localhost",
+        "localhost:8686",
+        "127.0.0.1:8686",
+        "[::1]:8686",
+        "agent.internal",
+        "AGENT.INTERNAL:8686",
+    ] {
+        let (status, _, body) = api
+            .send(RequestBuilder::new(Method::GET, "/api/v1/deployments", "").header("host", host))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{host}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    for (host, name) in [
+        ("evil.example", "evil.example"),
+        ("evil.example:8686", "evil.example"),
+        ("localhost.evil.example", "localhost.evil.example"),
+        ("127.0.0.2:8686", "127.0.0.2"),
+    ] {
+        assert_error(
+            api.send(RequestBuilder::new(Method::GET, "/health", "").header("host", host))
+                .await,
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!(
+                "this agent does not answer to the name '{name}': it answers to localhost, 127.0.0.1, [::1], agent.internal only, as a guard against DNS rebinding; add the name to `allowed_hosts` in the agent's configuration to reach it by that name"
+            ),
+        );
+    }
+    // An absolute request target names the host too, whatever the header says.
+    let (status, _, _) = api
+        .send(
+            RequestBuilder::new(Method::GET, "http://evil.example/health", "")
+                .header("host", "localhost"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    // Nothing changing got through either.
+    let (status, _, _) = api
+        .send(
+            post("/api/v1/deployments/web/apply", "")
+                .header("host", "evil.example")
+                .bearer(TOKEN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    assert!(api.control.calls().is_empty());
+}
+
+#[tokio::test]
+async fn off_loopback_any_host_is_answered() {
+    let configured = settings_of("listen: 0.0.0.0:8686\napi_token_env: AGENT_TOKEN\n");
+    assert_eq!(configured.allowed_hosts, None);
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.allowed_hosts = configured.allowed_hosts;
+    })
+    .await;
+    let (status, _, _) = api
+        .send(RequestBuilder::new(Method::GET, "/health", "").header("host", "agent.example"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn read_token_closes_the_reading_routes_but_health() {
+    let configured = settings_of("api_token_env: AGENT_TOKEN\nread_token: true\n");
+    assert!(configured.read_token);
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.read_token = configured.read_token;
+    })
+    .await;
+    for path in [
+        "/api/v1/deployments",
+        "/api/v1/deployments/web",
+        "/api/v1/events",
+        "/metrics",
+    ] {
+        let answer = api.get(path).await;
+        assert_eq!(answer.1["www-authenticate"], "Bearer", "{path}");
+        assert_error(
+            answer,
+            StatusCode::UNAUTHORIZED,
+            "missing `Authorization: Bearer <token>` header: send the token of the environment variable that api_token_env names",
+        );
+        let (status, _, _) = api
+            .send(RequestBuilder::new(Method::GET, path, "").bearer("wrong"))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, _, _) = api
+            .send(RequestBuilder::new(Method::GET, path, "").bearer(TOKEN))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    for path in ["/health", "/api/v1/openapi.json"] {
+        assert_eq!(api.get(path).await.0, StatusCode::OK, "{path}");
+    }
+    // Without read_token, reading is open.
+    let open = Api::start(Some(TOKEN)).await;
+    assert_eq!(open.get("/api/v1/events").await.0, StatusCode::OK);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------
@@ -561,7 +752,8 @@ async fn a_distribution_push_queues_the_matching_deployment() {
     assert_eq!(
         api.control.calls(),
         [
-            "pushed 127.0.0.1:5000/team/web:1.2.4@sha256:0000000000000000000000000000000000000000000000000000000000000002"
+            "pushed 127.0.0.1:5000/team/web:1.2.4@sha256:0000000000000000000000000000000000000000000000000000000000000002",
+            "check web",
         ]
     );
     assert_eq!(api.metrics.webhooks_accepted.get(), 1);
@@ -576,7 +768,161 @@ async fn a_distribution_push_queues_the_matching_deployment() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(json_of(&body), json!({"matched": 0, "pushes": 0}));
-    assert_eq!(api.control.calls().len(), 1);
+    assert_eq!(api.control.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn each_webhook_source_takes_its_own_token_or_else_the_shared_one() {
+    let configured = settings_of(
+        "webhooks:\n  registries: ['127.0.0.1:5000']\n  token_env: SHARED\n  distribution_token_env: DISTRIBUTION\n",
+    );
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.webhooks = configured.webhooks;
+    })
+    .await;
+    let push = distribution_push();
+    let status = |answer: (StatusCode, HeaderMap, Bytes)| answer.0;
+    // Distribution has its own token: the shared one is refused.
+    assert_eq!(
+        status(
+            api.send(post("/webhooks/distribution?token=secret-of-SHARED", &push))
+                .await
+        ),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(
+            api.send(post(
+                "/webhooks/distribution?token=secret-of-DISTRIBUTION",
+                &push
+            ))
+            .await
+        ),
+        StatusCode::ACCEPTED
+    );
+    // Docker Hub has none: the shared one is its, and Distribution's is not.
+    let hub = r#"{"push_data":{"tag":"1.27"},"repository":{"repo_name":"nginx"}}"#;
+    assert_eq!(
+        status(
+            api.send(post(
+                "/webhooks/docker-hub?token=secret-of-DISTRIBUTION",
+                hub
+            ))
+            .await
+        ),
+        StatusCode::UNAUTHORIZED
+    );
+    // docker.io is not allowed here: the token passed, the registry did not.
+    assert_eq!(
+        status(
+            api.send(post("/webhooks/docker-hub?token=secret-of-SHARED", hub))
+                .await
+        ),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_pushes_checks_a_deployment_once_now_and_once_after_the_interval() {
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.webhook_check_interval = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let checks = || {
+        api.control
+            .calls()
+            .iter()
+            .filter(|call| call.starts_with("check "))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..5 {
+        let (status, _, body) = api
+            .send(post(
+                &format!("/webhooks/distribution?token={HOOK_TOKEN}"),
+                &distribution_push(),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(json_of(&body), json!({"matched": 1, "pushes": 1}));
+    }
+    // Five pushes, one check now; the other four wait for the interval's end, as one.
+    assert_eq!(checks(), ["check web"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while checks().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            api.control.calls()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(checks(), ["check web", "check web"]);
+    assert_eq!(api.control.calls().len(), 5 + 2);
+}
+
+#[tokio::test]
+async fn a_redelivered_github_delivery_is_answered_but_not_acted_on_twice() {
+    const SECRET: &str = "github-secret-51d0";
+    let api = Api::start_with(Some(TOKEN), |settings| {
+        settings.webhooks.secrets.github = WebhookSecret::new(SECRET);
+        settings.webhooks.allowed_registries = RegistryAllowlist::new([REGISTRY, "ghcr.io"]);
+        settings.webhook_check_interval = std::time::Duration::ZERO;
+    })
+    .await;
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/webhooks/github-package-published.json"
+    ))
+    .unwrap();
+    let signature = {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("sha256={hex}")
+    };
+    let delivery = |id: &str| {
+        post("/webhooks/github", &body)
+            .header("x-github-event", "package")
+            .header("x-hub-signature-256", &signature)
+            .header("x-github-delivery", id)
+    };
+    let first = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+    let (status, _, answer) = api.send(delivery(first)).await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(json_of(&answer), json!({"matched": 1, "pushes": 1}));
+    let (status, _, answer) = api.send(delivery(first)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        json_of(&answer),
+        json!({"matched": 0, "pushes": 1, "duplicate": true})
+    );
+    let pushed = "pushed ghcr.io/octo-org/storefront:2.1.0@sha256:4c7ab6ee0a0d1a5b3b7f2f6b1e0a9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e";
+    assert_eq!(api.control.calls(), [pushed, "check storefront"]);
+    // Another delivery of the same push is acted on: only the id tells replays apart.
+    let (status, _, _) = api
+        .send(delivery("8a1f0e64-cc78-11e3-81ab-4c9367dc0958"))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(api.control.calls().len(), 4);
+    // A forged replay is refused before its id is looked at.
+    let (status, _, _) = api
+        .send(
+            post("/webhooks/github", &body)
+                .header("x-github-event", "package")
+                .header("x-hub-signature-256", format!("sha256={}", "0".repeat(64)))
+                .header("x-github-delivery", first),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -695,6 +1041,10 @@ async fn the_openapi_document_describes_every_route_and_no_other() {
         let security = &operation["security"];
         match route.access() {
             Access::Anyone => assert!(security.is_null(), "{route:?}"),
+            Access::Reader => {
+                assert_eq!(security, &json!([{}, {"bearerToken": []}]), "{route:?}");
+                assert!(operation["responses"]["401"].is_object(), "{route:?}");
+            }
             Access::BearerToken => {
                 assert_eq!(security, &json!([{"bearerToken": []}]), "{route:?}");
                 assert!(operation["responses"]["401"].is_object(), "{route:?}");
@@ -781,6 +1131,11 @@ impl Api {
     /// `token`: the configured API token, if any. The Distribution token is [`HOOK_TOKEN`] and
     /// [`REGISTRY`] is the one allowed registry; GitHub has no secret.
     async fn start(token: Option<&str>) -> Self {
+        Self::start_with(token, |_| {}).await
+    }
+
+    /// As [`start`](Self::start), with the settings changed by `adjust`.
+    async fn start_with(token: Option<&str>, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let created = at("2025-11-24T09:00:00Z");
         for (id, tag, digest, policy, source) in [
@@ -862,20 +1217,27 @@ impl Api {
 
         let control = Arc::new(FakeControl {
             docker: AtomicBool::new(true),
+            pings: AtomicUsize::new(0),
             images: vec![
                 ("web".to_owned(), format!("{REGISTRY}/team/web")),
                 ("api".to_owned(), format!("{REGISTRY}/team/api")),
+                (
+                    "storefront".to_owned(),
+                    "ghcr.io/octo-org/storefront".to_owned(),
+                ),
             ],
             calls: Mutex::default(),
         });
         let metrics = Arc::new(Metrics::default());
-        let settings = ApiSettings {
+        let mut settings = ApiSettings {
             api_token: token.and_then(ApiToken::new),
             webhooks: WebhookConfig {
                 secrets: WebhookSecrets::shared(WebhookSecret::new(HOOK_TOKEN), None),
                 allowed_registries: RegistryAllowlist::new([REGISTRY]),
             },
+            ..ApiSettings::default()
         };
+        adjust(&mut settings);
         let state = ApiState::new(
             store.clone(),
             Arc::clone(&control) as Arc<dyn Control>,
@@ -906,6 +1268,8 @@ impl Api {
 /// The daemon, faked: Docker's reachability is a switch, and every call is recorded as a line.
 struct FakeControl {
     docker: AtomicBool,
+    /// How often Docker was asked whether it answers.
+    pings: AtomicUsize,
     /// Deployment ids and their images, for matching pushes.
     images: Vec<(String, String)>,
     calls: Mutex<Vec<String>>,
@@ -946,10 +1310,13 @@ impl Control for FakeControl {
     }
 
     async fn docker_reachable(&self) -> bool {
+        self.pings.fetch_add(1, Ordering::SeqCst);
+        // As long as a ping on loopback takes, so that concurrent requests overlap it.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         self.docker.load(Ordering::Relaxed)
     }
 
-    async fn triggered_by_push(&self, pushes: Vec<Push>) -> usize {
+    async fn pushed_deployments(&self, pushes: Vec<Push>) -> Vec<String> {
         let mut matched = BTreeSet::new();
         for push in pushes {
             self.record(format!("pushed {push}"));
@@ -959,7 +1326,7 @@ impl Control for FakeControl {
                 }
             }
         }
-        matched.len()
+        matched.into_iter().collect()
     }
 }
 

@@ -146,3 +146,44 @@ async fn a_push_makes_the_daemon_check_and_update_at_once() {
     stop_api.send(()).unwrap();
     api.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_whose_container_is_missing_is_listed_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agent.yaml");
+    let container = format!("agent-never-started-{}", std::process::id());
+    std::fs::write(
+        &file,
+        format!(
+            "listen: 127.0.0.1:0\ndatabase: agent.db\nstate: state\ndeployments:\n  web:\n    image: 127.0.0.1:9/team/web\n    container: {container}\n    policy: auto_patch\n"
+        ),
+    )
+    .unwrap();
+    let config = AgentConfig::load(&file, &|_| None).unwrap();
+    // The container does not exist (nor, maybe, the Docker Engine): the agent starts anyway.
+    let daemon = Daemon::start(config).await.unwrap();
+    let request = http::Request::get("/api/v1/deployments")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(daemon.api(), request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "deployments": [],
+            "not_watched": [{
+                "id": "web",
+                "image": "127.0.0.1:9/team/web",
+                "container": container,
+                "state": "container missing",
+                "fix": format!("start the container `{container}`, or remove the deployment `web` from the agent's configuration; the agent takes the container over within 30 s of its start"),
+            }],
+        })
+    );
+}

@@ -5,12 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod api;
+mod api_changes;
 mod check_config;
 mod cycle;
 mod daemon;
 mod labels;
 mod notify;
 mod projects;
+mod server;
 mod shutdown;
 mod store;
 mod support;

@@ -262,7 +262,7 @@ async fn ntfy_gets_the_text_with_title_priority_and_tags() {
     assert_eq!(
         deliveries,
         [delivered(
-            format!("ntfy+http://me:****@{}/upkeep-alerts", ntfy.address),
+            format!("ntfy+http://me:****@{}/****", ntfy.address),
             1
         )]
     );
@@ -638,4 +638,41 @@ async fn a_refused_recipient_is_not_retried() {
         }]
     );
     drop(session);
+}
+
+#[tokio::test]
+async fn a_url_from_notify_env_is_notified_and_its_ntfy_topic_never_shown() {
+    let mut ntfy = Sink::start().await;
+    let url = format!("ntfy+http://{}/secret-topic-4f1a", ntfy.address);
+    let config = upkeep_agent::config::AgentConfig::parse(
+        "labels: true\nnotify: ['ntfy://ntfy.sh/other-topic-77c2']\nnotify_env: [UPKEEP_NTFY_URL]\n",
+        std::path::Path::new("/etc/upkeep/agent.yaml"),
+        &|name| (name == "UPKEEP_NTFY_URL").then(|| url.clone()),
+    )
+    .unwrap();
+    assert_eq!(
+        config.notify,
+        ["ntfy://ntfy.sh/other-topic-77c2", url.as_str()]
+    );
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains("secret-topic") && !shown.contains("other-topic"),
+        "{shown}"
+    );
+    let targets: Vec<Target> = config
+        .notify
+        .iter()
+        .map(|url| url.parse().unwrap())
+        .collect();
+    let shown = format!("{targets:?} {}", targets[1]);
+    assert!(!shown.contains("secret-topic"), "{shown}");
+    assert!(shown.contains("ntfy://ntfy.sh/****"), "{shown}");
+
+    let notifier = Notifier::new(vec![targets[1].clone()], QUICK).unwrap();
+    let deliveries = notifier.send(&available()).await;
+    assert_eq!(
+        deliveries,
+        [delivered(format!("ntfy+http://{}/****", ntfy.address), 1)]
+    );
+    assert_eq!(ntfy.next().await.path, "/secret-topic-4f1a");
 }
