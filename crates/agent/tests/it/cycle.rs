@@ -535,7 +535,7 @@ async fn a_tag_pushed_again_waits_for_its_own_minimum_age() {
     let report = agent.cycle(&pushed).await.unwrap();
     assert!(
         !report
-            .of(&name)
+            .of(name)
             .iter()
             .any(|step| matches!(step, Step::Applied(_))),
         "{report:#?}"
