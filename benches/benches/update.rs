@@ -177,9 +177,7 @@ fn update(c: &mut Criterion) {
         });
     });
     outages.report("upkeep update");
-    let _ = Command::new("docker")
-        .args(["rm", "-f", "-v", &container])
-        .output();
+    upkeep_test_registry::docker::remove_container(&container);
 
     // The same change through docker-compose.
     if let Some(program) = compose_program() {

@@ -26,9 +26,7 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", "-v", &self.container])
-            .output();
+        upkeep_test_registry::docker::remove_container(&self.container);
         for tag in ["1.0.1", "1.0.2", "upkeep-previous"] {
             let _ = std::process::Command::new("docker")
                 .args(["rmi", "-f", &format!("{}:{tag}", self.image)])

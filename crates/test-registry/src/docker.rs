@@ -41,6 +41,59 @@ pub fn run(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// Removes container `name` if there is one, with every volume it mounts. `docker rm -v`
+/// alone is not enough: an update hands the old container's anonymous volumes to the new one
+/// by name, and Docker then no longer counts them as the container's own. Volumes another
+/// container still uses are left to that one.
+pub fn remove_container(name: &str) {
+    let volumes = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}",
+            name,
+        ])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "-v", name])
+        .output();
+    for volume in volumes.split_whitespace() {
+        let _ = Command::new("docker")
+            .args(["volume", "rm", volume])
+            .output();
+    }
+}
+
+/// Runs `action` (a build, say) and removes the volumes it left behind: those dangling now
+/// that were not before. The classic builder's intermediate containers leave the anonymous
+/// volumes of a base image's `VOLUME` behind.
+pub fn without_leftover_volumes<T>(action: impl FnOnce() -> T) -> T {
+    let dangling = || {
+        Command::new("docker")
+            .args(["volume", "ls", "-q", "--filter", "dangling=true"])
+            .output()
+            .map(|output| {
+                String::from_utf8_lossy(&output.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let before = dangling();
+    let result = action();
+    for volume in dangling() {
+        if !before.contains(&volume) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", &volume])
+                .output();
+        }
+    }
+    result
+}
+
 /// The compose program that runs here: `docker compose` (v2) or `docker-compose` (v1).
 pub fn compose_program() -> Option<Vec<&'static str>> {
     let found = [vec!["docker", "compose"], vec!["docker-compose"]]
@@ -132,6 +185,11 @@ impl ComposeProject {
 
 impl Drop for ComposeProject {
     fn drop(&mut self) {
+        // Each container with all its volumes first (see `remove_container`), then the rest.
+        let containers = self.run(&["ps", "-a", "-q"]);
+        for id in String::from_utf8_lossy(&containers.stdout).split_whitespace() {
+            remove_container(id);
+        }
         let _ = self.run(&["down", "-v", "--remove-orphans"]);
     }
 }

@@ -31,9 +31,7 @@ async fn an_apply_whose_client_goes_away_still_finishes_and_is_logged() {
         container: container.clone(),
         image: image.clone(),
     };
-    let _ = std::process::Command::new("docker")
-        .args(["rm", "-f", &container])
-        .output();
+    upkeep_test_registry::docker::remove_container(&container);
     docker(&["run", "-d", "--name", &container, &format!("{image}:1.0.0")]);
     let dir = tempfile::tempdir().unwrap();
     // `notify_only`: only the API changes anything. No probe: the engine waits `interval`,
@@ -110,9 +108,7 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", &self.container])
-            .output();
+        upkeep_test_registry::docker::remove_container(&self.container);
         for tag in ["1.0.0", "1.0.1", "upkeep-previous"] {
             let _ = std::process::Command::new("docker")
                 .args(["rmi", "-f", &format!("{}:{tag}", self.image)])

@@ -29,9 +29,7 @@ struct Containers(Vec<String>, String);
 impl Drop for Containers {
     fn drop(&mut self) {
         for name in &self.0 {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", "-v", name])
-                .output();
+            upkeep_test_registry::docker::remove_container(name);
         }
         for tag in [
             "1.0.0",

@@ -33,9 +33,7 @@ async fn a_push_makes_the_daemon_check_and_update_at_once() {
     struct Cleanup(String, String);
     impl Drop for Cleanup {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", "-v", &self.0])
-                .output();
+            upkeep_test_registry::docker::remove_container(&self.0);
             for tag in ["1.0.0", "1.0.1", "1.0.2", "upkeep-previous"] {
                 let _ = std::process::Command::new("docker")
                     .args(["rmi", "-f", &format!("{}:{tag}", self.1)])

@@ -20,9 +20,7 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for container in &self.containers {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", "-v", container])
-                .output();
+            upkeep_test_registry::docker::remove_container(container);
         }
         for image in &self.images {
             for tag in ["1.0.0", "1.0.1", "upkeep-previous"] {

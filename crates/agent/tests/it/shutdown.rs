@@ -34,9 +34,7 @@ impl Scene {
         let images = registry.push_web_images().await.unwrap();
         let image = images.image.clone();
         let container = format!("agent-{label}-{}", std::process::id());
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", "-v", &container])
-            .output();
+        upkeep_test_registry::docker::remove_container(&container);
         docker(&["run", "-d", "--name", &container, &format!("{image}:1.0.0")]);
         let dir = tempfile::tempdir().unwrap();
         let api_port = free_port();
@@ -106,9 +104,7 @@ impl Scene {
 
 impl Drop for Scene {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", "-v", &self.container])
-            .output();
+        upkeep_test_registry::docker::remove_container(&self.container);
         for tag in ["1.0.0", "1.0.1", "upkeep-previous"] {
             let _ = std::process::Command::new("docker")
                 .args(["rmi", "-f", &format!("{}:{tag}", self.image)])

@@ -30,9 +30,7 @@ impl Drop for Fixture {
             self.container.clone(),
             format!("{}-upkeep-old", self.container),
         ] {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", "-v", &name])
-                .output();
+            upkeep_test_registry::docker::remove_container(&name);
         }
         let _ = std::process::Command::new("docker")
             .args(["volume", "rm", "-f", &self.volume])

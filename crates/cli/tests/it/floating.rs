@@ -42,9 +42,7 @@ async fn a_floating_tag_is_compared_by_the_image_for_this_platform() {
         struct Cleanup(String, String);
         impl Drop for Cleanup {
             fn drop(&mut self) {
-                let _ = std::process::Command::new("docker")
-                    .args(["rm", "-f", "-v", &self.0])
-                    .output();
+                upkeep_test_registry::docker::remove_container(&self.0);
                 for tag in ["latest", "upkeep-previous"] {
                     let _ = std::process::Command::new("docker")
                         .args(["rmi", "-f", &format!("{}:{tag}", self.1)])

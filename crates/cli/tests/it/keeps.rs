@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use upkeep_test_registry::docker::free_port;
+use upkeep_test_registry::docker::{free_port, without_leftover_volumes};
 use upkeep_test_registry::{self as support, Auth};
 
 use crate::{docker, docker_available, upkeep};
@@ -20,9 +20,7 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         for container in &self.containers {
             for name in [container.clone(), format!("{container}-upkeep-old")] {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f", "-v", &name])
-                    .output();
+                upkeep_test_registry::docker::remove_container(&name);
             }
         }
         for image in &self.images {
@@ -33,6 +31,11 @@ impl Drop for Cleanup {
 
 /// `docker build -t TAG -` from `dockerfile`, then `docker push TAG`.
 fn build_and_push(dockerfile: &str, tag: &str) {
+    without_leftover_volumes(|| build(dockerfile, tag));
+    docker(&["push", tag]);
+}
+
+fn build(dockerfile: &str, tag: &str) {
     let mut build = Command::new("docker")
         .args(["build", "-q", "-t", tag, "-"])
         .stdin(Stdio::piped())
@@ -52,7 +55,6 @@ fn build_and_push(dockerfile: &str, tag: &str) {
         "docker build {tag}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    docker(&["push", tag]);
 }
 
 /// The name of the volume `container` has at `destination`.

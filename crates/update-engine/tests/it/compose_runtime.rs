@@ -63,6 +63,11 @@ impl Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
+        if let Ok(listed) = self.command(&["ps", "-a", "-q"]).output() {
+            for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+                upkeep_test_registry::docker::remove_container(id);
+            }
+        }
         let _ = self
             .command(&["down", "--volumes", "--remove-orphans"])
             .output();
@@ -250,7 +255,7 @@ async fn a_compose_service_is_updated_by_its_variable_keeps_its_volume_and_is_re
     );
 
     // A stopped and removed service is started again from `versions.env` on recovery.
-    project.compose(&["rm", "--stop", "--force", "web"]);
+    project.compose(&["rm", "--stop", "--force", "-v", "web"]);
     let error = runtime.inspect("web").await.unwrap_err();
     assert!(
         matches!(&error, RuntimeError::ServiceNotFound { .. }),

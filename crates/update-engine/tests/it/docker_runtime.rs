@@ -25,9 +25,7 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         for container in &self.containers {
             for name in [container.clone(), format!("{container}{OLD_SUFFIX}")] {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f", "-v", &name])
-                    .output();
+                upkeep_test_registry::docker::remove_container(&name);
             }
         }
         for volume in &self.volumes {

@@ -27,9 +27,7 @@ struct Container(String);
 
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", "-v", &self.0])
-            .output();
+        upkeep_test_registry::docker::remove_container(&self.0);
     }
 }
 
