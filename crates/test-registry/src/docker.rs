@@ -123,9 +123,21 @@ pub struct ComposeProject {
     pub dir: std::path::PathBuf,
     /// The project name (`-p`).
     pub project: String,
+    /// When the project was made: the volumes left dangling since are its own.
+    started: std::time::SystemTime,
 }
 
 impl ComposeProject {
+    /// The project `project` of the compose file in `dir`, run with `program`.
+    pub fn new(program: Vec<&'static str>, dir: std::path::PathBuf, project: String) -> Self {
+        Self {
+            program,
+            dir,
+            project,
+            started: std::time::SystemTime::now(),
+        }
+    }
+
     /// A project `name` in a new directory below `parent`: one service `web` on
     /// `${WEB_IMAGE}` (set to `image` in `versions.env`) published on 127.0.0.1:`port`.
     #[allow(clippy::unwrap_used)] // Test support: a failure is the test's failure.
@@ -145,11 +157,7 @@ impl ComposeProject {
             ),
         )
         .unwrap();
-        let project = Self {
-            program,
-            dir,
-            project: name.to_owned(),
-        };
+        let project = Self::new(program, dir, name.to_owned());
         project.set_web_image(image);
         project
     }
@@ -191,6 +199,38 @@ impl Drop for ComposeProject {
             remove_container(id);
         }
         let _ = self.run(&["down", "-v", "--remove-orphans"]);
+        remove_volumes_left_since(self.started);
+    }
+}
+
+/// Removes the anonymous volumes that no container uses and that were made after `started`.
+/// docker-compose v1 gives a recreated container new anonymous volumes for an image's
+/// `VOLUME` when the image (built by umoci, say) has no `ContainerConfig`, and leaves the old
+/// ones behind. A volume still in use is refused by the engine and so kept.
+pub fn remove_volumes_left_since(started: std::time::SystemTime) {
+    let started: chrono::DateTime<chrono::Utc> = started.into();
+    let dangling = Command::new("docker")
+        .args(["volume", "ls", "-q", "--filter", "dangling=true"])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default();
+    for volume in dangling.split_whitespace() {
+        // Anonymous volumes are named by 64 hex digits; named ones belong to someone.
+        if volume.len() != 64 || !volume.chars().all(|c| c.is_ascii_hexdigit()) {
+            continue;
+        }
+        let created = Command::new("docker")
+            .args(["volume", "inspect", "--format", "{{.CreatedAt}}", volume])
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let made_since =
+            chrono::DateTime::parse_from_rfc3339(&created).is_ok_and(|created| created >= started);
+        if made_since {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", volume])
+                .output();
+        }
     }
 }
 

@@ -627,11 +627,7 @@ fn compose_flow(program: Vec<&'static str>, images: &WebImages) {
         ),
     )
     .unwrap();
-    let compose = ComposeProject {
-        program,
-        dir: dir.clone(),
-        project,
-    };
+    let compose = ComposeProject::new(program, dir.clone(), project);
     let up = compose.run(&["up", "-d"]);
     assert!(
         up.status.success(),

@@ -24,6 +24,7 @@ struct Project {
     directory: tempfile::TempDir,
     name: String,
     images: Vec<String>,
+    started: std::time::SystemTime,
 }
 
 impl Project {
@@ -71,6 +72,7 @@ impl Drop for Project {
         let _ = self
             .command(&["down", "--volumes", "--remove-orphans"])
             .output();
+        upkeep_test_registry::docker::remove_volumes_left_since(self.started);
         for image in &self.images {
             let _ = Command::new("docker")
                 .args(["rmi", "--force", image])
@@ -157,6 +159,7 @@ async fn a_compose_service_is_updated_by_its_variable_keeps_its_volume_and_is_re
             .iter()
             .map(|tag| format!("{image}:{tag}"))
             .collect(),
+        started: std::time::SystemTime::now(),
     };
     let port = free_port();
     write_project(project.directory.path(), &image, port);
