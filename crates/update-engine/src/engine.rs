@@ -832,6 +832,14 @@ impl Engine {
         tags: &[String],
     ) -> Result<(), EngineError> {
         let repository = parse_image(&entry.image)?.repository().to_owned();
+        if entry.current_digest.is_none() {
+            // Nothing to compare with: whether the tag moved cannot be told.
+            entry.why = format!(
+                "no digest is recorded for {}, so whether it points at a new image cannot be told; `upkeep pull {}` records it",
+                entry.current, entry.service
+            );
+            return Ok(());
+        }
         let Some(moved) = self.name_moved(registry, &repository, entry).await? else {
             entry.why = format!(
                 "{} still points at the image it runs for this platform",

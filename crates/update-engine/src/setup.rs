@@ -225,13 +225,14 @@ pub struct Rewritten {
 /// `image: nginx:1.27` (or another variable) becomes `image: ${WEB_IMAGE}`, so that
 /// `versions.env` decides its version. Only those lines change; comments, order and layout
 /// stay. The file is copied first (`FILE.TIMESTAMP.bak`) and replaced atomically; `None` when
-/// every image already uses its variable.
+/// every image already uses its variable. The notes of `initial` that asked for these edits
+/// are dropped.
 ///
 /// The edit is checked before it is written: the file read back must be the same document
 /// with only those images changed, or nothing is written and the error says to edit by hand.
 pub fn rewrite_compose_images(
     compose_file: &Path,
-    initial: &Initial,
+    initial: &mut Initial,
     now: Timestamp,
 ) -> Result<Option<Rewritten>, EngineError> {
     let cannot = |why: String| {
@@ -364,6 +365,12 @@ pub fn rewrite_compose_images(
         source,
     })?;
     write_atomically(compose_file, new_text.as_bytes())?;
+    // The advice to edit these lines by hand is done.
+    initial.notes.retain(|note| {
+        !wanted.keys().any(|service| {
+            note.starts_with(&format!("service {service}: ")) && note.contains("`image: ${")
+        })
+    });
     Ok(Some(Rewritten { backup, diff }))
 }
 

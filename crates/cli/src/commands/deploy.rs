@@ -145,17 +145,11 @@ pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     };
     let added = setup::write(&state, &initial, args.force, now())?;
     // After `versions.env` is written, so that the variables have their values.
+    let mut initial = initial;
     let rewritten = match (&args.compose, args.rewrite) {
-        (Some(compose), true) => setup::rewrite_compose_images(compose, &initial, now())?,
+        (Some(compose), true) => setup::rewrite_compose_images(compose, &mut initial, now())?,
         _ => None,
     };
-    let mut initial = initial;
-    if rewritten.is_some() {
-        // Done, so no longer advice.
-        initial.notes.retain(|note| {
-            !note.contains("change `image:") && !note.contains("change it to `image:")
-        });
-    }
     let kept: Vec<&str> = initial
         .manifest
         .services()
