@@ -208,7 +208,10 @@ impl Drop for ComposeProject {
 /// `VOLUME` when the image (built by umoci, say) has no `ContainerConfig`, and leaves the old
 /// ones behind. A volume still in use is refused by the engine and so kept.
 pub fn remove_volumes_left_since(started: std::time::SystemTime) {
+    // The engine gives volumes' creation times in whole seconds: compare from the start of
+    // the second `started` falls in, or a volume made in that same second looks older.
     let started: chrono::DateTime<chrono::Utc> = started.into();
+    let started = chrono::SubsecRound::trunc_subsecs(started, 0);
     let dangling = Command::new("docker")
         .args(["volume", "ls", "-q", "--filter", "dangling=true"])
         .output()
