@@ -175,7 +175,7 @@ impl Agent {
             .filter(|(name, _)| !tracked(name))
             .filter_map(|(_, deployment)| match &deployment.placement {
                 Placement::Container(container) => Some(container.clone()),
-                Placement::Compose { .. } => None,
+                Placement::Compose { .. } | Placement::Swarm { .. } => None,
             })
             .collect();
         if containers.is_empty() {
@@ -412,7 +412,7 @@ impl Agent {
                     deployment.image.clone(),
                     container.clone(),
                 )),
-                Placement::Compose { .. } => None,
+                Placement::Compose { .. } | Placement::Swarm { .. } => None,
             })
             .collect()
     }

@@ -90,11 +90,15 @@ pub(crate) struct InitArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "from_running")]
     pub(crate) compose: Option<PathBuf>,
     /// Read the running containers (all of them, or those named)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from_swarm")]
     pub(crate) from_running: bool,
-    /// With --from-running: only these containers
-    #[arg(value_name = "CONTAINER", requires = "from_running")]
-    pub(crate) containers: Vec<String>,
+    /// Read the Docker Swarm services (all of them, or those named); Swarm rolls their
+    /// updates out. Run it on a manager node
+    #[arg(long, conflicts_with = "compose")]
+    pub(crate) from_swarm: bool,
+    /// With --from-running or --from-swarm: only these containers or services
+    #[arg(value_name = "NAME")]
+    pub(crate) names: Vec<String>,
     /// Replace an existing manifest and upkeep.yaml (backed up first)
     #[arg(long)]
     pub(crate) force: bool,

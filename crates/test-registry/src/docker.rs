@@ -28,6 +28,107 @@ pub fn available() -> bool {
     reachable
 }
 
+/// True when the engine is a manager of a Swarm, after making it the manager of a new
+/// single-node one if it was in none (`docker swarm init --advertise-addr 127.0.0.1`).
+/// `scripts/test` makes the swarm before the tests and leaves it after them; a test run on
+/// its own leaves the swarm it made (`docker swarm leave --force` ends it).
+pub fn swarm_manager() -> bool {
+    let state = || {
+        Command::new("docker")
+            .args([
+                "info",
+                "--format",
+                "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+            ])
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    if state() == "inactive false" {
+        let _ = Command::new("timeout")
+            .args([
+                "120",
+                "docker",
+                "swarm",
+                "init",
+                "--advertise-addr",
+                "127.0.0.1",
+            ])
+            .output();
+    }
+    let manager = state() == "active true";
+    if !manager {
+        missing(
+            "this Docker Engine is not a Swarm manager and `docker swarm init --advertise-addr 127.0.0.1` failed",
+        );
+    }
+    manager
+}
+
+/// A Swarm service a test made (the name) and the repository of its images, removed with its
+/// tasks' containers and volumes and the images when dropped.
+#[derive(Debug)]
+pub struct SwarmService(pub String, pub String);
+
+impl Drop for SwarmService {
+    fn drop(&mut self) {
+        let label = format!("label=com.docker.swarm.service.name={}", self.0);
+        let containers = || {
+            Command::new("docker")
+                .args(["ps", "-a", "-q", "--filter", &label])
+                .output()
+                .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        let volumes: Vec<String> = containers()
+            .split_whitespace()
+            .flat_map(|id| {
+                run_quietly(&[
+                    "inspect",
+                    "--format",
+                    "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}",
+                    id,
+                ])
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+            })
+            .collect();
+        let _ = Command::new("docker")
+            .args(["service", "rm", &self.0])
+            .output();
+        // Swarm removes the tasks' containers in its own time.
+        for _ in 0..120 {
+            if containers().trim().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        for id in containers().split_whitespace() {
+            remove_container(id);
+        }
+        for volume in volumes {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", &volume])
+                .output();
+        }
+        let images = run_quietly(&["images", "-q", "--filter", &format!("reference={}", self.1)]);
+        for image in images.split_whitespace() {
+            let _ = Command::new("docker")
+                .args(["rmi", "--force", image])
+                .output();
+        }
+    }
+}
+
+fn run_quietly(args: &[&str]) -> String {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 /// Runs `docker ARGS` and returns its stdout, trimmed; panics with its stderr when it fails.
 #[allow(clippy::unwrap_used)] // Test support: a failure is the test's failure.
 pub fn run(args: &[&str]) -> String {

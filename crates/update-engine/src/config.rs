@@ -11,7 +11,7 @@
 //! deployments:
 //!   web:
 //!     image: registry.example/team/web   # the repository, without a tag
-//!     container: web                     # or `compose: docker-compose.yml`
+//!     container: web                     # or `compose: docker-compose.yml`, or `swarm_service: web`
 //!     policy: auto_patch                 # disabled, notify_only, auto_patch, auto_minor, auto_major
 //!     scheme: docker                     # docker, semver, loose or regex:PATTERN
 //!     within: major                      # major, minor or patch
@@ -30,6 +30,15 @@
 //!       interval: 2s
 //!     hooks:
 //!       pre_update: { command: [./backup.sh], timeout: 2min }
+//!   api:
+//!     image: registry.example/team/api
+//!     swarm_service: api                 # a Docker Swarm service, rolled out by Swarm
+//!     swarm:                             # how Swarm rolls an update out (all optional)
+//!       parallelism: 1                   # tasks replaced at once
+//!       delay: 0s                        # pause between batches
+//!       monitor: 5s                      # how long each new task is watched
+//!       max_failure_ratio: 0             # share of tasks that may fail (0 to 1)
+//!       order: stop-first                # or start-first (not with host-mode ports)
 //! ```
 //!
 //! Only `image` is required. `container` defaults to the service's name, `policy` to
@@ -54,6 +63,7 @@ use upkeep_versioning_core::{Scheme, regex_problem};
 
 use crate::health::{Patience, Probe};
 use crate::hooks::{DEFAULT_HOOK_TIMEOUT, Hook, Hooks};
+use crate::runtime::{RolloutOrder, SwarmRollout};
 
 /// The configuration's file name, next to the manifest.
 pub const CONFIG_FILE: &str = "upkeep.yaml";
@@ -103,6 +113,13 @@ pub enum Placement {
         /// The compose file, relative paths being relative to the configuration's directory.
         file: PathBuf,
     },
+    /// A Docker Swarm service, by name, which Swarm rolls out as `rollout` says.
+    Swarm {
+        /// The service's name (`docker service ls`).
+        service: String,
+        /// How Swarm rolls an update out.
+        rollout: SwarmRollout,
+    },
 }
 
 impl fmt::Display for Placement {
@@ -110,6 +127,7 @@ impl fmt::Display for Placement {
         match self {
             Self::Container(name) => write!(f, "container {name}"),
             Self::Compose { file } => write!(f, "compose {}", file.display()),
+            Self::Swarm { service, .. } => write!(f, "swarm service {service}"),
         }
     }
 }
@@ -208,6 +226,8 @@ struct RawDeployment {
     image: Option<String>,
     container: Option<String>,
     compose: Option<PathBuf>,
+    swarm_service: Option<String>,
+    swarm: Option<RawSwarm>,
     policy: Option<String>,
     scheme: Option<String>,
     within: Option<String>,
@@ -234,6 +254,16 @@ struct RawHealth {
     timeout: Option<RawDuration>,
     retries: Option<u32>,
     interval: Option<RawDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSwarm {
+    parallelism: Option<u32>,
+    delay: Option<RawDuration>,
+    monitor: Option<RawDuration>,
+    max_failure_ratio: Option<f64>,
+    order: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -341,6 +371,21 @@ fn write_deployment(out: &mut String, d: &Deployment) {
         }
         Placement::Compose { file } => {
             let _ = writeln!(out, "    compose: {}", quote(&file.display().to_string()));
+        }
+        Placement::Swarm { service, rollout } => {
+            let _ = writeln!(out, "    swarm_service: {}", quote(service));
+            if *rollout != SwarmRollout::default() {
+                out.push_str("    swarm:\n");
+                let _ = writeln!(out, "      parallelism: {}", rollout.parallelism);
+                let _ = writeln!(out, "      delay: {}", duration_text(rollout.delay));
+                let _ = writeln!(out, "      monitor: {}", duration_text(rollout.monitor));
+                let _ = writeln!(
+                    out,
+                    "      max_failure_ratio: {}",
+                    rollout.max_failure_ratio
+                );
+                let _ = writeln!(out, "      order: {}", rollout.order.as_str());
+            }
         }
     }
     let _ = writeln!(
@@ -543,7 +588,90 @@ fn build(
             String::new()
         }
     };
+    let swarm_service = raw.swarm_service;
+    if swarm_service.is_some() && (raw.container.is_some() || raw.compose.is_some()) {
+        problem(
+            "swarm_service",
+            "is set together with `container` or `compose`".to_owned(),
+            format!(
+                "{EDIT}: keep `swarm_service` for a Swarm service, or remove it for a container"
+            ),
+        );
+    }
+    let rollout = match raw.swarm {
+        Some(_) if swarm_service.is_none() => {
+            problem(
+                "swarm",
+                "is set without `swarm_service`".to_owned(),
+                format!("{EDIT}: name the Swarm service with `swarm_service`, or remove `swarm`"),
+            );
+            None
+        }
+        Some(swarm) => {
+            let mut rollout = SwarmRollout::default();
+            if let Some(parallelism) = swarm.parallelism {
+                rollout.parallelism = parallelism;
+            }
+            let mut duration_problems = Vec::new();
+            rollout.delay = duration(
+                swarm.delay,
+                rollout.delay,
+                format!("{path}.swarm.delay"),
+                &mut duration_problems,
+            );
+            rollout.monitor = duration(
+                swarm.monitor,
+                rollout.monitor,
+                format!("{path}.swarm.monitor"),
+                &mut duration_problems,
+            );
+            for found in duration_problems {
+                problem(
+                    found.field.trim_start_matches(&format!("{path}.")),
+                    found.problem,
+                    found.fix,
+                );
+            }
+            if let Some(ratio) = swarm.max_failure_ratio {
+                if (0.0..=1.0).contains(&ratio) {
+                    rollout.max_failure_ratio = ratio;
+                } else {
+                    problem(
+                        "swarm.max_failure_ratio",
+                        format!("{ratio} is not between 0 and 1"),
+                        format!("{EDIT}: write the share of tasks that may fail, such as 0 or 0.2"),
+                    );
+                }
+            }
+            match swarm.order.as_deref() {
+                None | Some("stop-first") => {}
+                Some("start-first") => rollout.order = RolloutOrder::StartFirst,
+                Some(other) => problem(
+                    "swarm.order",
+                    format!("'{other}' is not an order"),
+                    format!("{EDIT}: write stop-first or start-first"),
+                ),
+            }
+            Some(rollout)
+        }
+        None => None,
+    };
     let placement = match (raw.container, raw.compose) {
+        _ if swarm_service.is_some() => match swarm_service {
+            Some(name) if name.is_empty() => {
+                problem(
+                    "swarm_service",
+                    "is empty".to_owned(),
+                    format!("{EDIT}: name the service (`docker service ls` lists them)"),
+                );
+                Placement::Container(service.as_str().to_owned())
+            }
+            Some(name) => Placement::Swarm {
+                service: name,
+                rollout: rollout.unwrap_or_default(),
+            },
+            None => Placement::Container(service.as_str().to_owned()),
+        },
         (Some(_), Some(_)) => {
             problem(
                 "compose",
@@ -620,6 +748,9 @@ fn build(
     let include = pattern("include", raw.include);
     let exclude = pattern("exclude", raw.exclude);
     let health = health(raw.health, &format!("{path}.health"), problems);
+    if matches!(placement, Placement::Swarm { .. }) {
+        swarm_health_problems(&health, &format!("{path}.health"), problems);
+    }
     let hooks = hooks(raw.hooks, &format!("{path}.hooks"), problems);
     if problems.len() > before {
         return None;
@@ -637,6 +768,31 @@ fn build(
         health,
         hooks,
     })
+}
+
+/// The checks a Swarm service cannot have: its tasks may run on other nodes, and Swarm
+/// watches the image's `HEALTHCHECK` itself while it rolls an update out.
+fn swarm_health_problems(health: &HealthConfig, path: &str, problems: &mut Vec<Problem>) {
+    if health
+        .probes
+        .iter()
+        .any(|probe| matches!(probe, Probe::Exec { .. }))
+    {
+        problems.push(Problem {
+            field: format!("{path}.exec"),
+            problem: "cannot run in a Swarm service's tasks, which may be on other nodes"
+                .to_owned(),
+            fix: format!("{EDIT}: check the service from outside with `http` or `tcp` instead"),
+        });
+    }
+    if health.image_healthcheck {
+        problems.push(Problem {
+            field: format!("{path}.image_healthcheck"),
+            problem: "is Swarm's to watch: a task whose HEALTHCHECK fails fails the rollout"
+                .to_owned(),
+            fix: format!("{EDIT}: remove it; Swarm rolls back a version whose tasks are unhealthy"),
+        });
+    }
 }
 
 fn is_repository(image: &str) -> bool {
@@ -888,6 +1044,94 @@ deployments:
         );
         assert!(
             message.contains("'auto_pach' is not a policy; edit upkeep.yaml: write one of disabled, notify_only, auto_patch, auto_minor, auto_major"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_swarm_service_reads_its_rollout_and_writes_it_back() {
+        let text = "
+deployments:
+  api:
+    image: registry.example/team/api
+    swarm_service: api_service
+    swarm:
+      parallelism: 2
+      delay: 1s
+      monitor: 30s
+      max_failure_ratio: 0.5
+      order: start-first
+  plain:
+    image: registry.example/team/plain
+    swarm_service: plain
+";
+        let config = parse(text).unwrap();
+        let Placement::Swarm { service, rollout } = &config.deployments["api"].placement else {
+            panic!("{:?}", config.deployments["api"].placement);
+        };
+        assert_eq!(service, "api_service");
+        assert_eq!(rollout.parallelism, 2);
+        assert_eq!(rollout.delay, Duration::from_secs(1));
+        assert_eq!(rollout.monitor, Duration::from_secs(30));
+        assert!((rollout.max_failure_ratio - 0.5).abs() < f64::EPSILON);
+        assert_eq!(rollout.order, RolloutOrder::StartFirst);
+        assert_eq!(
+            config.deployments["plain"].placement,
+            Placement::Swarm {
+                service: "plain".to_owned(),
+                rollout: SwarmRollout::default()
+            }
+        );
+        let yaml = config.to_yaml();
+        assert!(!yaml.contains("swarm:\n      parallelism: 1"), "{yaml}");
+        let again = parse(&yaml).unwrap();
+        assert_eq!(
+            again.deployments["api"].placement,
+            config.deployments["api"].placement
+        );
+        assert_eq!(again.to_yaml(), yaml);
+    }
+
+    #[test]
+    fn swarm_settings_name_their_field_and_fix() {
+        let text = "
+deployments:
+  both:
+    image: registry.example/both
+    container: both
+    swarm_service: both
+  orphan:
+    image: registry.example/orphan
+    swarm: { parallelism: 1 }
+  bad:
+    image: registry.example/bad
+    swarm_service: bad
+    swarm: { max_failure_ratio: 2, order: sideways, monitor: soon }
+    health:
+      exec: [true]
+      image_healthcheck: true
+";
+        let error = parse(text).unwrap_err();
+        let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "deployments.bad.swarm.monitor",
+                "deployments.bad.swarm.max_failure_ratio",
+                "deployments.bad.swarm.order",
+                "deployments.bad.health.exec",
+                "deployments.bad.health.image_healthcheck",
+                "deployments.both.swarm_service",
+                "deployments.orphan.swarm",
+            ]
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("deployments.bad.swarm.order: 'sideways' is not an order; edit upkeep.yaml: write stop-first or start-first"),
+            "{message}"
+        );
+        assert!(
+            message.contains("deployments.orphan.swarm: is set without `swarm_service`"),
             "{message}"
         );
     }

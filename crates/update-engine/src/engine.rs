@@ -41,7 +41,7 @@ use crate::hooks::{HookContext, HookEvent};
 use crate::lock::{self, Holder, StateLock};
 use crate::runtime::{
     ComposeRuntime, ContainerState, DockerRuntime, PullProgress, ROLLBACK_TAG, RollbackPoint,
-    Runtime, RuntimeError, Status, dependency_order, image_variable,
+    Runtime, RuntimeError, Status, SwarmRuntime, dependency_order, image_variable,
 };
 use crate::store::{StateDir, StoreError};
 
@@ -1177,6 +1177,11 @@ impl Engine {
                         Arc::new(ComposeRuntime::new(file, env_file, None, docker));
                     Ok(compose)
                 }
+                Placement::Swarm { rollout, .. } => {
+                    let docker = DockerRuntime::connect().await?;
+                    let swarm: Arc<dyn Runtime> = Arc::new(SwarmRuntime::new(docker, rollout));
+                    Ok(swarm)
+                }
             }
         }
     }
@@ -1186,6 +1191,7 @@ impl Engine {
         match &deployment.placement {
             Placement::Container(name) => name.clone(),
             Placement::Compose { .. } => deployment.service.to_string(),
+            Placement::Swarm { service, .. } => service.clone(),
         }
     }
 
@@ -1352,6 +1358,22 @@ impl Engine {
         );
         if let Err(error) = runtime.recreate(&container, &reference).await {
             let put_back = matches!(error, RuntimeError::Recreate { .. });
+            if let RuntimeError::SwarmRolledBack { message, .. } = &error {
+                // Swarm judged the version sick and put the previous one back itself.
+                let why = format!("Swarm rolled it back by itself ({message})");
+                return self
+                    .undo_failed(
+                        manifest,
+                        runtime.as_ref(),
+                        &container,
+                        &deployment,
+                        None,
+                        &planned,
+                        why,
+                        outcome,
+                    )
+                    .await;
+            }
             if put_back {
                 self.state.clear_journal()?;
                 outcome.result = OutcomeKind::Failed;
@@ -1390,7 +1412,7 @@ impl Engine {
                     runtime.as_ref(),
                     &container,
                     &deployment,
-                    &point,
+                    Some(&point),
                     &planned,
                     why,
                     outcome,
@@ -1466,7 +1488,8 @@ impl Engine {
         Ok(())
     }
 
-    /// The new version is sick: put the previous one back, record the failed attempt.
+    /// The new version is sick: put the previous one back (from `point`; `None` when the
+    /// runtime has already done so), record the failed attempt.
     #[allow(clippy::too_many_arguments)]
     async fn undo_failed(
         &self,
@@ -1474,7 +1497,7 @@ impl Engine {
         runtime: &dyn Runtime,
         container: &str,
         deployment: &Deployment,
-        point: &RollbackPoint,
+        point: Option<&RollbackPoint>,
         planned: &Planned,
         why: String,
         mut outcome: Outcome,
@@ -1493,7 +1516,11 @@ impl Engine {
         if let Err(failed) = deployment.hooks.run(HookEvent::PreRollback, &context).await {
             outcome.warnings.push(failed.to_string());
         }
-        if let Err(error) = runtime.restore(container, point).await {
+        let restored = match point {
+            Some(point) => runtime.restore(container, point).await.map(drop),
+            None => Ok(()),
+        };
+        if let Err(error) = restored {
             if error.engine_unreachable() {
                 let why = format!("{why}, and then {}", chain(&error));
                 return Ok(interrupted(outcome, &why));

@@ -1,5 +1,5 @@
 //! `upkeep init`: the first manifest and configuration, read from what runs already (the
-//! running containers) or from a compose file.
+//! running containers or Swarm services) or from a compose file.
 //!
 //! New deployments get the policy `auto_patch` (upkeep applies patch updates by itself and
 //! reports larger ones) and only the built-in health check (the container keeps running);
@@ -15,7 +15,7 @@ use upkeep_versioning_core::policy::Policy;
 use crate::config::{CONFIG_FILE, Config, Deployment, Placement};
 use crate::engine::EngineError;
 use crate::lock::StateLock;
-use crate::runtime::{Runtime, RuntimeError, repository, tag_of};
+use crate::runtime::{Runtime, RuntimeError, SwarmRollout, repository, tag_of};
 use crate::store::{StateDir, StoreError, write_atomically};
 
 /// What `init` found: the manifest and configuration to write, and notes for the user.
@@ -40,6 +40,38 @@ pub async fn from_running(
     containers: &[String],
     now: Timestamp,
 ) -> Result<Initial, EngineError> {
+    from_runtime(runtime, containers, now, "container", |name| {
+        Placement::Container(name.to_owned())
+    })
+    .await
+}
+
+/// Reads the Swarm `services` (their names) from `runtime`, a [`crate::runtime::SwarmRuntime`]:
+/// each becomes a deployment of that name running the image and tag of its spec, rolled out
+/// by Swarm with the default [`SwarmRollout`].
+pub async fn from_swarm(
+    runtime: &dyn Runtime,
+    services: &[String],
+    now: Timestamp,
+) -> Result<Initial, EngineError> {
+    from_runtime(runtime, services, now, "Swarm service", |name| {
+        Placement::Swarm {
+            service: name.to_owned(),
+            rollout: SwarmRollout::default(),
+        }
+    })
+    .await
+}
+
+/// What `from_running` and `from_swarm` share: `what` names the kind of thing in notes,
+/// `place` says where a deployment of that name runs.
+async fn from_runtime(
+    runtime: &dyn Runtime,
+    containers: &[String],
+    now: Timestamp,
+    what: &str,
+    place: impl Fn(&str) -> Placement,
+) -> Result<Initial, EngineError> {
     let mut initial = Initial::default();
     for container in containers {
         let state = runtime.inspect(container).await?;
@@ -52,7 +84,7 @@ pub async fn from_running(
         }
         if state.image.starts_with("sha256:") {
             initial.notes.push(format!(
-                "skipped container {container}: it runs an image by id, not from a repository"
+                "skipped {what} {container}: it runs an image by id, not from a repository"
             ));
             continue;
         }
@@ -60,7 +92,7 @@ pub async fn from_running(
         let tag = tag_of(&state.image).to_owned();
         let Ok(service) = ServiceName::parse(&service_name(container)) else {
             initial.notes.push(format!(
-                "skipped container {container}: its name cannot be a service name"
+                "skipped {what} {container}: its name cannot be a service name"
             ));
             continue;
         };
@@ -73,7 +105,7 @@ pub async fn from_running(
             now,
         )?;
         let mut deployment = Deployment::new(service.clone(), repository);
-        deployment.placement = Placement::Container(container.clone());
+        deployment.placement = place(container);
         deployment.policy = INITIAL_POLICY;
         initial.config.deployments.insert(service, deployment);
     }

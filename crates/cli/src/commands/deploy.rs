@@ -13,7 +13,9 @@ use upkeep_update_engine::engine::{
     Engine, LockWait, Observer, Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest,
 };
 use upkeep_update_engine::lock::Holder;
-use upkeep_update_engine::runtime::{ComposeRuntime, DockerRuntime, PullProgress};
+use upkeep_update_engine::runtime::{
+    ComposeRuntime, DockerRuntime, PullProgress, SwarmRollout, SwarmRuntime,
+};
 use upkeep_update_engine::setup;
 use upkeep_versioning_core::Timestamp;
 
@@ -110,6 +112,12 @@ async fn recover_first(engine: &Engine) -> anyhow::Result<()> {
 }
 
 pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
+    if !(args.names.is_empty() || args.from_running || args.from_swarm) {
+        anyhow::bail!(
+            "names ({}) are only read with --from-running (containers) or --from-swarm (services); add one of them",
+            args.names.join(", ")
+        );
+    }
     let state = upkeep_update_engine::store::StateDir::new(&args.state.dir);
     let initial = if let Some(compose) = &args.compose {
         let mut initial = setup::from_compose(compose, &args.state.dir, now())?;
@@ -131,16 +139,27 @@ pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     } else if args.from_running {
         runtime()?.block_on(async {
             let docker = DockerRuntime::connect().await?;
-            let containers = if args.containers.is_empty() {
+            let containers = if args.names.is_empty() {
                 docker.running_containers().await?
             } else {
-                args.containers.clone()
+                args.names.clone()
             };
             anyhow::Ok(setup::from_running(&docker, &containers, now()).await?)
         })?
+    } else if args.from_swarm {
+        runtime()?.block_on(async {
+            let docker = DockerRuntime::connect().await?;
+            let swarm = SwarmRuntime::new(docker, SwarmRollout::default());
+            let services = if args.names.is_empty() {
+                swarm.services().await?
+            } else {
+                args.names.clone()
+            };
+            anyhow::Ok(setup::from_swarm(&swarm, &services, now()).await?)
+        })?
     } else {
         anyhow::bail!(
-            "say where the services come from: `upkeep init --compose docker-compose.yml` or `upkeep init --from-running`"
+            "say where the services come from: `upkeep init --compose docker-compose.yml`, `upkeep init --from-running` or `upkeep init --from-swarm`"
         );
     };
     let added = setup::write(&state, &initial, args.force, now())?;

@@ -7,6 +7,7 @@ mod floating;
 mod keeps;
 mod registry;
 mod state;
+mod swarm;
 mod version;
 
 use std::io::Write;

@@ -24,7 +24,7 @@ use super::{
 };
 
 /// How long one call to the Docker Engine may take before its answer starts.
-const ENGINE_CALL_DEADLINE: Duration = Duration::from_secs(120);
+pub(super) const ENGINE_CALL_DEADLINE: Duration = Duration::from_secs(120);
 
 /// How long a pull may take in all: a large image on a slow link.
 const PULL_DEADLINE: Duration = Duration::from_secs(30 * 60);
@@ -69,6 +69,11 @@ impl DockerRuntime {
     /// Uses an already connected client, whose API version the caller has negotiated.
     pub fn with_client(docker: Docker) -> Self {
         Self { docker }
+    }
+
+    /// The connected client, for the runtimes that reach the same engine another way.
+    pub(crate) fn client(&self) -> &Docker {
+        &self.docker
     }
 
     /// The running containers carrying `label` (`key=value`), oldest first, with the
@@ -670,7 +675,7 @@ impl DockerRuntime {
 }
 
 /// What `DockerRuntime::connect` connects to, for error messages.
-fn local_address() -> String {
+pub(super) fn local_address() -> String {
     std::env::var("DOCKER_HOST")
         .ok()
         .filter(|host| host.starts_with("unix://"))

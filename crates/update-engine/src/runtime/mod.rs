@@ -3,7 +3,9 @@
 //! [`Runtime`] is the IO boundary between the update engine and a container engine. The
 //! engine decides *what* to do (which image, when to roll back); a runtime only carries out
 //! one step at a time and reports what it sees. [`DockerRuntime`] drives the Docker Engine
-//! through its HTTP API.
+//! through its HTTP API, [`ComposeRuntime`] a compose project's services, and
+//! [`SwarmRuntime`] Docker Swarm services (the "container" of the trait is then a service,
+//! which Swarm rolls out by itself).
 //!
 //! # What this module does not do
 //! It does not judge health beyond what the engine itself records (running, restarting, exit
@@ -13,6 +15,7 @@
 
 mod compose;
 mod docker;
+mod swarm;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +25,7 @@ use async_trait::async_trait;
 
 pub use compose::{ComposeFileError, ComposeRuntime, dependency_order, image_variable};
 pub use docker::DockerRuntime;
+pub use swarm::{RolloutOrder, SwarmRollout, SwarmRuntime};
 
 /// A container engine that can run, update and roll back named containers.
 ///
@@ -505,6 +509,72 @@ pub enum RuntimeError {
         /// The image it runs.
         running: String,
     },
+    /// No Swarm service has the name.
+    #[error("no Swarm service named `{service}`; list the services with `docker service ls`")]
+    SwarmServiceNotFound {
+        /// The name asked for.
+        service: String,
+    },
+    /// The engine on this host is not a manager of a Swarm.
+    #[error(
+        "the Docker Engine on this host is not a Swarm manager; run upkeep on a manager node (`docker node ls` works there)"
+    )]
+    NotSwarmManager,
+    /// A call about a Swarm service failed.
+    #[error("cannot {action} Swarm service `{service}`")]
+    Service {
+        /// The service.
+        service: String,
+        /// What was attempted, such as "inspect" or "update".
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// Swarm rolled the update back by itself: tasks of the new image failed.
+    #[error(
+        "Swarm rolled `{service}` back from `{image}` by itself ({message}); `docker service ps {service}` shows the failed tasks"
+    )]
+    SwarmRolledBack {
+        /// The service.
+        service: String,
+        /// The image it was to run.
+        image: String,
+        /// What Swarm said.
+        message: String,
+    },
+    /// Swarm paused the rollout: some tasks run the new image, some the old.
+    #[error(
+        "Swarm paused the rollout of `{image}` to `{service}` ({message}); see `docker service ps {service}`, then finish it with `docker service update --rollback {service}` or by updating again"
+    )]
+    SwarmPaused {
+        /// The service.
+        service: String,
+        /// The image it was to run.
+        image: String,
+        /// What Swarm said.
+        message: String,
+    },
+    /// The rollout did not end in time.
+    #[error(
+        "Swarm's rollout of `{image}` to `{service}` did not end within {waited}; see `docker service ps {service}`"
+    )]
+    SwarmStalled {
+        /// The service.
+        service: String,
+        /// The image it was to run.
+        image: String,
+        /// How long was waited.
+        waited: String,
+    },
+    /// The runtime cannot do this for this kind of deployment.
+    #[error("{subject} cannot have {what}")]
+    Unsupported {
+        /// What was asked about, such as "Swarm service `web`".
+        subject: String,
+        /// What it cannot do.
+        what: &'static str,
+    },
     /// The name is not a compose service name upkeep can manage.
     #[error("`{service}` is not a compose service name upkeep can manage")]
     ServiceName {
@@ -526,6 +596,7 @@ impl RuntimeError {
             Self::Connect { .. } => true,
             Self::Pull { source, .. }
             | Self::Container { source, .. }
+            | Self::Service { source, .. }
             | Self::Image { source, .. } => matches!(
                 source,
                 Bollard::IOError { .. }
