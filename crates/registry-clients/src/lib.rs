@@ -5,7 +5,8 @@
 //! tag metadata (push times) where the registry offers it. Clients implement it for any OCI
 //! Distribution registry and for the hosted registries' own APIs; around them sit
 //! credentials, politeness (rate limits, retries, budgets) and a cache that makes a hundred
-//! deployments of one image cost one lookup.
+//! deployments of one image cost one lookup. For components that are not images, a second
+//! trait, [`releases::ReleaseSource`], lists a project's releases (GitHub releases today).
 //!
 //! # What a registry cannot make it do
 //! Registries are outside upkeep's trust, so answers are checked before they are used:
@@ -33,6 +34,7 @@ pub mod credentials;
 mod error;
 pub mod hosted;
 pub mod oci;
+pub mod releases;
 pub mod router;
 pub mod transport;
 

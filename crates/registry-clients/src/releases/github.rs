@@ -1,6 +1,6 @@
-//! GitHub releases as a version source for components that are not images: every release
-//! of a repository with its tag, flags, publication time, notes and assets, paged by the
-//! `Link` header, with GitHub's rate-limit headers read and honoured.
+//! GitHub releases as a [`ReleaseSource`]: every release of a repository (`owner/repo`) with
+//! its tag, flags, publication time, notes and assets, paged by the `Link` header, with
+//! GitHub's rate-limit headers read and honoured.
 //!
 //! # What this module does not do
 //! It does not read GHCR package versions (registry-reference §4's packages API) or git
@@ -10,17 +10,18 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use async_trait::async_trait;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, USER_AGENT};
 use reqwest::{Response, StatusCode};
-use serde::Deserialize;
 use upkeep_versioning_core::Timestamp;
 use url::Url;
 
-use super::{
+use super::{Release, ReleaseSource};
+use crate::error::{ErrorKind, RegistryError};
+use crate::hosted::{
     Clock, ErrorBody, constant_url, endpoint, header_number, read_error_body, read_json,
     retry_after, status_kind, wait_until_epoch,
 };
-use crate::error::{ErrorKind, RegistryError};
 
 /// GitHub's REST API; GitHub Enterprise Server serves it at `https://<host>/api/v3`.
 pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
@@ -59,43 +60,6 @@ impl std::fmt::Debug for GitHubClient {
             .field("rate_limit", &self.rate_limit())
             .finish_non_exhaustive()
     }
-}
-
-/// One release, as the list endpoint returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Release {
-    /// The git tag the release is for (`v1.2.3`).
-    pub tag_name: String,
-    /// The release's title, if it has one.
-    pub name: Option<String>,
-    /// True for an unpublished draft (listed only to users with push access).
-    #[serde(default)]
-    pub draft: bool,
-    /// True when the release is marked as a prerelease.
-    #[serde(default)]
-    pub prerelease: bool,
-    /// When it was published; `None` for drafts.
-    pub published_at: Option<Timestamp>,
-    /// The release notes (Markdown), if any.
-    pub body: Option<String>,
-    /// The release's page on GitHub.
-    pub html_url: String,
-    /// The files attached to it.
-    #[serde(default)]
-    pub assets: Vec<ReleaseAsset>,
-}
-
-/// A file attached to a release.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ReleaseAsset {
-    /// The file name.
-    pub name: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Where a browser (or curl) downloads it.
-    pub browser_download_url: String,
-    /// Its media type as uploaded.
-    pub content_type: String,
 }
 
 /// GitHub's primary rate limit as a response reports it.
@@ -162,36 +126,6 @@ impl GitHubClient {
             .clone()
     }
 
-    /// Every release of `owner/repo`, from every page, in GitHub's order (newest first).
-    pub async fn releases(&self, owner: &str, repo: &str) -> Result<Vec<Release>, RegistryError> {
-        let repository = format!("{owner}/{repo}");
-        let error = |kind| RegistryError::new(REGISTRY, Some(&repository), kind);
-        let mut url =
-            endpoint(&self.base_url, &["repos", owner, repo, "releases"]).map_err(error)?;
-        url.query_pairs_mut()
-            .append_pair("per_page", &PER_PAGE.to_string());
-
-        let mut releases = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let (page, next) = self.page(&url).await.map_err(error)?;
-            releases.extend(page);
-            match next {
-                None => return Ok(releases),
-                Some(next) if next.origin() != self.base_url.origin() => {
-                    // The requests carry the GitHub token.
-                    return Err(error(ErrorKind::CrossOriginLink {
-                        link: next.to_string(),
-                        origin: self.base_url.origin().ascii_serialization(),
-                    }));
-                }
-                Some(next) => url = next,
-            }
-        }
-        Err(error(ErrorKind::Malformed {
-            reason: format!("release list did not end after {MAX_PAGES} pages"),
-        }))
-    }
-
     /// One page and the link to the next.
     async fn page(&self, url: &Url) -> Result<(Vec<Release>, Option<Url>), ErrorKind> {
         let now = (self.clock)();
@@ -229,6 +163,57 @@ impl GitHubClient {
         let releases = read_json(response).await?;
         Ok((releases, next))
     }
+}
+
+#[async_trait]
+impl ReleaseSource for GitHubClient {
+    /// Every release of `project`, `owner/repo`, from every page, in GitHub's order (newest
+    /// first).
+    async fn releases(&self, project: &str) -> Result<Vec<Release>, RegistryError> {
+        let error = |kind| RegistryError::new(REGISTRY, Some(project), kind);
+        let (owner, repo) = owner_and_repo(project).ok_or_else(|| {
+            error(ErrorKind::InvalidProject {
+                project: project.to_owned(),
+                expected: "'owner/repo'",
+            })
+        })?;
+        let mut url =
+            endpoint(&self.base_url, &["repos", owner, repo, "releases"]).map_err(error)?;
+        url.query_pairs_mut()
+            .append_pair("per_page", &PER_PAGE.to_string());
+
+        let mut releases = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let (page, next) = self.page(&url).await.map_err(error)?;
+            releases.extend(page);
+            match next {
+                None => return Ok(releases),
+                Some(next) if next.origin() != self.base_url.origin() => {
+                    // The requests carry the GitHub token.
+                    return Err(error(ErrorKind::CrossOriginLink {
+                        link: next.to_string(),
+                        origin: self.base_url.origin().ascii_serialization(),
+                    }));
+                }
+                Some(next) => url = next,
+            }
+        }
+        Err(error(ErrorKind::Malformed {
+            reason: format!("release list did not end after {MAX_PAGES} pages"),
+        }))
+    }
+}
+
+/// `owner/repo` taken apart; `None` for anything else. GitHub's names have no `/` and no
+/// blanks, so a name with them can only be a mistake, and would change the path asked for.
+fn owner_and_repo(project: &str) -> Option<(&str, &str)> {
+    let (owner, repo) = project.split_once('/')?;
+    let valid = |name: &str| {
+        !matches!(name, "" | "." | "..")
+            && !name.contains(['/', '\\'])
+            && !name.chars().any(char::is_whitespace)
+    };
+    (valid(owner) && valid(repo)).then_some((owner, repo))
 }
 
 /// Maps an unsuccessful answer, telling rate limits apart from refusals: GitHub answers both
@@ -279,6 +264,7 @@ mod tests {
     use wiremock::matchers::{header, method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
+    use super::super::ReleaseAsset;
     use super::*;
 
     /// 2023-11-14T22:13:20Z.
@@ -394,7 +380,7 @@ mod tests {
             .await;
 
         let client = client(&server).with_token("ghp_secret");
-        let releases = client.releases("octocat", "Hello-World").await.unwrap();
+        let releases = client.releases("octocat/Hello-World").await.unwrap();
         assert_eq!(
             releases,
             vec![
@@ -433,7 +419,9 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        assert_eq!(client(&server).releases("o", "r").await.unwrap(), vec![]);
+        // Through the trait object a component updater will hold.
+        let source: Box<dyn ReleaseSource> = Box::new(client(&server));
+        assert_eq!(source.releases("o/r").await.unwrap(), vec![]);
         let requests = server.received_requests().await.unwrap();
         assert_eq!(requests[0].headers.get("authorization"), None);
         assert_eq!(
@@ -500,7 +488,7 @@ mod tests {
                 .respond_with(response)
                 .mount(&server)
                 .await;
-            let error = client(&server).releases("o", "r").await.unwrap_err();
+            let error = client(&server).releases("o/r").await.unwrap_err();
             assert_eq!(error.to_string(), expected);
         }
     }
@@ -519,8 +507,8 @@ mod tests {
             .mount(&server)
             .await;
         let mut client = client(&server);
-        client.releases("o", "r").await.unwrap();
-        let error = client.releases("o", "r").await.unwrap_err();
+        client.releases("o/r").await.unwrap();
+        let error = client.releases("o/r").await.unwrap_err();
         assert_eq!(
             error.to_string(),
             "rate limited; retry after 30 s, from github.com for repository 'o/r'"
@@ -534,7 +522,7 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        assert_eq!(client.releases("o", "r").await.unwrap(), vec![]);
+        assert_eq!(client.releases("o/r").await.unwrap(), vec![]);
     }
 
     #[tokio::test]
@@ -559,7 +547,7 @@ mod tests {
             .await;
         let error = client(&server)
             .with_token("ghp_secret")
-            .releases("o", "r")
+            .releases("o/r")
             .await
             .unwrap_err();
         assert!(
@@ -569,6 +557,46 @@ mod tests {
                     if link.starts_with(&elsewhere.uri()) && *origin == server.uri()
             ),
             "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn projects_must_be_owner_slash_repo() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let client = client(&server);
+        for project in [
+            "",
+            "octocat",
+            "/r",
+            "o/",
+            "o/r/releases",
+            "o/..",
+            "o /r",
+            "o\\r/x",
+        ] {
+            let error = client.releases(project).await.unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "'{project}' is not a project name this source reads; expected 'owner/repo', \
+                     from github.com for repository '{project}'"
+                ),
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_base_url_parses() {
+        assert_eq!(
+            constant_url(DEFAULT_BASE_URL)
+                .as_str()
+                .trim_end_matches('/'),
+            DEFAULT_BASE_URL
         );
     }
 
