@@ -247,7 +247,7 @@ impl AwsSources {
 
     /// The default region: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the profile's
     /// `region` in the config file; `None` when none is set. ECR takes the region from the
-    /// registry host instead ([`EcrHost`]).
+    /// registry host instead ([`EcrHost`](super::EcrHost)).
     pub fn region(&self) -> Result<Option<String>, AwsConfigError> {
         if let Some(region) = non_empty(&self.variables, "AWS_REGION")
             .or_else(|| non_empty(&self.variables, "AWS_DEFAULT_REGION"))
