@@ -8,6 +8,10 @@
 //! deployments of one image cost one lookup. For components that are not images, a second
 //! trait, [`releases::ReleaseSource`], lists a project's releases (GitHub releases today).
 //!
+//! Wall-clock decisions (`Retry-After` dates, rate-limit resets, token and cache expiry) read
+//! one [`Clock`](core::Clock), the system's unless a `with_clock` gives another; only waits
+//! and deadlines, which measure elapsed time, use tokio's timer.
+//!
 //! # What a registry cannot make it do
 //! Registries are outside upkeep's trust, so answers are checked before they are used:
 //! - a tag list's next page (`Link`) is followed only on the registry's own scheme, host and

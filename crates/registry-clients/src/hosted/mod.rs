@@ -13,19 +13,24 @@
 //! # What this module does not do
 //! It does not implement [`Registry`](crate::Registry): the OCI client and the `Registry`
 //! impls compose these clients. It does not retry, queue or budget requests (the transport
-//! does), and it does not read the clock except at the edge, through a clock function tests
-//! replace. GHCR has no web API here: it is plain OCI with an anonymous token, and the facts
-//! the OCI client needs about it are the constants below.
+//! does), and it does not read the clock except through the [`Clock`] each client holds
+//! (the real one unless a test gives a
+//! [`ManualClock`](upkeep_versioning_core::ManualClock)). GHCR has no web API here: it is
+//! plain OCI with an anonymous token, and the facts the OCI client needs about it are the
+//! constants below.
 
 pub mod ecr;
 pub mod hub;
 pub mod quay;
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
+use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 use url::Url;
 
 use crate::body::{HOSTED_LISTING_LIMIT, read_capped};
@@ -47,8 +52,10 @@ pub const GHCR_DEFAULT_TAG_PAGE_SIZE: u32 = 100;
 /// (registry-reference §4, observed).
 pub const GHCR_MAX_TAG_PAGES: usize = 1000;
 
-/// Where a client reads the current time: `SystemTime::now` in use, a fixed time in tests.
-pub(crate) type Clock = fn() -> SystemTime;
+/// The clock a client reads until it is given another: the real time.
+pub(crate) fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
 
 /// Parses one of this module's URL constants.
 pub(crate) fn constant_url(text: &'static str) -> Url {
@@ -138,15 +145,23 @@ pub(crate) fn status_kind(
 }
 
 /// The wait a `Retry-After` header asks for, relative to `now` when it is a date.
-pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: Timestamp) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     crate::transport::parse_retry_after(value, now)
 }
 
 /// The wait until a reset time given in Unix seconds (`X-RateLimit-Reset`), zero if past.
-pub(crate) fn wait_until_epoch(reset: u64, now: SystemTime) -> Duration {
-    let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-    reset.duration_since(now).unwrap_or(Duration::ZERO)
+pub(crate) fn wait_until_epoch(reset: u64, now: Timestamp) -> Duration {
+    let reset = i64::try_from(reset)
+        .ok()
+        .and_then(|seconds| Timestamp::from_timestamp(seconds, 0))
+        .unwrap_or(Timestamp::MAX_UTC);
+    wait_until(reset, now)
+}
+
+/// The wait from `now` until `then`, zero if past.
+pub(crate) fn wait_until(then: Timestamp, now: Timestamp) -> Duration {
+    (then - now).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// A header's value as an unsigned number, if it is one.
@@ -288,8 +303,10 @@ mod tests {
 
     #[test]
     fn waits_until_an_epoch_reset() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let now = Timestamp::from_timestamp(1_000, 0).unwrap();
         assert_eq!(wait_until_epoch(1_060, now), Duration::from_secs(60));
         assert_eq!(wait_until_epoch(900, now), Duration::ZERO);
+        // A reset beyond what a time can hold is a very long wait, not none.
+        assert!(wait_until_epoch(u64::MAX, now) > Duration::from_secs(1_000_000_000));
     }
 }

@@ -7,20 +7,21 @@
 //! tags that have no release. It does not pick a release: drafts and prereleases come back
 //! flagged, in GitHub's order, for the version logic to choose from.
 
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, USER_AGENT};
 use reqwest::{Response, StatusCode};
 use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::Clock;
 use url::Url;
 
 use super::{Release, ReleaseSource};
 use crate::error::{ErrorKind, RegistryError};
 use crate::hosted::{
-    Clock, ErrorBody, constant_url, endpoint, header_number, read_error_body, read_json,
-    retry_after, status_kind, wait_until_epoch,
+    ErrorBody, constant_url, endpoint, header_number, read_error_body, read_json, retry_after,
+    status_kind, system_clock, wait_until,
 };
 
 /// GitHub's REST API; GitHub Enterprise Server serves it at `https://<host>/api/v3`.
@@ -49,7 +50,7 @@ pub struct GitHubClient {
     token: Option<String>,
     /// The rate limit the last answer reported, to stop before GitHub refuses.
     rate_limit: Mutex<Option<GitHubRateLimit>>,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for GitHubClient {
@@ -86,9 +87,8 @@ impl GitHubRateLimit {
     }
 
     /// How long until the window resets, as seen at `now`; `None` when the reset is unknown.
-    pub fn wait_for_reset(&self, now: SystemTime) -> Option<Duration> {
-        let reset = u64::try_from(self.reset_at?.timestamp()).unwrap_or(0);
-        Some(wait_until_epoch(reset, now))
+    pub fn wait_for_reset(&self, now: Timestamp) -> Option<Duration> {
+        Some(wait_until(self.reset_at?, now))
     }
 }
 
@@ -101,7 +101,7 @@ impl GitHubClient {
             http,
             token: None,
             rate_limit: Mutex::new(None),
-            clock: SystemTime::now,
+            clock: system_clock(),
         }
     }
 
@@ -118,6 +118,14 @@ impl GitHubClient {
         self
     }
 
+    /// Reads the time from `clock` (for `Retry-After` dates and rate-limit resets) instead
+    /// of the system's.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The rate limit the last response reported, if it carried one.
     pub fn rate_limit(&self) -> Option<GitHubRateLimit> {
         self.rate_limit
@@ -128,7 +136,7 @@ impl GitHubClient {
 
     /// One page and the link to the next.
     async fn page(&self, url: &Url) -> Result<(Vec<Release>, Option<Url>), ErrorKind> {
-        let now = (self.clock)();
+        let now = self.clock.now();
         // Asking again while the limit is spent only counts against the integration.
         if let Some(limit) = self.rate_limit()
             && limit.remaining == 0
@@ -222,7 +230,7 @@ fn owner_and_repo(project: &str) -> Option<(&str, &str)> {
 async fn error_kind(
     response: Response,
     limit: Option<GitHubRateLimit>,
-    now: SystemTime,
+    now: Timestamp,
 ) -> ErrorKind {
     let status = response.status();
     let wait = retry_after(response.headers(), now);
@@ -261,6 +269,7 @@ fn mentions_rate_limit(body: &ErrorBody) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
+    use upkeep_versioning_core::{ManualClock, TimeDelta};
     use wiremock::matchers::{header, method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -268,13 +277,17 @@ mod tests {
     use super::*;
 
     /// 2023-11-14T22:13:20Z.
-    const NOW: u64 = 1_700_000_000;
+    fn now() -> Timestamp {
+        Timestamp::from_timestamp(1_700_000_000, 0).unwrap()
+    }
 
     fn client(server: &MockServer) -> GitHubClient {
-        let mut client =
-            GitHubClient::new(Url::parse(&server.uri()).unwrap(), reqwest::Client::new());
-        client.clock = || SystemTime::UNIX_EPOCH + Duration::from_secs(NOW);
-        client
+        client_at(server, Arc::new(ManualClock::new(now())))
+    }
+
+    fn client_at(server: &MockServer, clock: Arc<ManualClock>) -> GitHubClient {
+        GitHubClient::new(Url::parse(&server.uri()).unwrap(), reqwest::Client::new())
+            .with_clock(clock)
     }
 
     fn time(text: &str) -> Timestamp {
@@ -506,7 +519,8 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        let mut client = client(&server);
+        let clock = Arc::new(ManualClock::new(now()));
+        let client = client_at(&server, clock.clone());
         client.releases("o/r").await.unwrap();
         let error = client.releases("o/r").await.unwrap_err();
         assert_eq!(
@@ -514,7 +528,7 @@ mod tests {
             "rate limited; retry after 30 s, from github.com for repository 'o/r'"
         );
         // Once the window has reset, requests go out again.
-        client.clock = || SystemTime::UNIX_EPOCH + Duration::from_secs(NOW + 31);
+        clock.advance(TimeDelta::seconds(31));
         server.verify().await;
         server.reset().await;
         Mock::given(method("GET"))
@@ -615,10 +629,9 @@ mod tests {
         );
         headers.insert("x-ratelimit-reset", "1700000060".parse().unwrap());
         let limit = GitHubRateLimit::from_headers(&headers).unwrap();
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(NOW);
-        assert_eq!(limit.wait_for_reset(now), Some(Duration::from_secs(60)));
+        assert_eq!(limit.wait_for_reset(now()), Some(Duration::from_secs(60)));
         assert_eq!(
-            limit.wait_for_reset(now + Duration::from_secs(120)),
+            limit.wait_for_reset(now() + TimeDelta::seconds(120)),
             Some(Duration::ZERO)
         );
     }
