@@ -11,11 +11,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::Mutex;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 use upkeep_versioning_core::reference::Digest;
+use upkeep_versioning_core::{TimeDelta, Timestamp};
 
 use crate::{Manifest, Registry, RegistryError, TagMetadata};
 
@@ -26,6 +28,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
 pub struct CachingRegistry<R> {
     inner: R,
     ttl: Duration,
+    clock: Arc<dyn Clock>,
     tags: Slots<Vec<String>>,
     digests: Slots<Digest>,
     manifests: Slots<Manifest>,
@@ -38,7 +41,7 @@ type Slots<T> = Mutex<BTreeMap<String, Arc<Mutex<Option<Cached<T>>>>>>;
 struct Cached<T> {
     value: T,
     /// `None` for content-addressed values that never expire.
-    expires: Option<Instant>,
+    expires: Option<Timestamp>,
 }
 
 impl<R: Registry> CachingRegistry<R> {
@@ -47,11 +50,19 @@ impl<R: Registry> CachingRegistry<R> {
         Self {
             inner,
             ttl,
+            clock: Arc::new(SystemClock),
             tags: Mutex::default(),
             digests: Mutex::default(),
             manifests: Mutex::default(),
             metadata: Mutex::default(),
         }
+    }
+
+    /// Reads the time from `clock` instead of the system's, to tell when answers expire.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The wrapped registry.
@@ -82,6 +93,7 @@ impl<R: Registry> CachingRegistry<R> {
 
     /// The cached value for `key`, or the one `lookup` finds, which is then cached.
     async fn cached<T: Clone>(
+        &self,
         slots: &Slots<T>,
         key: String,
         lifetime: Option<Duration>,
@@ -92,14 +104,22 @@ impl<R: Registry> CachingRegistry<R> {
         if let Some(cached) = &*entry
             && cached
                 .expires
-                .is_none_or(|expires| expires > Instant::now())
+                .is_none_or(|expires| expires > self.clock.now())
         {
             return Ok(cached.value.clone());
         }
         let value = lookup.await?;
+        // The lifetime counts from the answer, not the question: a slow lookup still gets
+        // its whole TTL.
+        let expires = lifetime.map(|lifetime| {
+            self.clock
+                .now()
+                .checked_add_signed(TimeDelta::from_std(lifetime).unwrap_or(TimeDelta::MAX))
+                .unwrap_or(Timestamp::MAX_UTC)
+        });
         *entry = Some(Cached {
             value: value.clone(),
-            expires: lifetime.map(|lifetime| Instant::now() + lifetime),
+            expires,
         });
         Ok(value)
     }
@@ -116,7 +136,7 @@ impl<R: Registry> Registry for CachingRegistry<R> {
     }
 
     async fn list_tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
-        Self::cached(
+        self.cached(
             &self.tags,
             repository.to_owned(),
             Some(self.ttl),
@@ -130,7 +150,7 @@ impl<R: Registry> Registry for CachingRegistry<R> {
         repository: &str,
         reference: &str,
     ) -> Result<Digest, RegistryError> {
-        Self::cached(
+        self.cached(
             &self.digests,
             format!("{repository}@{reference}"),
             Some(self.ttl),
@@ -145,7 +165,7 @@ impl<R: Registry> Registry for CachingRegistry<R> {
         } else {
             Some(self.ttl)
         };
-        Self::cached(
+        self.cached(
             &self.manifests,
             format!("{repository}@{reference}"),
             lifetime,
@@ -155,7 +175,7 @@ impl<R: Registry> Registry for CachingRegistry<R> {
     }
 
     async fn tag_metadata(&self, repository: &str) -> Result<Vec<TagMetadata>, RegistryError> {
-        Self::cached(
+        self.cached(
             &self.metadata,
             repository.to_owned(),
             Some(self.ttl),
@@ -169,6 +189,8 @@ impl<R: Registry> Registry for CachingRegistry<R> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use upkeep_versioning_core::ManualClock;
 
     use super::*;
     use crate::ErrorKind;
@@ -237,6 +259,22 @@ mod tests {
         cache.list_tags("a").await.unwrap();
         cache.list_tags("a").await.unwrap();
         assert_eq!(cache.inner().calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn entries_expire_when_the_clock_passes_the_ttl() {
+        let start = Timestamp::from_timestamp(1_700_000_000, 0).unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let cache =
+            CachingRegistry::new(Counting::default(), DEFAULT_TTL).with_clock(clock.clone());
+        let calls = || cache.inner().calls.load(Ordering::SeqCst);
+        cache.list_tags("a").await.unwrap();
+        clock.advance(TimeDelta::seconds(599));
+        cache.list_tags("a").await.unwrap();
+        assert_eq!(calls(), 1);
+        clock.advance(TimeDelta::seconds(1));
+        cache.list_tags("a").await.unwrap();
+        assert_eq!(calls(), 2);
     }
 
     #[tokio::test]

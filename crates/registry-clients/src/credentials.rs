@@ -739,7 +739,8 @@ impl CredentialStore {
                 stderr,
             })
         };
-        // On timeout the future is dropped with the child, which `kill_on_drop` kills.
+        // On timeout the future is dropped with the child, which `kill_on_drop` kills. A
+        // deadline is an elapsed duration, so tokio's monotonic timer keeps it, not the Clock.
         let output = match tokio::time::timeout(self.helper_timeout, run).await {
             Ok(Ok(output)) => output,
             Ok(Err(error)) if error.kind() == io::ErrorKind::FileTooLarge => {

@@ -148,6 +148,15 @@ pub enum ErrorKind {
         /// Why.
         reason: String,
     },
+    /// A project name a release source cannot read (see
+    /// [`ReleaseSource`](crate::releases::ReleaseSource)); nothing was requested.
+    #[error("'{project}' is not a project name this source reads; expected {expected}")]
+    InvalidProject {
+        /// The name as given.
+        project: String,
+        /// The form the source reads, such as `'owner/repo'`.
+        expected: &'static str,
+    },
     /// The registry does not offer this operation.
     #[error("not supported by this registry: {operation}")]
     Unsupported {

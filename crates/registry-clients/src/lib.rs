@@ -5,7 +5,12 @@
 //! tag metadata (push times) where the registry offers it. Clients implement it for any OCI
 //! Distribution registry and for the hosted registries' own APIs; around them sit
 //! credentials, politeness (rate limits, retries, budgets) and a cache that makes a hundred
-//! deployments of one image cost one lookup.
+//! deployments of one image cost one lookup. For components that are not images, a second
+//! trait, [`releases::ReleaseSource`], lists a project's releases (GitHub releases today).
+//!
+//! Wall-clock decisions (`Retry-After` dates, rate-limit resets, token and cache expiry) read
+//! one [`Clock`](core::Clock), the system's unless a `with_clock` gives another; only waits
+//! and deadlines, which measure elapsed time, use tokio's timer.
 //!
 //! # What a registry cannot make it do
 //! Registries are outside upkeep's trust, so answers are checked before they are used:
@@ -33,6 +38,7 @@ pub mod credentials;
 mod error;
 pub mod hosted;
 pub mod oci;
+pub mod releases;
 pub mod router;
 pub mod transport;
 

@@ -12,7 +12,7 @@
 //! It never pushes or deletes, and it does not sort tags: the registry's order is kept.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LINK, WWW_AUTHENTICATE};
@@ -21,6 +21,7 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256, Sha512};
 use tokio::sync::Mutex;
 use upkeep_versioning_core::reference::{Digest, DigestAlgorithm};
+use upkeep_versioning_core::{TimeDelta, Timestamp};
 use url::Url;
 
 use crate::body::{self, MANIFEST_LIMIT, SMALL_LIMIT, TAG_PAGE_LIMIT};
@@ -65,7 +66,7 @@ struct AuthState {
 
 struct CachedToken {
     token: String,
-    renew_at: Instant,
+    renew_at: Timestamp,
 }
 
 impl std::fmt::Debug for OciRegistry {
@@ -235,7 +236,7 @@ impl OciRegistry {
             let mut state = self.state.lock().await;
             if fresh.is_none()
                 && let Some(cached) = state.tokens.get(scope)
-                && cached.renew_at > Instant::now()
+                && cached.renew_at > self.transport.clock().now()
             {
                 return Ok(Some(format!("Bearer {}", cached.token)));
             }
@@ -402,7 +403,13 @@ impl OciRegistry {
         let lifetime = answer
             .expires_in
             .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
-        let renew_at = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN);
+        let usable = lifetime.saturating_sub(TOKEN_MARGIN);
+        let renew_at = self
+            .transport
+            .clock()
+            .now()
+            .checked_add_signed(TimeDelta::from_std(usable).unwrap_or(TimeDelta::MAX))
+            .unwrap_or(Timestamp::MAX_UTC);
         self.state.lock().await.tokens.insert(
             scope.to_owned(),
             CachedToken {
@@ -434,7 +441,7 @@ impl OciRegistry {
         response: Response,
     ) -> RegistryError {
         let status = response.status();
-        let retry_after = crate::transport::retry_after(&response, std::time::SystemTime::now());
+        let retry_after = crate::transport::retry_after(&response, self.transport.clock().now());
         let body = match body::read_error_text(response).await {
             Ok(text) => text,
             Err(kind) => return self.error(repository, kind),

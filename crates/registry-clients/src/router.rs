@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 use upkeep_versioning_core::reference::{DOCKER_HUB, Digest, ImageRef};
 use url::Url;
 
@@ -172,6 +173,7 @@ pub struct RegistryRouter {
     aws: Option<AwsSources>,
     http: reqwest::Client,
     credentials: Arc<dyn CredentialSource>,
+    clock: Arc<dyn Clock>,
     clients: Mutex<BTreeMap<String, RoutedClient>>,
 }
 
@@ -190,8 +192,17 @@ impl RegistryRouter {
             aws: config.aws,
             http,
             credentials,
+            clock: Arc::new(SystemClock),
             clients: Mutex::default(),
         })
+    }
+
+    /// Reads the time from `clock` instead of the system's, here (when an ECR password is
+    /// due) and in every client the router makes (caches, tokens, `Retry-After` dates).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Forgets what the cache holds about `image`'s repository (see
@@ -218,7 +229,7 @@ impl RegistryRouter {
         &self,
         host: &str,
     ) -> Result<Arc<CachingRegistry<HostClient>>, RegistryError> {
-        let now = Timestamp::from(std::time::SystemTime::now());
+        let now = self.clock.now();
         let mut clients = self.clients.lock().await;
         if let Some(routed) = clients.get(host)
             && routed.renew_at.is_none_or(|renew_at| renew_at > now)
@@ -237,26 +248,29 @@ impl RegistryRouter {
             }
             None => (self.credentials.credential(host).await?, None),
         };
-        let transport = Transport::new(host, self.http.clone(), self.config.clone());
+        let transport = Transport::new(host, self.http.clone(), self.config.clone())
+            .with_clock(self.clock.clone());
         let metadata = match host {
-            DOCKER_HUB => MetadataApi::DockerHub(HubClient::new(
-                self.endpoints.docker_hub_web.clone(),
-                self.http.clone(),
-            )),
-            quay::REGISTRY => MetadataApi::Quay(QuayClient::new(
-                self.endpoints.quay_web.clone(),
-                host,
-                self.http.clone(),
-            )),
+            DOCKER_HUB => MetadataApi::DockerHub(
+                HubClient::new(self.endpoints.docker_hub_web.clone(), self.http.clone())
+                    .with_clock(self.clock.clone()),
+            ),
+            quay::REGISTRY => MetadataApi::Quay(
+                QuayClient::new(self.endpoints.quay_web.clone(), host, self.http.clone())
+                    .with_clock(self.clock.clone()),
+            ),
             _ => MetadataApi::None,
         };
-        let client = Arc::new(CachingRegistry::new(
-            HostClient {
-                oci: OciRegistry::new(host, api_host, transport, credential),
-                metadata,
-            },
-            self.ttl,
-        ));
+        let client = Arc::new(
+            CachingRegistry::new(
+                HostClient {
+                    oci: OciRegistry::new(host, api_host, transport, credential),
+                    metadata,
+                },
+                self.ttl,
+            )
+            .with_clock(self.clock.clone()),
+        );
         clients.insert(
             host.to_owned(),
             RoutedClient {

@@ -11,10 +11,12 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
 use tokio::sync::Semaphore;
+use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 
 use crate::error::{ErrorKind, RegistryError};
 use crate::hosted::hub::HubRateLimit;
@@ -71,6 +73,8 @@ pub struct Transport {
     permits: Arc<Semaphore>,
     requests: Arc<AtomicU32>,
     pull_limit: Arc<std::sync::Mutex<Option<HubRateLimit>>>,
+    /// The wall clock, for `Retry-After` dates; the clients above read it too.
+    clock: Arc<dyn Clock>,
 }
 
 impl Transport {
@@ -83,7 +87,21 @@ impl Transport {
             config,
             requests: Arc::new(AtomicU32::new(0)),
             pull_limit: Arc::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads the time from `clock` instead of the system's: for `Retry-After` dates here,
+    /// and for token and cache expiry in the clients built on this transport.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock this transport and the clients on it read the time from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The pull limit the registry last reported (Docker Hub's `ratelimit-*` headers).
@@ -123,7 +141,7 @@ impl Transport {
             let outcome = self.send_once(repository, &build).await;
             let wait = match &outcome {
                 Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
-                    let retry_after = retry_after(response, SystemTime::now());
+                    let retry_after = retry_after(response, self.clock.now());
                     match retry_after {
                         Some(wait) if wait > self.config.max_retry_after => {
                             return Err(self.error(
@@ -145,7 +163,7 @@ impl Transport {
             if attempt >= self.config.max_retries {
                 return match outcome {
                     Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
-                        let retry_after = retry_after(&response, SystemTime::now());
+                        let retry_after = retry_after(&response, self.clock.now());
                         Err(self.error(repository, ErrorKind::RateLimited { retry_after }))
                     }
                     other => other,
@@ -157,6 +175,8 @@ impl Transport {
                 wait_ms = wait.as_millis() as u64,
                 "retrying registry request"
             );
+            // A wait is an elapsed duration, not a wall-clock decision: tokio's timer measures
+            // it, so a clock set back cannot stretch it and tests with paused time can skip it.
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
@@ -288,7 +308,7 @@ fn request_error_kind(error: reqwest::Error) -> ErrorKind {
 }
 
 /// The wait a `Retry-After` header asks for: seconds, or an HTTP date relative to `now`.
-pub fn retry_after(response: &Response, now: SystemTime) -> Option<Duration> {
+pub fn retry_after(response: &Response, now: Timestamp) -> Option<Duration> {
     let value = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)?
@@ -298,13 +318,13 @@ pub fn retry_after(response: &Response, now: SystemTime) -> Option<Duration> {
 }
 
 /// Parses a `Retry-After` value: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    let date = Timestamp::from(httpdate::parse_http_date(value).ok()?);
+    Some((date - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// True for `localhost`, `127.0.0.0/8` and `::1`, with or without a port.
@@ -323,6 +343,7 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -352,15 +373,16 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_760_000_000);
+        let now = Timestamp::from_timestamp(1_760_000_000, 0).unwrap();
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        let http_date = |time: Timestamp| httpdate::fmt_http_date(time.into());
+        let later = http_date(now + chrono::TimeDelta::seconds(30));
         assert_eq!(
             parse_retry_after(&later, now),
             Some(Duration::from_secs(30))
         );
-        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        let earlier = http_date(now - chrono::TimeDelta::seconds(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
     }

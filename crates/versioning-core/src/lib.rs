@@ -9,15 +9,20 @@
 //! - [`policy`]: per-deployment update policies and a pure `decide`.
 //! - [`manifest`]: the version manifest with its deployment history, and its YAML form.
 //! - [`journal`]: the journal of an update in progress and how to recover one cut short.
+//! - [`clock`]: the [`Clock`] the crates around the core read the time from, the real one
+//!   and a manual one for tests.
 //!
 //! # What this crate does not do
-//! No IO, no async, no clock, no environment: the current time is always an argument
-//! (`now`), tag lists and push times come in as data, and YAML comes in and goes out as text.
-//! Its `clippy.toml` forbids reading the clock, the environment and the file system, and CI
-//! checks that no crate doing IO is among its dependencies.
+//! No IO, no async, no environment, and no clock in its logic: the current time is always an
+//! argument (`now`), tag lists and push times come in as data, and YAML comes in and goes
+//! out as text. [`SystemClock`] is the one reader of the real time, for the other crates to
+//! hold; nothing in the core calls it. Its `clippy.toml` forbids reading the clock (but
+//! there), the environment and the file system, and CI checks that no crate doing IO is
+//! among its dependencies.
 
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod journal;
 pub mod manifest;
 pub mod policy;
@@ -26,6 +31,7 @@ pub mod reference;
 pub mod select;
 pub mod version;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use version::{Scheme, UpdateKind, Version, regex_problem};
 
 /// A point in time, always passed in by the caller; the core never reads the clock.

@@ -8,17 +8,19 @@
 //! in, so it sees public repositories only. It does not sort tags.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::{ACCEPT, HeaderMap};
 use serde::Deserialize;
 use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::Clock;
 use upkeep_versioning_core::reference::Digest;
 use url::Url;
 
 use super::{
-    Clock, constant_url, endpoint, header_number, read_error_body, read_json, retry_after,
-    status_kind, wait_until_epoch,
+    constant_url, endpoint, header_number, read_error_body, read_json, retry_after, status_kind,
+    system_clock, wait_until_epoch,
 };
 use crate::TagMetadata;
 use crate::error::{ErrorKind, RegistryError};
@@ -46,7 +48,7 @@ const API_RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
 pub struct HubClient {
     base_url: Url,
     http: reqwest::Client,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
 }
 
 impl HubClient {
@@ -55,8 +57,16 @@ impl HubClient {
         Self {
             base_url,
             http,
-            clock: SystemTime::now,
+            clock: system_clock(),
         }
+    }
+
+    /// Reads the time from `clock` (for `Retry-After` dates and rate-limit resets) instead
+    /// of the system's.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// A client for the real Docker Hub, at [`DEFAULT_BASE_URL`].
@@ -130,7 +140,7 @@ impl HubClient {
         if status.is_success() {
             return read_json(response).await;
         }
-        let now = (self.clock)();
+        let now = self.clock.now();
         let wait = retry_after(response.headers(), now).or_else(|| {
             header_number(response.headers(), API_RATE_LIMIT_RESET)
                 .map(|reset| wait_until_epoch(reset, now))
@@ -263,6 +273,7 @@ fn parse_rfc3339(text: &str) -> Option<Timestamp> {
 mod tests {
     use reqwest::header::HeaderValue;
     use serde_json::json;
+    use upkeep_versioning_core::ManualClock;
     use wiremock::matchers::{method, path, query_param};
     use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -403,8 +414,9 @@ mod tests {
                 .respond_with(response)
                 .mount(&server)
                 .await;
-            let mut client = client(&server);
-            client.clock = || SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            let client = client(&server).with_clock(Arc::new(ManualClock::new(
+                Timestamp::from_timestamp(1_700_000_000, 0).unwrap(),
+            )));
             let error = client.tag_metadata("library/nginx").await.unwrap_err();
             match error.kind() {
                 ErrorKind::RateLimited { retry_after } => {

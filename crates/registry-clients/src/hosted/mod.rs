@@ -1,7 +1,8 @@
 //! The hosted registries' own HTTP APIs, beside their OCI Distribution API: Docker Hub's tag
 //! metadata and pull-limit headers ([`hub`]), Quay's v1 tag listing ([`quay`]), Amazon ECR's
-//! authorization tokens with their AWS Signature Version 4 ([`ecr`]), and GitHub releases as
-//! a version source for components that are not images ([`github`]).
+//! authorization tokens with their AWS Signature Version 4 ([`ecr`]). GitHub releases, a
+//! version source for components that are not images, are in [`crate::releases`] and use the
+//! helpers here.
 //!
 //! Each client takes its base URL (the real one is a named constant in its module, citing
 //! registry-reference) and a `reqwest::Client`, pages to the end with a page cap, follows a
@@ -12,20 +13,24 @@
 //! # What this module does not do
 //! It does not implement [`Registry`](crate::Registry): the OCI client and the `Registry`
 //! impls compose these clients. It does not retry, queue or budget requests (the transport
-//! does), and it does not read the clock except at the edge, through a clock function tests
-//! replace. GHCR has no web API here: it is plain OCI with an anonymous token, and the facts
-//! the OCI client needs about it are the constants below.
+//! does), and it does not read the clock except through the [`Clock`] each client holds
+//! (the real one unless a test gives a
+//! [`ManualClock`](upkeep_versioning_core::ManualClock)). GHCR has no web API here: it is
+//! plain OCI with an anonymous token, and the facts the OCI client needs about it are the
+//! constants below.
 
 pub mod ecr;
-pub mod github;
 pub mod hub;
 pub mod quay;
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
+use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 use url::Url;
 
 use crate::body::{HOSTED_LISTING_LIMIT, read_capped};
@@ -47,18 +52,20 @@ pub const GHCR_DEFAULT_TAG_PAGE_SIZE: u32 = 100;
 /// (registry-reference §4, observed).
 pub const GHCR_MAX_TAG_PAGES: usize = 1000;
 
-/// Where a client reads the current time: `SystemTime::now` in use, a fixed time in tests.
-type Clock = fn() -> SystemTime;
+/// The clock a client reads until it is given another: the real time.
+pub(crate) fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
 
 /// Parses one of this module's URL constants.
-fn constant_url(text: &'static str) -> Url {
+pub(crate) fn constant_url(text: &'static str) -> Url {
     // The constants are checked by a test; a typo there must fail loudly, not at a user's.
     Url::parse(text).unwrap_or_else(|error| unreachable!("constant URL '{text}': {error}"))
 }
 
 /// `base` with `segments` appended to its path, each percent-encoded as one segment. The
 /// base's own path is kept, so GitHub Enterprise's `https://host/api/v3` works as a base.
-fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, ErrorKind> {
+pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, ErrorKind> {
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);
@@ -75,9 +82,9 @@ fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, ErrorKind> {
 /// Docker Hub `{"message"}`, Quay `{"detail","error_type"}` (RFC 7807), GitHub
 /// `{"message"}`, AWS `{"__type","message"}`; anything else is kept as text, cut short.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct ErrorBody {
-    code: Option<String>,
-    message: String,
+pub(crate) struct ErrorBody {
+    pub(crate) code: Option<String>,
+    pub(crate) message: String,
 }
 
 fn parse_error_body(body: &str) -> ErrorBody {
@@ -103,14 +110,14 @@ fn parse_error_body(body: &str) -> ErrorBody {
 
 /// An error body, read under [`crate::body::SMALL_LIMIT`]; a body cut short gives what arrived, a body
 /// over the cap is [`ErrorKind::BodyTooLarge`].
-async fn read_error_body(response: Response) -> Result<ErrorBody, ErrorKind> {
+pub(crate) async fn read_error_body(response: Response) -> Result<ErrorBody, ErrorKind> {
     let body = crate::body::read_error_text(response).await?;
     Ok(parse_error_body(&body))
 }
 
 /// The error kind for an unsuccessful status, by status alone: the services below have no
 /// shared code vocabulary. `what` names the thing looked for ("repository").
-fn status_kind(
+pub(crate) fn status_kind(
     status: StatusCode,
     body: ErrorBody,
     what: &str,
@@ -138,19 +145,27 @@ fn status_kind(
 }
 
 /// The wait a `Retry-After` header asks for, relative to `now` when it is a date.
-fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: Timestamp) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     crate::transport::parse_retry_after(value, now)
 }
 
 /// The wait until a reset time given in Unix seconds (`X-RateLimit-Reset`), zero if past.
-fn wait_until_epoch(reset: u64, now: SystemTime) -> Duration {
-    let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-    reset.duration_since(now).unwrap_or(Duration::ZERO)
+pub(crate) fn wait_until_epoch(reset: u64, now: Timestamp) -> Duration {
+    let reset = i64::try_from(reset)
+        .ok()
+        .and_then(|seconds| Timestamp::from_timestamp(seconds, 0))
+        .unwrap_or(Timestamp::MAX_UTC);
+    wait_until(reset, now)
+}
+
+/// The wait from `now` until `then`, zero if past.
+pub(crate) fn wait_until(then: Timestamp, now: Timestamp) -> Duration {
+    (then - now).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// A header's value as an unsigned number, if it is one.
-fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
+pub(crate) fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
@@ -158,7 +173,7 @@ fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
 /// tags or releases is far smaller, so a larger body is a broken or hostile server. The error
 /// is [`ErrorKind::Malformed`], [`ErrorKind::BodyTooLarge`], or the transport error that cut
 /// the body short.
-async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ErrorKind> {
+pub(crate) async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ErrorKind> {
     let body = read_capped(response, HOSTED_LISTING_LIMIT).await?;
     serde_json::from_slice(&body).map_err(|error| ErrorKind::Malformed {
         reason: format!("response is not the JSON the API documents: {error}"),
@@ -176,7 +191,6 @@ mod tests {
             GHCR_TOKEN_REALM,
             hub::DEFAULT_BASE_URL,
             quay::DEFAULT_BASE_URL,
-            github::DEFAULT_BASE_URL,
             ecr::ECR_PUBLIC_API_URL,
             ecr::ECR_PUBLIC_TOKEN_URL,
         ] {
@@ -289,8 +303,10 @@ mod tests {
 
     #[test]
     fn waits_until_an_epoch_reset() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let now = Timestamp::from_timestamp(1_000, 0).unwrap();
         assert_eq!(wait_until_epoch(1_060, now), Duration::from_secs(60));
         assert_eq!(wait_until_epoch(900, now), Duration::ZERO);
+        // A reset beyond what a time can hold is a very long wait, not none.
+        assert!(wait_until_epoch(u64::MAX, now) > Duration::from_secs(1_000_000_000));
     }
 }

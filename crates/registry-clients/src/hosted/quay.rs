@@ -8,15 +8,18 @@
 //! returns no tag history (moved or deleted tags), and it does not sort tags.
 
 use std::collections::BTreeSet;
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::Deserialize;
 use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::Clock;
 use upkeep_versioning_core::reference::Digest;
 use url::Url;
 
-use super::{Clock, constant_url, endpoint, read_error_body, read_json, retry_after, status_kind};
+use super::{
+    constant_url, endpoint, read_error_body, read_json, retry_after, status_kind, system_clock,
+};
 use crate::TagMetadata;
 use crate::error::{ErrorKind, RegistryError};
 
@@ -37,7 +40,7 @@ pub struct QuayClient {
     registry: String,
     http: reqwest::Client,
     token: Option<String>,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for QuayClient {
@@ -59,8 +62,15 @@ impl QuayClient {
             registry: registry.to_owned(),
             http,
             token: None,
-            clock: SystemTime::now,
+            clock: system_clock(),
         }
+    }
+
+    /// Reads the time from `clock` (for `Retry-After` dates) instead of the system's.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// A client for quay.io, at [`DEFAULT_BASE_URL`].
@@ -121,7 +131,7 @@ impl QuayClient {
         if status.is_success() {
             return read_json(response).await;
         }
-        let wait = retry_after(response.headers(), (self.clock)());
+        let wait = retry_after(response.headers(), self.clock.now());
         let body = read_error_body(response).await?;
         Err(status_kind(status, body, "repository", wait))
     }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use upkeep_registry_clients::core::{ManualClock, TimeDelta, Timestamp};
 use upkeep_registry_clients::credentials::Credential;
 use upkeep_registry_clients::oci::OciRegistry;
 use upkeep_registry_clients::transport::{Transport, TransportConfig, http_client};
@@ -140,6 +141,50 @@ async fn bearer_tokens_are_fetched_once_per_scope_and_reused() {
     assert_eq!(registry.list_tags("test/app").await.unwrap(), ["1.0.0"]);
     assert_eq!(registry.list_tags("test/app").await.unwrap(), ["1.0.0"]);
     // The token was asked for once (the `expect(1)` is checked when the server drops).
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_renewed_shortly_before_they_expire() {
+    let server = MockServer::start().await;
+    let realm = format!("{}/token", server.uri());
+    let challenge = format!(r#"Bearer realm="{realm}",service="svc""#);
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("WWW-Authenticate", challenge.as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(r#"{"token":"t-300","expires_in":300}"#),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/test/app/tags/list"))
+        .and(header("Authorization", "Bearer t-300"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"tags":["1.0.0"]}"#))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::from_timestamp(1_700_000_000, 0).unwrap(),
+    ));
+    let config = fast_config();
+    let host = server.address().to_string();
+    let transport = Transport::new(&host, http_client(&config).unwrap(), Arc::new(config))
+        .with_clock(clock.clone());
+    let registry = OciRegistry::new(&host, &host, transport, None);
+    registry.list_tags("test/app").await.unwrap();
+    // Renewed 30 s before the 300 s are up: at 269 s the token is still used, at 270 s not.
+    clock.advance(TimeDelta::seconds(269));
+    registry.list_tags("test/app").await.unwrap();
+    clock.advance(TimeDelta::seconds(1));
+    registry.list_tags("test/app").await.unwrap();
+    // Two token requests (the `expect(2)` is checked when the server drops).
 }
 
 #[tokio::test]

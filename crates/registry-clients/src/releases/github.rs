@@ -1,26 +1,28 @@
-//! GitHub releases as a version source for components that are not images: every release
-//! of a repository with its tag, flags, publication time, notes and assets, paged by the
-//! `Link` header, with GitHub's rate-limit headers read and honoured.
+//! GitHub releases as a [`ReleaseSource`]: every release of a repository (`owner/repo`) with
+//! its tag, flags, publication time, notes and assets, paged by the `Link` header, with
+//! GitHub's rate-limit headers read and honoured.
 //!
 //! # What this module does not do
 //! It does not read GHCR package versions (registry-reference §4's packages API) or git
 //! tags that have no release. It does not pick a release: drafts and prereleases come back
 //! flagged, in GitHub's order, for the version logic to choose from.
 
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use async_trait::async_trait;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, USER_AGENT};
 use reqwest::{Response, StatusCode};
-use serde::Deserialize;
 use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::Clock;
 use url::Url;
 
-use super::{
-    Clock, ErrorBody, constant_url, endpoint, header_number, read_error_body, read_json,
-    retry_after, status_kind, wait_until_epoch,
-};
+use super::{Release, ReleaseSource};
 use crate::error::{ErrorKind, RegistryError};
+use crate::hosted::{
+    ErrorBody, constant_url, endpoint, header_number, read_error_body, read_json, retry_after,
+    status_kind, system_clock, wait_until,
+};
 
 /// GitHub's REST API; GitHub Enterprise Server serves it at `https://<host>/api/v3`.
 pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
@@ -48,7 +50,7 @@ pub struct GitHubClient {
     token: Option<String>,
     /// The rate limit the last answer reported, to stop before GitHub refuses.
     rate_limit: Mutex<Option<GitHubRateLimit>>,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for GitHubClient {
@@ -59,43 +61,6 @@ impl std::fmt::Debug for GitHubClient {
             .field("rate_limit", &self.rate_limit())
             .finish_non_exhaustive()
     }
-}
-
-/// One release, as the list endpoint returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Release {
-    /// The git tag the release is for (`v1.2.3`).
-    pub tag_name: String,
-    /// The release's title, if it has one.
-    pub name: Option<String>,
-    /// True for an unpublished draft (listed only to users with push access).
-    #[serde(default)]
-    pub draft: bool,
-    /// True when the release is marked as a prerelease.
-    #[serde(default)]
-    pub prerelease: bool,
-    /// When it was published; `None` for drafts.
-    pub published_at: Option<Timestamp>,
-    /// The release notes (Markdown), if any.
-    pub body: Option<String>,
-    /// The release's page on GitHub.
-    pub html_url: String,
-    /// The files attached to it.
-    #[serde(default)]
-    pub assets: Vec<ReleaseAsset>,
-}
-
-/// A file attached to a release.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ReleaseAsset {
-    /// The file name.
-    pub name: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Where a browser (or curl) downloads it.
-    pub browser_download_url: String,
-    /// Its media type as uploaded.
-    pub content_type: String,
 }
 
 /// GitHub's primary rate limit as a response reports it.
@@ -122,9 +87,8 @@ impl GitHubRateLimit {
     }
 
     /// How long until the window resets, as seen at `now`; `None` when the reset is unknown.
-    pub fn wait_for_reset(&self, now: SystemTime) -> Option<Duration> {
-        let reset = u64::try_from(self.reset_at?.timestamp()).unwrap_or(0);
-        Some(wait_until_epoch(reset, now))
+    pub fn wait_for_reset(&self, now: Timestamp) -> Option<Duration> {
+        Some(wait_until(self.reset_at?, now))
     }
 }
 
@@ -137,7 +101,7 @@ impl GitHubClient {
             http,
             token: None,
             rate_limit: Mutex::new(None),
-            clock: SystemTime::now,
+            clock: system_clock(),
         }
     }
 
@@ -154,6 +118,14 @@ impl GitHubClient {
         self
     }
 
+    /// Reads the time from `clock` (for `Retry-After` dates and rate-limit resets) instead
+    /// of the system's.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The rate limit the last response reported, if it carried one.
     pub fn rate_limit(&self) -> Option<GitHubRateLimit> {
         self.rate_limit
@@ -162,39 +134,9 @@ impl GitHubClient {
             .clone()
     }
 
-    /// Every release of `owner/repo`, from every page, in GitHub's order (newest first).
-    pub async fn releases(&self, owner: &str, repo: &str) -> Result<Vec<Release>, RegistryError> {
-        let repository = format!("{owner}/{repo}");
-        let error = |kind| RegistryError::new(REGISTRY, Some(&repository), kind);
-        let mut url =
-            endpoint(&self.base_url, &["repos", owner, repo, "releases"]).map_err(error)?;
-        url.query_pairs_mut()
-            .append_pair("per_page", &PER_PAGE.to_string());
-
-        let mut releases = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let (page, next) = self.page(&url).await.map_err(error)?;
-            releases.extend(page);
-            match next {
-                None => return Ok(releases),
-                Some(next) if next.origin() != self.base_url.origin() => {
-                    // The requests carry the GitHub token.
-                    return Err(error(ErrorKind::CrossOriginLink {
-                        link: next.to_string(),
-                        origin: self.base_url.origin().ascii_serialization(),
-                    }));
-                }
-                Some(next) => url = next,
-            }
-        }
-        Err(error(ErrorKind::Malformed {
-            reason: format!("release list did not end after {MAX_PAGES} pages"),
-        }))
-    }
-
     /// One page and the link to the next.
     async fn page(&self, url: &Url) -> Result<(Vec<Release>, Option<Url>), ErrorKind> {
-        let now = (self.clock)();
+        let now = self.clock.now();
         // Asking again while the limit is spent only counts against the integration.
         if let Some(limit) = self.rate_limit()
             && limit.remaining == 0
@@ -231,13 +173,64 @@ impl GitHubClient {
     }
 }
 
+#[async_trait]
+impl ReleaseSource for GitHubClient {
+    /// Every release of `project`, `owner/repo`, from every page, in GitHub's order (newest
+    /// first).
+    async fn releases(&self, project: &str) -> Result<Vec<Release>, RegistryError> {
+        let error = |kind| RegistryError::new(REGISTRY, Some(project), kind);
+        let (owner, repo) = owner_and_repo(project).ok_or_else(|| {
+            error(ErrorKind::InvalidProject {
+                project: project.to_owned(),
+                expected: "'owner/repo'",
+            })
+        })?;
+        let mut url =
+            endpoint(&self.base_url, &["repos", owner, repo, "releases"]).map_err(error)?;
+        url.query_pairs_mut()
+            .append_pair("per_page", &PER_PAGE.to_string());
+
+        let mut releases = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let (page, next) = self.page(&url).await.map_err(error)?;
+            releases.extend(page);
+            match next {
+                None => return Ok(releases),
+                Some(next) if next.origin() != self.base_url.origin() => {
+                    // The requests carry the GitHub token.
+                    return Err(error(ErrorKind::CrossOriginLink {
+                        link: next.to_string(),
+                        origin: self.base_url.origin().ascii_serialization(),
+                    }));
+                }
+                Some(next) => url = next,
+            }
+        }
+        Err(error(ErrorKind::Malformed {
+            reason: format!("release list did not end after {MAX_PAGES} pages"),
+        }))
+    }
+}
+
+/// `owner/repo` taken apart; `None` for anything else. GitHub's names have no `/` and no
+/// blanks, so a name with them can only be a mistake, and would change the path asked for.
+fn owner_and_repo(project: &str) -> Option<(&str, &str)> {
+    let (owner, repo) = project.split_once('/')?;
+    let valid = |name: &str| {
+        !matches!(name, "" | "." | "..")
+            && !name.contains(['/', '\\'])
+            && !name.chars().any(char::is_whitespace)
+    };
+    (valid(owner) && valid(repo)).then_some((owner, repo))
+}
+
 /// Maps an unsuccessful answer, telling rate limits apart from refusals: GitHub answers both
 /// with 403 or 429. A rate limit has `retry-after`, or `x-ratelimit-remaining: 0`, or (a
 /// secondary limit) a message saying so.
 async fn error_kind(
     response: Response,
     limit: Option<GitHubRateLimit>,
-    now: SystemTime,
+    now: Timestamp,
 ) -> ErrorKind {
     let status = response.status();
     let wait = retry_after(response.headers(), now);
@@ -276,19 +269,25 @@ fn mentions_rate_limit(body: &ErrorBody) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
+    use upkeep_versioning_core::{ManualClock, TimeDelta};
     use wiremock::matchers::{header, method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
+    use super::super::ReleaseAsset;
     use super::*;
 
     /// 2023-11-14T22:13:20Z.
-    const NOW: u64 = 1_700_000_000;
+    fn now() -> Timestamp {
+        Timestamp::from_timestamp(1_700_000_000, 0).unwrap()
+    }
 
     fn client(server: &MockServer) -> GitHubClient {
-        let mut client =
-            GitHubClient::new(Url::parse(&server.uri()).unwrap(), reqwest::Client::new());
-        client.clock = || SystemTime::UNIX_EPOCH + Duration::from_secs(NOW);
-        client
+        client_at(server, Arc::new(ManualClock::new(now())))
+    }
+
+    fn client_at(server: &MockServer, clock: Arc<ManualClock>) -> GitHubClient {
+        GitHubClient::new(Url::parse(&server.uri()).unwrap(), reqwest::Client::new())
+            .with_clock(clock)
     }
 
     fn time(text: &str) -> Timestamp {
@@ -394,7 +393,7 @@ mod tests {
             .await;
 
         let client = client(&server).with_token("ghp_secret");
-        let releases = client.releases("octocat", "Hello-World").await.unwrap();
+        let releases = client.releases("octocat/Hello-World").await.unwrap();
         assert_eq!(
             releases,
             vec![
@@ -433,7 +432,9 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        assert_eq!(client(&server).releases("o", "r").await.unwrap(), vec![]);
+        // Through the trait object a component updater will hold.
+        let source: Box<dyn ReleaseSource> = Box::new(client(&server));
+        assert_eq!(source.releases("o/r").await.unwrap(), vec![]);
         let requests = server.received_requests().await.unwrap();
         assert_eq!(requests[0].headers.get("authorization"), None);
         assert_eq!(
@@ -500,7 +501,7 @@ mod tests {
                 .respond_with(response)
                 .mount(&server)
                 .await;
-            let error = client(&server).releases("o", "r").await.unwrap_err();
+            let error = client(&server).releases("o/r").await.unwrap_err();
             assert_eq!(error.to_string(), expected);
         }
     }
@@ -518,15 +519,16 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        let mut client = client(&server);
-        client.releases("o", "r").await.unwrap();
-        let error = client.releases("o", "r").await.unwrap_err();
+        let clock = Arc::new(ManualClock::new(now()));
+        let client = client_at(&server, clock.clone());
+        client.releases("o/r").await.unwrap();
+        let error = client.releases("o/r").await.unwrap_err();
         assert_eq!(
             error.to_string(),
             "rate limited; retry after 30 s, from github.com for repository 'o/r'"
         );
         // Once the window has reset, requests go out again.
-        client.clock = || SystemTime::UNIX_EPOCH + Duration::from_secs(NOW + 31);
+        clock.advance(TimeDelta::seconds(31));
         server.verify().await;
         server.reset().await;
         Mock::given(method("GET"))
@@ -534,7 +536,7 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        assert_eq!(client.releases("o", "r").await.unwrap(), vec![]);
+        assert_eq!(client.releases("o/r").await.unwrap(), vec![]);
     }
 
     #[tokio::test]
@@ -559,7 +561,7 @@ mod tests {
             .await;
         let error = client(&server)
             .with_token("ghp_secret")
-            .releases("o", "r")
+            .releases("o/r")
             .await
             .unwrap_err();
         assert!(
@@ -569,6 +571,46 @@ mod tests {
                     if link.starts_with(&elsewhere.uri()) && *origin == server.uri()
             ),
             "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn projects_must_be_owner_slash_repo() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let client = client(&server);
+        for project in [
+            "",
+            "octocat",
+            "/r",
+            "o/",
+            "o/r/releases",
+            "o/..",
+            "o /r",
+            "o\\r/x",
+        ] {
+            let error = client.releases(project).await.unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "'{project}' is not a project name this source reads; expected 'owner/repo', \
+                     from github.com for repository '{project}'"
+                ),
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_base_url_parses() {
+        assert_eq!(
+            constant_url(DEFAULT_BASE_URL)
+                .as_str()
+                .trim_end_matches('/'),
+            DEFAULT_BASE_URL
         );
     }
 
@@ -587,10 +629,9 @@ mod tests {
         );
         headers.insert("x-ratelimit-reset", "1700000060".parse().unwrap());
         let limit = GitHubRateLimit::from_headers(&headers).unwrap();
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(NOW);
-        assert_eq!(limit.wait_for_reset(now), Some(Duration::from_secs(60)));
+        assert_eq!(limit.wait_for_reset(now()), Some(Duration::from_secs(60)));
         assert_eq!(
-            limit.wait_for_reset(now + Duration::from_secs(120)),
+            limit.wait_for_reset(now() + TimeDelta::seconds(120)),
             Some(Duration::ZERO)
         );
     }
