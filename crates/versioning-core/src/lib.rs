@@ -7,6 +7,8 @@
 //! - [`range`]: semver-style ranges (`^1.2`, `~1.2.3`, `>=1.2 <2`, `1.x`).
 //! - [`select`]: choosing the update target from a tag list under constraints.
 //! - [`policy`]: per-deployment update policies and a pure `decide`.
+//! - [`planner`]: what to do for one deployment (move, hold with a reason, nothing), from
+//!   its facts, the user's overrides and what the registry said.
 //! - [`manifest`]: the version manifest with its deployment history, and its YAML form.
 //! - [`journal`]: the journal of an update in progress and how to recover one cut short.
 //! - [`clock`]: the [`Clock`] the crates around the core read the time from, the real one
@@ -25,6 +27,7 @@
 pub mod clock;
 pub mod journal;
 pub mod manifest;
+pub mod planner;
 pub mod policy;
 pub mod range;
 pub mod reference;
