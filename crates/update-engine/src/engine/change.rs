@@ -1,0 +1,921 @@
+//! Carrying a change out: journal, hooks, pull, keep, switch, health, record or restore.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use upkeep_registry_clients::ErrorKind;
+use upkeep_versioning_core::journal::{ChangeKind, JournalEntry, JournalVersion, Step};
+use upkeep_versioning_core::manifest::{DeployReason, Manifest, ServiceName};
+
+use crate::config::{Deployment, Placement};
+use crate::error_chain as chain;
+use crate::fault;
+use crate::hooks::{HookContext, HookEvent};
+use crate::lock::{self};
+use crate::runtime::{
+    ContainerState, RollbackPoint, Runtime, RuntimeError, Status, dependency_order,
+};
+
+use super::outcome::interrupted;
+use super::{
+    Engine, EngineError, Outcome, OutcomeKind, PlanAction, PlanEntry, Resolution, describe_change,
+    known_services, one_line, parse_image, short_digest,
+};
+
+/// What a change records when it succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Kind {
+    Update,
+    Pin { custom: bool },
+    Rollback,
+    RollbackTo,
+}
+
+impl Kind {
+    /// How the journal names this kind.
+    fn journal(&self) -> ChangeKind {
+        match self {
+            Self::Update => ChangeKind::Update,
+            Self::Pin { custom: false } => ChangeKind::Set,
+            Self::Pin { custom: true } => ChangeKind::SetCustom,
+            Self::Rollback => ChangeKind::Rollback,
+            Self::RollbackTo => ChangeKind::RollbackTo,
+        }
+    }
+
+    pub(super) fn from_journal(change: ChangeKind) -> Self {
+        match change {
+            ChangeKind::Set => Self::Pin { custom: false },
+            ChangeKind::SetCustom => Self::Pin { custom: true },
+            ChangeKind::Rollback => Self::Rollback,
+            ChangeKind::RollbackTo => Self::RollbackTo,
+            ChangeKind::Update => Self::Update,
+        }
+    }
+}
+
+/// One change to carry out.
+#[derive(Debug, Clone)]
+pub(super) struct Planned {
+    pub(super) service: ServiceName,
+    pub(super) from_tag: String,
+    pub(super) from_digest: Option<String>,
+    pub(super) to_tag: String,
+    /// The digest of what was pulled for `to_tag`, once it is known.
+    pub(super) to_digest: Option<String>,
+    /// The digest `to_tag` named when the update was planned: pulled by digest, and the
+    /// update refused if the tag names another image by then.
+    pub(super) planned_digest: Option<String>,
+    pub(super) kind: Kind,
+}
+
+impl Engine {
+    /// Carries out the `Update` entries of `plan`, one service at a time. With `dry_run`,
+    /// reports what would happen and touches nothing.
+    pub async fn apply(
+        &self,
+        plan: &[PlanEntry],
+        dry_run: bool,
+    ) -> Result<Vec<Outcome>, EngineError> {
+        let updates: Vec<&str> = plan
+            .iter()
+            .filter(|entry| entry.action == PlanAction::Update)
+            .map(|entry| entry.service.as_str())
+            .collect();
+        let _lock = if dry_run || updates.is_empty() {
+            None
+        } else {
+            Some(
+                self.lock(&format!("the update of {}", updates.join(", ")))
+                    .await?,
+            )
+        };
+        // Read under the lock: another writer may have changed it while this one waited.
+        let mut manifest = self.manifest()?;
+        let mut outcomes = Vec::new();
+        let order = self.change_order(
+            plan.iter()
+                .filter(|e| e.action == PlanAction::Update)
+                .map(|e| e.service.as_str()),
+        )?;
+        for name in order {
+            let Some(entry) = plan.iter().find(|entry| entry.service == name) else {
+                continue;
+            };
+            let Some(target) = &entry.target else {
+                continue;
+            };
+            let service = ServiceName::parse(&entry.service)?;
+            let planned = Planned {
+                service,
+                from_tag: entry.current.clone(),
+                from_digest: entry.current_digest.clone(),
+                to_tag: target.clone(),
+                to_digest: None,
+                planned_digest: entry.target_digest.clone(),
+                kind: Kind::Update,
+            };
+            outcomes.push(self.change(&mut manifest, planned, dry_run).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Compose services go in dependency order, dependencies first; others keep their order.
+    fn change_order<'a>(
+        &self,
+        services: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut order: Vec<String> = services.map(str::to_owned).collect();
+        let mut files: Vec<PathBuf> = Vec::new();
+        for name in &order {
+            if let Some(Placement::Compose { file }) = self
+                .config
+                .deployments
+                .get(name.as_str())
+                .map(|deployment| &deployment.placement)
+                && !files.contains(file)
+            {
+                files.push(file.clone());
+            }
+        }
+        for file in files {
+            // The slots this file's services hold, refilled in dependency order.
+            let slots: Vec<usize> = order
+                .iter()
+                .enumerate()
+                .filter(|(_, name)| {
+                    self.config
+                        .deployments
+                        .get(name.as_str())
+                        .is_some_and(|d| d.placement == Placement::Compose { file: file.clone() })
+                })
+                .map(|(index, _)| index)
+                .collect();
+            let names: Vec<&str> = slots.iter().map(|&index| order[index].as_str()).collect();
+            let sorted = dependency_order(&self.base.join(&file), &names)
+                .map_err(|error| EngineError::Invalid(error.to_string()))?;
+            for (slot, name) in slots.into_iter().zip(sorted) {
+                order[slot] = name;
+            }
+        }
+        Ok(order)
+    }
+
+    /// Puts `services` (all when empty) back to their previous version, or to `to`.
+    pub async fn rollback(
+        &self,
+        services: &[String],
+        to: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Vec<Outcome>, EngineError> {
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(
+                self.lock(&describe_change("the rollback", services))
+                    .await?,
+            )
+        };
+        let mut manifest = self.manifest()?;
+        let names = self.select(&manifest, services)?;
+        let mut outcomes = Vec::new();
+        for service in names {
+            let Some(version) = manifest.service(service.as_str()) else {
+                continue;
+            };
+            let (to_tag, kind) = match to {
+                Some(tag) => (tag.to_owned(), Kind::RollbackTo),
+                None => match version.rollback_target() {
+                    Some(target) => (target.tag().to_owned(), Kind::Rollback),
+                    None => {
+                        outcomes.push(Outcome {
+                            service: service.to_string(),
+                            from: version.current_tag().to_owned(),
+                            to: version.current_tag().to_owned(),
+                            digest: version.image_digest().map(str::to_owned),
+                            result: OutcomeKind::Unchanged,
+                            message: "no earlier version in the history to go back to".to_owned(),
+                            warnings: Vec::new(),
+                        });
+                        continue;
+                    }
+                },
+            };
+            let planned = Planned {
+                from_tag: version.current_tag().to_owned(),
+                from_digest: version.image_digest().map(str::to_owned),
+                to_tag,
+                to_digest: None,
+                planned_digest: None,
+                kind,
+                service,
+            };
+            outcomes.push(self.change(&mut manifest, planned, dry_run).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Sets `service` to `tag` by hand; with `custom`, marks it as a custom (hotfix) tag that
+    /// plans leave alone.
+    pub async fn pin(
+        &self,
+        service: &str,
+        tag: &str,
+        custom: bool,
+        dry_run: bool,
+    ) -> Result<Outcome, EngineError> {
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(self.lock(&format!("the pin of {service}")).await?)
+        };
+        let mut manifest = self.manifest()?;
+        let names = self.select(&manifest, &[service.to_owned()])?;
+        let Some(service) = names.into_iter().next() else {
+            return Err(EngineError::Invalid("no service given".to_owned()));
+        };
+        let Some(version) = manifest.service(service.as_str()) else {
+            return Err(EngineError::Invalid(format!("unknown service {service}")));
+        };
+        let deployment = self.deployment(&service, version.image());
+        if !custom && deployment.scheme.parse(tag).is_err() {
+            return Err(EngineError::Invalid(format!(
+                "{tag} is not a version under the {} scheme; pin it with --custom to mark it as a custom tag",
+                deployment.scheme
+            )));
+        }
+        let planned = Planned {
+            from_tag: version.current_tag().to_owned(),
+            from_digest: version.image_digest().map(str::to_owned),
+            to_tag: tag.to_owned(),
+            to_digest: None,
+            planned_digest: None,
+            kind: Kind::Pin { custom },
+            service,
+        };
+        self.change(&mut manifest, planned, dry_run).await
+    }
+
+    /// One change, end to end. Errors are for what makes the whole command fail (state
+    /// files); a change that fails is an [`Outcome`].
+    async fn change(
+        &self,
+        manifest: &mut Manifest,
+        mut planned: Planned,
+        dry_run: bool,
+    ) -> Result<Outcome, EngineError> {
+        let Some(version) = manifest.service(planned.service.as_str()) else {
+            return Err(EngineError::UnknownService {
+                service: planned.service.to_string(),
+                known: known_services(manifest),
+            });
+        };
+        let deployment = self.deployment(&planned.service, version.image());
+        let image = version.image().to_owned();
+        let service = planned.service.to_string();
+        let mut outcome = Outcome {
+            service: service.clone(),
+            from: planned.from_tag.clone(),
+            to: planned.to_tag.clone(),
+            digest: planned.from_digest.clone(),
+            result: OutcomeKind::Unchanged,
+            message: String::new(),
+            warnings: Vec::new(),
+        };
+        let verb = match planned.kind {
+            Kind::Update => "update",
+            Kind::Pin { .. } => "set",
+            Kind::Rollback | Kind::RollbackTo => "roll back",
+        };
+        if dry_run {
+            outcome.message = format!(
+                "would {verb} {service} from {} to {} (dry run: nothing changed)",
+                planned.from_tag, planned.to_tag
+            );
+            return Ok(outcome);
+        }
+        // The journal holds one change: an unrecovered one must not be overwritten.
+        if let Some(pending) = self.state.read_journal()? {
+            return Err(EngineError::Unrecovered {
+                service: pending.service,
+                from: pending.from.tag,
+                to: pending.to.tag,
+            });
+        }
+        let runtime = self.runtime_for(&deployment).await?;
+        let container = Self::container_of(&deployment);
+        let reference = format!("{image}:{}", planned.to_tag);
+        let (pre, post) = match planned.kind {
+            Kind::Rollback | Kind::RollbackTo => (HookEvent::PreRollback, HookEvent::PostRollback),
+            _ => (HookEvent::PreUpdate, HookEvent::PostUpdate),
+        };
+        let context = HookContext {
+            service: &service,
+            from: &planned.from_tag,
+            to: &planned.to_tag,
+        };
+        // The service must exist before anything is written.
+        runtime.inspect(&container).await?;
+
+        let mut journal = JournalEntry::begin(
+            &service,
+            JournalVersion {
+                tag: planned.from_tag.clone(),
+                digest: planned.from_digest.clone(),
+            },
+            JournalVersion {
+                tag: planned.to_tag.clone(),
+                digest: None,
+            },
+            self.now(),
+        );
+        journal.change = planned.kind.journal();
+        journal.owner = Some(lock::this_process());
+        self.state.write_journal(&journal)?;
+        fault::point("after-intent");
+
+        if let Err(failed) = deployment.hooks.run(pre, &context).await {
+            self.state.clear_journal()?;
+            outcome.result = OutcomeKind::Failed;
+            outcome.message = format!("{failed}; nothing was changed");
+            return Ok(outcome);
+        }
+
+        journal.advance(Step::Pull);
+        self.state.write_journal(&journal)?;
+        // What is pulled is what was planned: the tag must still name the planned image,
+        // which is then pulled by its digest and given the tag here.
+        let pull_reference = match &planned.planned_digest {
+            Some(planned_digest) => {
+                if let Err(why) = self
+                    .still_names(&image, &planned.to_tag, planned_digest)
+                    .await
+                {
+                    self.state.clear_journal()?;
+                    outcome.result = OutcomeKind::Failed;
+                    outcome.message = format!("{why}; nothing was changed");
+                    return Ok(outcome);
+                }
+                format!("{image}@{planned_digest}")
+            }
+            None => reference.clone(),
+        };
+        self.observer
+            .step(&service, &format!("pulling {pull_reference}"));
+        let observer = Arc::clone(&self.observer);
+        let progress_service = service.clone();
+        let pulled = runtime
+            .pull(&container, &pull_reference, &move |progress| {
+                observer.pull(&progress_service, &progress);
+            })
+            .await;
+        let pulled = match pulled {
+            Ok(pulled) if pull_reference != reference => runtime
+                .tag_image(&pulled.id, &reference)
+                .await
+                .map(|()| pulled),
+            other => other,
+        };
+        let pulled = match pulled {
+            Ok(pulled) => pulled,
+            Err(error) => {
+                self.state.clear_journal()?;
+                outcome.result = OutcomeKind::Failed;
+                outcome.message = format!("{}; nothing was changed", chain(&error));
+                return Ok(outcome);
+            }
+        };
+        let digest = planned
+            .planned_digest
+            .clone()
+            .or_else(|| digest_of(&pulled.repo_digests, &reference));
+        journal.to.digest.clone_from(&digest);
+        planned.to_digest.clone_from(&digest);
+        fault::point("after-pull");
+
+        journal.advance(Step::KeepPrevious);
+        self.state.write_journal(&journal)?;
+        let point = match runtime.keep_for_rollback(&container).await {
+            Ok(point) => point,
+            Err(error) => {
+                self.state.clear_journal()?;
+                outcome.result = OutcomeKind::Failed;
+                outcome.message = format!(
+                    "cannot keep the running image for a rollback ({}); nothing was changed",
+                    chain(&error)
+                );
+                return Ok(outcome);
+            }
+        };
+        journal.previous_image = Some(point.image_id.clone());
+        self.state.write_journal(&journal)?;
+        fault::point("after-keep");
+
+        journal.advance(Step::Stop);
+        self.state.write_journal(&journal)?;
+        self.observer.step(
+            &service,
+            &format!("recreating {container} from {reference}"),
+        );
+        if let Err(error) = runtime.recreate(&container, &reference).await {
+            let put_back = matches!(error, RuntimeError::Recreate { .. });
+            if let RuntimeError::SwarmRolledBack { message, .. } = &error {
+                // Swarm judged the version sick and put the previous one back itself.
+                let why = format!("Swarm rolled it back by itself ({message})");
+                return self
+                    .undo_failed(
+                        manifest,
+                        runtime.as_ref(),
+                        &container,
+                        &deployment,
+                        None,
+                        &planned,
+                        why,
+                        outcome,
+                    )
+                    .await;
+            }
+            if put_back {
+                self.state.clear_journal()?;
+                outcome.result = OutcomeKind::Failed;
+                outcome.message = format!(
+                    "{}; {planned_from} runs as before",
+                    chain(&error),
+                    planned_from = planned.from_tag
+                );
+            } else if error.engine_unreachable() {
+                return Ok(interrupted(outcome, &chain(&error)));
+            } else {
+                outcome.result = OutcomeKind::Stranded;
+                outcome.message = format!(
+                    "{}; run `upkeep recover` once the cause is fixed",
+                    chain(&error)
+                );
+            }
+            return Ok(outcome);
+        }
+        fault::point("after-start");
+        journal.advance(Step::HealthCheck);
+        self.state.write_journal(&journal)?;
+        self.observer.step(&service, "checking health");
+
+        if let Err(unproven) = self
+            .wait_until_healthy(runtime.as_ref(), &container, &deployment)
+            .await
+        {
+            let why = match unproven {
+                Unproven::Sick(why) => why,
+                Unproven::EngineAway(why) => return Ok(interrupted(outcome, &why)),
+            };
+            return self
+                .undo_failed(
+                    manifest,
+                    runtime.as_ref(),
+                    &container,
+                    &deployment,
+                    Some(&point),
+                    &planned,
+                    why,
+                    outcome,
+                )
+                .await;
+        }
+
+        journal.advance(Step::Record);
+        self.state.write_journal(&journal)?;
+        fault::point("before-record");
+        self.record(manifest, &planned, digest.as_deref())?;
+        fault::point("after-record");
+        self.state.clear_journal()?;
+        outcome.result = OutcomeKind::Changed;
+        outcome.digest = digest;
+        outcome.message = format!(
+            "{service}: {} -> {} ({}), healthy",
+            planned.from_tag,
+            planned.to_tag,
+            match planned.kind {
+                Kind::Update => "update",
+                Kind::Pin { custom: true } => "set, custom",
+                Kind::Pin { custom: false } => "set",
+                Kind::Rollback => "rollback",
+                Kind::RollbackTo => "rollback_to",
+            }
+        );
+        if let Err(failed) = deployment.hooks.run(post, &context).await {
+            outcome.warnings.push(failed.to_string());
+        }
+        Ok(outcome)
+    }
+
+    /// Records a healthy change in the manifest and `versions.env`.
+    pub(super) fn record(
+        &self,
+        manifest: &mut Manifest,
+        planned: &Planned,
+        digest: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        match planned.kind {
+            Kind::Update | Kind::Pin { custom: false } => {
+                manifest.deploy(
+                    &planned.service,
+                    None,
+                    &planned.to_tag,
+                    digest,
+                    DeployReason::Update,
+                    now,
+                )?;
+                if planned.kind != Kind::Update {
+                    manifest.annotate(&planned.service, "set by hand")?;
+                }
+            }
+            Kind::Pin { custom: true } => {
+                manifest.pin(&planned.service, &planned.to_tag, digest, now)?;
+            }
+            Kind::Rollback => {
+                manifest.roll_back(&planned.service, now)?;
+                if let Some(digest) = digest {
+                    let _ = manifest.record_digest(&planned.service, digest);
+                }
+            }
+            Kind::RollbackTo => {
+                manifest.roll_back_to(&planned.service, &planned.to_tag, now)?;
+                if let Some(digest) = digest {
+                    let _ = manifest.record_digest(&planned.service, digest);
+                }
+            }
+        }
+        self.save(manifest, now)?;
+        Ok(())
+    }
+
+    /// The new version is sick: put the previous one back (from `point`; `None` when the
+    /// runtime has already done so), record the failed attempt.
+    #[allow(clippy::too_many_arguments)]
+    async fn undo_failed(
+        &self,
+        manifest: &mut Manifest,
+        runtime: &dyn Runtime,
+        container: &str,
+        deployment: &Deployment,
+        point: Option<&RollbackPoint>,
+        planned: &Planned,
+        why: String,
+        mut outcome: Outcome,
+    ) -> Result<Outcome, EngineError> {
+        let service = planned.service.to_string();
+        self.observer.step(
+            &service,
+            &format!("{why}; rolling back to {}", planned.from_tag),
+        );
+        let context = HookContext {
+            service: &service,
+            from: &planned.to_tag,
+            to: &planned.from_tag,
+        };
+        // An automatic rollback restores service whatever its pre-hook says.
+        if let Err(failed) = deployment.hooks.run(HookEvent::PreRollback, &context).await {
+            outcome.warnings.push(failed.to_string());
+        }
+        let restored = match point {
+            Some(point) => runtime.restore(container, point).await.map(drop),
+            None => Ok(()),
+        };
+        if let Err(error) = restored {
+            if error.engine_unreachable() {
+                let why = format!("{why}, and then {}", chain(&error));
+                return Ok(interrupted(outcome, &why));
+            }
+            outcome.result = OutcomeKind::Stranded;
+            outcome.message = format!(
+                "{} -> {} failed ({why}), and putting {} back failed too: {}; run `upkeep recover` once the cause is fixed",
+                planned.from_tag,
+                planned.to_tag,
+                planned.from_tag,
+                chain(&error)
+            );
+            return Ok(outcome);
+        }
+        if let Err(Unproven::Sick(still) | Unproven::EngineAway(still)) = self
+            .wait_until_healthy(runtime, container, deployment)
+            .await
+        {
+            outcome.warnings.push(format!(
+                "{} runs again but is not healthy either: {still}",
+                planned.from_tag
+            ));
+        }
+        let note = format!(
+            "{} failed: {why}; rolled back automatically",
+            planned.to_tag
+        );
+        manifest.record_failed_update(
+            &planned.service,
+            &planned.to_tag,
+            planned.to_digest.as_deref(),
+            &one_line(&note),
+            self.now(),
+        )?;
+        self.save(manifest, self.now())?;
+        self.state.clear_journal()?;
+        if let Err(failed) = deployment
+            .hooks
+            .run(HookEvent::PostRollback, &context)
+            .await
+        {
+            outcome.warnings.push(failed.to_string());
+        }
+        outcome.result = OutcomeKind::RolledBack;
+        outcome.message = format!(
+            "{service}: {} -> {} failed: {why}; rolled back to {}, which runs again",
+            planned.from_tag, planned.to_tag, planned.from_tag
+        );
+        Ok(outcome)
+    }
+
+    /// Waits until the container runs steadily and every configured check passes, or says
+    /// which check failed and how.
+    async fn wait_until_healthy(
+        &self,
+        runtime: &dyn Runtime,
+        container: &str,
+        deployment: &Deployment,
+    ) -> Result<(), Unproven> {
+        let inspect = || async {
+            runtime.inspect(container).await.map_err(|error| {
+                if error.engine_unreachable() {
+                    Unproven::EngineAway(chain(&error))
+                } else {
+                    Unproven::Sick(chain(&error))
+                }
+            })
+        };
+        let health = &deployment.health;
+        let patience = health.patience;
+        let attempts = patience.attempts.max(1);
+        let first = inspect().await?;
+        let restarts = first.restart_count;
+        if health.probes.is_empty() && !health.image_healthcheck {
+            // Nothing to ask: give a crash at start the time to show.
+            tokio::time::sleep(patience.interval).await;
+        }
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            let state = inspect().await?;
+            if let Some(dead) = not_running(&state, restarts) {
+                return Err(Unproven::Sick(dead));
+            }
+            let mut passed = true;
+            for probe in &health.probes {
+                if let Err(reason) = probe.attempt_in(patience.timeout, runtime, container).await {
+                    last = format!(
+                        "health check {} failed after {attempt} attempt{}: {reason}",
+                        probe.describe(),
+                        if attempt == 1 { "" } else { "s" }
+                    );
+                    passed = false;
+                    break;
+                }
+            }
+            if passed && health.image_healthcheck {
+                match state.health {
+                    Some(crate::runtime::Health::Healthy) => {}
+                    Some(crate::runtime::Health::Unhealthy) => {
+                        return Err(Unproven::Sick(
+                            "the image's HEALTHCHECK reports unhealthy".to_owned(),
+                        ));
+                    }
+                    Some(crate::runtime::Health::Starting) => {
+                        last = format!(
+                            "the image's HEALTHCHECK is still starting after {attempt} attempts"
+                        );
+                        passed = false;
+                    }
+                    None => {
+                        return Err(Unproven::Sick("the image has no HEALTHCHECK; remove `image_healthcheck` from upkeep.yaml".to_owned()));
+                    }
+                }
+            }
+            if passed {
+                // One more look: a container that answered once and then died is not well.
+                let state = inspect().await?;
+                return match not_running(&state, restarts) {
+                    Some(dead) => Err(Unproven::Sick(dead)),
+                    None => Ok(()),
+                };
+            }
+            if attempt < attempts {
+                tokio::time::sleep(patience.interval).await;
+            }
+        }
+        // Probes fail too while the engine restarts; only an engine that answers can say the
+        // container is sick.
+        inspect().await?;
+        Err(Unproven::Sick(last))
+    }
+}
+
+/// How many digests `resolve` asks for at most per service: the newest versions come first,
+/// and a floating tag almost always points at one of them.
+const RESOLVE_LOOKUPS: usize = 50;
+
+impl Engine {
+    /// Pulls the versions the manifest names, filling in digests it does not know yet.
+    pub async fn pull(&self, services: &[String]) -> Result<Vec<Outcome>, EngineError> {
+        // A writer: it records digests in the manifest.
+        let _lock = self.lock(&describe_change("the pull", services)).await?;
+        let mut manifest = self.manifest()?;
+        let names = self.select(&manifest, services)?;
+        let mut outcomes = Vec::new();
+        let mut changed = false;
+        for service in names {
+            let Some(version) = manifest.service(service.as_str()) else {
+                continue;
+            };
+            let deployment = self.deployment(&service, version.image());
+            let reference = version.image_reference();
+            let recorded = version.image_digest().map(str::to_owned);
+            let mut outcome = Outcome {
+                service: service.to_string(),
+                from: version.current_tag().to_owned(),
+                to: version.current_tag().to_owned(),
+                digest: recorded.clone(),
+                result: OutcomeKind::Unchanged,
+                message: String::new(),
+                warnings: Vec::new(),
+            };
+            let runtime = self.runtime_for(&deployment).await?;
+            self.observer
+                .step(service.as_str(), &format!("pulling {reference}"));
+            let observer = Arc::clone(&self.observer);
+            let name = service.to_string();
+            let pulled = runtime
+                .pull(
+                    &Self::container_of(&deployment),
+                    &reference,
+                    &move |progress| {
+                        observer.pull(&name, &progress);
+                    },
+                )
+                .await;
+            match pulled {
+                Err(error) => {
+                    outcome.result = OutcomeKind::Failed;
+                    outcome.message = chain(&error);
+                }
+                Ok(pulled) => {
+                    let digest = digest_of(&pulled.repo_digests, &reference);
+                    outcome.message = format!("pulled {reference}");
+                    match (&recorded, &digest) {
+                        (None, Some(digest)) => {
+                            manifest.record_digest(&service, digest)?;
+                            changed = true;
+                            outcome.digest = Some(digest.clone());
+                        }
+                        (Some(recorded), Some(digest)) if recorded != digest => {
+                            outcome.warnings.push(format!(
+                                "{reference} now points at {}, not the recorded {}; `upkeep update {service}` moves to it",
+                                short_digest(digest),
+                                short_digest(recorded)
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            outcomes.push(outcome);
+        }
+        if changed {
+            self.save(&manifest, self.now())?;
+        }
+        Ok(outcomes)
+    }
+
+    /// For services on a floating tag such as `latest`, finds the version tag with the same
+    /// digest and, unless `dry_run`, records it in the manifest in place of the name.
+    pub async fn resolve(
+        &self,
+        services: &[String],
+        dry_run: bool,
+    ) -> Result<Vec<Resolution>, EngineError> {
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(self.lock(&describe_change("the resolve", services)).await?)
+        };
+        let mut manifest = self.manifest()?;
+        let names = self.select(&manifest, services)?;
+        let mut resolutions = Vec::new();
+        for service in names {
+            let Some(version) = manifest.service(service.as_str()) else {
+                continue;
+            };
+            let deployment = self.deployment(&service, version.image());
+            let tag = version.current_tag().to_owned();
+            let mut resolution = Resolution {
+                service: service.to_string(),
+                tag: tag.clone(),
+                digest: version.image_digest().map(str::to_owned),
+                resolved: None,
+                recorded: false,
+                message: String::new(),
+            };
+            if deployment.scheme.parse(&tag).is_ok() {
+                resolution.message = format!("{tag} is already a version");
+                resolutions.push(resolution);
+                continue;
+            }
+            let image = parse_image(version.image())?;
+            let registry = self.registries.registry_for(&image).await?;
+            let repository = image.repository();
+            let wanted = match &resolution.digest {
+                Some(digest) => digest.clone(),
+                None => registry.resolve_digest(repository, &tag).await?.to_string(),
+            };
+            resolution.digest = Some(wanted.clone());
+            let tags = registry.list_tags(repository).await?;
+            let candidates = upkeep_versioning_core::select::newest_first(
+                &deployment.scheme,
+                tags.iter().map(String::as_str),
+            );
+            for candidate in candidates.iter().take(RESOLVE_LOOKUPS) {
+                let digest = match registry
+                    .resolve_digest(repository, candidate.as_str())
+                    .await
+                {
+                    Ok(digest) => digest,
+                    Err(error) if matches!(error.kind(), ErrorKind::NotFound { .. }) => continue,
+                    Err(error) => return Err(error.into()),
+                };
+                if digest.as_str() == wanted {
+                    resolution.resolved = Some(candidate.as_str().to_owned());
+                    break;
+                }
+            }
+            match &resolution.resolved {
+                None => {
+                    resolution.message = format!(
+                        "no version tag among the newest {RESOLVE_LOOKUPS} has the digest {} of {tag}",
+                        short_digest(&wanted)
+                    );
+                }
+                Some(found) if dry_run => {
+                    resolution.message = format!("{tag} is {found} (dry run: not recorded)");
+                }
+                Some(found) => {
+                    manifest.deploy(
+                        &service,
+                        None,
+                        found,
+                        Some(&wanted),
+                        DeployReason::Update,
+                        self.now(),
+                    )?;
+                    manifest.annotate(&service, &format!("resolved from {tag} by digest"))?;
+                    resolution.recorded = true;
+                    resolution.message = format!("{tag} is {found}; recorded");
+                }
+            }
+            resolutions.push(resolution);
+        }
+        if resolutions.iter().any(|resolution| resolution.recorded) {
+            self.save(&manifest, self.now())?;
+        }
+        Ok(resolutions)
+    }
+}
+
+/// The registry digest of `reference`'s repository among an image's repo digests.
+fn digest_of(repo_digests: &[String], reference: &str) -> Option<String> {
+    let repository = crate::runtime::repository(reference);
+    repo_digests.iter().find_map(|entry| {
+        let (name, digest) = entry.split_once('@')?;
+        (name == repository).then(|| digest.to_owned())
+    })
+}
+
+/// Why a container did not prove healthy.
+enum Unproven {
+    /// It failed a check: the version is sick.
+    Sick(String),
+    /// The engine stopped answering: nothing can be said about the version.
+    EngineAway(String),
+}
+
+/// Why a container is not running steadily, if it is not.
+fn not_running(state: &ContainerState, restarts_before: i64) -> Option<String> {
+    match state.status {
+        Status::Running if state.restart_count == restarts_before => None,
+        Status::Running | Status::Restarting => Some(format!(
+            "container {} keeps restarting (restarted {} times; last exit code {})",
+            state.name,
+            state.restart_count - restarts_before,
+            state.exit_code
+        )),
+        Status::Exited | Status::Dead => Some(format!(
+            "container {} exited with code {}",
+            state.name, state.exit_code
+        )),
+        other => Some(format!("container {} is {other}, not running", state.name)),
+    }
+}

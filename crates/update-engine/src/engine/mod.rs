@@ -1,0 +1,409 @@
+//! The update flow: what each deployment should run ([`Engine::plan`]), carrying it out safely
+//! ([`Engine::apply`]), going back ([`Engine::rollback`]), setting a version by hand
+//! ([`Engine::pin`]) and finishing or undoing an update that was cut short
+//! ([`Engine::recover`]).
+//!
+//! Every change follows the same path, with the journal written before each step acts:
+//! pre-hook, pull, keep the running image for a rollback, recreate, health checks, then
+//! record the new version in the manifest and `versions.env`, then the post-hook. A failed
+//! health check puts the previous version back at once and records the failed attempt, so
+//! later plans skip that version.
+//!
+//! The parts: `plan` gathers each deployment's facts and what the registry says and asks the
+//! core's planner; `change` carries a change out; `recover` finishes or undoes a change the
+//! journal says was cut short; `outcome` holds what callers get back; `error` why a request
+//! failed.
+//!
+//! # What this module does not do
+//! It renders nothing: callers get [`PlanEntry`]s and [`Outcome`]s (serialisable for
+//! `--json`) and follow progress through an [`Observer`]. Decisions about versions are the
+//! core's; container mechanics are the [`Runtime`]'s.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use upkeep_registry_clients::router::RegistryRouter;
+use upkeep_registry_clients::{Registry, RegistryError};
+use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::manifest::{Manifest, ServiceName};
+use upkeep_versioning_core::reference::ImageRef;
+
+use crate::config::{CONFIG_FILE, Config, Deployment, Placement};
+use crate::lock::{Holder, StateLock};
+use crate::runtime::{
+    ComposeRuntime, DockerRuntime, PullProgress, Runtime, SwarmRuntime, image_variable,
+};
+use crate::store::StateDir;
+
+mod change;
+mod error;
+mod outcome;
+mod plan;
+mod recover;
+
+pub use error::EngineError;
+pub use outcome::{
+    Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Recovered, Resolution,
+};
+
+/// Where the engine finds a registry client for an image.
+#[async_trait]
+pub trait Registries: Send + Sync {
+    /// The client for `image`'s registry.
+    async fn registry_for(&self, image: &ImageRef) -> Result<Arc<dyn Registry>, RegistryError>;
+
+    /// Forgets cached answers about `image`'s repository, so the next plan asks the registry;
+    /// registries without a cache have nothing to forget.
+    async fn forget(&self, image: &ImageRef) {
+        let _ = image;
+    }
+}
+
+#[async_trait]
+impl Registries for RegistryRouter {
+    async fn registry_for(&self, image: &ImageRef) -> Result<Arc<dyn Registry>, RegistryError> {
+        Self::registry_for(self, image).await
+    }
+
+    async fn forget(&self, image: &ImageRef) {
+        Self::forget(self, image).await;
+    }
+}
+
+/// What the engine reports while it works, for progress bars and logs.
+pub trait Observer: Send + Sync {
+    /// A step of a change of `service` begins, such as "pulling 127.0.0.1:5000/web:1.0.1".
+    fn step(&self, service: &str, what: &str) {
+        let _ = (service, what);
+    }
+    /// A pull of `service`'s image made progress.
+    fn pull(&self, service: &str, progress: &PullProgress) {
+        let _ = (service, progress);
+    }
+    /// Another process holds the state directory; the engine waits for it. Said once per
+    /// wait.
+    fn waiting(&self, holder: &Holder) {
+        let _ = holder;
+    }
+}
+
+/// What a change does when another process holds the state directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockWait {
+    /// Waits as long as it takes (the holder's steps all have deadlines of their own).
+    Forever,
+    /// Fails at once with [`EngineError::Busy`].
+    No,
+    /// Waits this long, then fails with [`EngineError::Busy`].
+    AtMost(Duration),
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// The update engine for one state directory.
+pub struct Engine {
+    state: StateDir,
+    base: PathBuf,
+    config: Config,
+    registries: Arc<dyn Registries>,
+    runtime: Option<Arc<dyn Runtime>>,
+    observer: Arc<dyn Observer>,
+    lock_wait: LockWait,
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// The manifest as last read, with the file's modification time and length: the agent
+    /// plans hundreds of services per cycle, and reading the file once per plan is quadratic.
+    manifest_cache: std::sync::Mutex<Option<(ManifestStamp, Manifest)>>,
+}
+
+/// How often a waiting writer tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(100);
+
+fn system_now() -> Timestamp {
+    Timestamp::from(SystemTime::now())
+}
+
+impl Engine {
+    /// The engine for `directory`, reading `upkeep.yaml` there (absent means defaults).
+    pub fn open(directory: &Path, registries: Arc<dyn Registries>) -> Result<Self, EngineError> {
+        let config = Config::load(&directory.join(CONFIG_FILE))?.unwrap_or_default();
+        Ok(Self::with_config(directory, config, registries))
+    }
+
+    /// The engine for `directory` with `config` instead of the directory's `upkeep.yaml`:
+    /// the agent builds its configuration from its own file and container labels.
+    pub fn with_config(directory: &Path, config: Config, registries: Arc<dyn Registries>) -> Self {
+        Self {
+            state: StateDir::new(directory),
+            base: directory.to_owned(),
+            config,
+            registries,
+            runtime: None,
+            observer: Arc::new(Silent),
+            lock_wait: LockWait::Forever,
+            clock: Arc::new(system_now),
+            manifest_cache: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Uses `runtime` for every deployment, instead of one chosen by placement.
+    #[must_use]
+    pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Reports progress to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// What a change does when another process holds the state directory (by default it
+    /// waits, telling the observer once).
+    #[must_use]
+    pub fn with_lock_wait(mut self, lock_wait: LockWait) -> Self {
+        self.lock_wait = lock_wait;
+        self
+    }
+
+    /// Takes the state directory's lock for `doing` (such as `the update of web`), waiting
+    /// for another holder as [`LockWait`] says.
+    pub async fn lock(&self, doing: &str) -> Result<StateLock, EngineError> {
+        let started = tokio::time::Instant::now();
+        let mut told = false;
+        loop {
+            let holder = match StateLock::try_acquire(&self.base, doing)? {
+                Ok(lock) => return Ok(lock),
+                Err(holder) => holder,
+            };
+            let give_up = match self.lock_wait {
+                LockWait::Forever => false,
+                LockWait::No => true,
+                LockWait::AtMost(limit) => started.elapsed() >= limit,
+            };
+            if give_up {
+                return Err(EngineError::Busy { holder });
+            }
+            if !told {
+                self.observer.waiting(&holder);
+                told = true;
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
+    }
+
+    /// Forgets what the registry cache holds about `service`'s repository, so that its next
+    /// plan sees a push that just happened.
+    pub async fn forget_cached(&self, service: &str) -> Result<(), EngineError> {
+        let manifest = self.manifest()?;
+        if let Some(version) = manifest.service(service) {
+            self.registries.forget(&parse_image(version.image())?).await;
+        }
+        Ok(())
+    }
+
+    /// The state files.
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The manifest; an error when there is none.
+    pub fn manifest(&self) -> Result<Manifest, EngineError> {
+        let stamp = ManifestStamp::of(&self.state.manifest_path());
+        if let (Some(stamp), Ok(cache)) = (stamp, self.manifest_cache.lock())
+            && let Some((cached, manifest)) = cache.as_ref()
+            && *cached == stamp
+        {
+            return Ok(manifest.clone());
+        }
+        match self.state.load()? {
+            Some((manifest, _warnings)) => {
+                if let (Some(stamp), Ok(mut cache)) = (stamp, self.manifest_cache.lock()) {
+                    *cache = Some((stamp, manifest.clone()));
+                }
+                Ok(manifest)
+            }
+            None => Err(EngineError::NoManifest(self.base.clone())),
+        }
+    }
+
+    /// Writes the manifest (and `versions.env`), forgetting the cached copy.
+    fn save(&self, manifest: &Manifest, now: Timestamp) -> Result<(), EngineError> {
+        if let Ok(mut cache) = self.manifest_cache.lock() {
+            *cache = None;
+        }
+        Ok(self.state.save(manifest, now)?)
+    }
+
+    /// The deployment of `service`: its configuration, or the defaults for a service only
+    /// the manifest knows.
+    pub fn deployment(&self, service: &ServiceName, image: &str) -> Deployment {
+        self.config
+            .deployments
+            .get(service)
+            .cloned()
+            .unwrap_or_else(|| Deployment::new(service.clone(), image))
+    }
+
+    fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    /// The names asked for, checked against the manifest; all services when none.
+    fn select(
+        &self,
+        manifest: &Manifest,
+        asked: &[String],
+    ) -> Result<Vec<ServiceName>, EngineError> {
+        if asked.is_empty() {
+            return Ok(manifest.services().keys().cloned().collect());
+        }
+        asked
+            .iter()
+            .map(|name| {
+                manifest
+                    .services()
+                    .keys()
+                    .find(|known| known.as_str() == name)
+                    .cloned()
+                    .ok_or_else(|| EngineError::UnknownService {
+                        service: name.clone(),
+                        known: known_services(manifest),
+                    })
+            })
+            .collect()
+    }
+
+    fn runtime_for(
+        &self,
+        deployment: &Deployment,
+    ) -> impl Future<Output = Result<Arc<dyn Runtime>, EngineError>> + '_ {
+        let fixed = self.runtime.clone();
+        let placement = deployment.placement.clone();
+        let base = self.base.clone();
+        let env_file = self.state.env_path();
+        let service = deployment.service.clone();
+        async move {
+            if let Some(runtime) = fixed {
+                return Ok(runtime);
+            }
+            match placement {
+                Placement::Container(_) => {
+                    let docker: Arc<dyn Runtime> = Arc::new(DockerRuntime::connect().await?);
+                    Ok(docker)
+                }
+                Placement::Compose { file } => {
+                    let file = base.join(file);
+                    let key = service.env_key();
+                    match image_variable(&file, service.as_str()) {
+                        Ok(Some(variable)) if variable == key => {}
+                        Ok(found) => {
+                            return Err(EngineError::Invalid(format!(
+                                "{}: services.{service}.image is {}, so upkeep cannot choose its version; write `image: ${{{key}}}` there (upkeep's versions.env gives {key} its value)",
+                                file.display(),
+                                found.map_or_else(
+                                    || "written out".to_owned(),
+                                    |v| format!("${{{v}}}")
+                                )
+                            )));
+                        }
+                        Err(error) => return Err(EngineError::Invalid(error.to_string())),
+                    }
+                    let docker = DockerRuntime::connect().await?;
+                    let compose: Arc<dyn Runtime> =
+                        Arc::new(ComposeRuntime::new(file, env_file, None, docker));
+                    Ok(compose)
+                }
+                Placement::Swarm { rollout, .. } => {
+                    let docker = DockerRuntime::connect().await?;
+                    let swarm: Arc<dyn Runtime> = Arc::new(SwarmRuntime::new(docker, rollout));
+                    Ok(swarm)
+                }
+            }
+        }
+    }
+
+    /// The container (or compose service) name the runtime knows the deployment by.
+    fn container_of(deployment: &Deployment) -> String {
+        match &deployment.placement {
+            Placement::Container(name) => name.clone(),
+            Placement::Compose { .. } => deployment.service.to_string(),
+            Placement::Swarm { service, .. } => service.clone(),
+        }
+    }
+}
+
+/// What identifies one version of the manifest file: every write replaces the file (a new
+/// inode by rename), and changes its time and usually its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ManifestStamp {
+    inode: u64,
+    modified: SystemTime,
+    len: u64,
+}
+
+impl ManifestStamp {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Self {
+            inode: meta.ino(),
+            modified: meta.modified().ok()?,
+            len: meta.len(),
+        })
+    }
+}
+
+fn parse_image(image: &str) -> Result<ImageRef, EngineError> {
+    image.parse().map_err(|error| {
+        EngineError::Invalid(format!(
+            "the manifest's image `{image}` is not an image reference: {error}"
+        ))
+    })
+}
+
+/// `the rollback of web, api`, or `the rollback of every service`, for the lock's holder.
+fn describe_change(what: &str, services: &[String]) -> String {
+    if services.is_empty() {
+        format!("{what} of every service")
+    } else {
+        format!("{what} of {}", services.join(", "))
+    }
+}
+
+fn short_digest(digest: &str) -> &str {
+    let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
+    hex.get(..12).unwrap_or(hex)
+}
+
+fn known_services(manifest: &Manifest) -> String {
+    let names: Vec<String> = manifest
+        .services()
+        .keys()
+        .map(|name| format!("`{name}`"))
+        .collect();
+    if names.is_empty() {
+        "no services".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! Recovery: finishing or undoing a change the journal says was cut short.
+
+use upkeep_versioning_core::journal::{self, Observed, Recovery};
+use upkeep_versioning_core::manifest::ServiceName;
+
+use crate::lock::{self};
+use crate::runtime::{ROLLBACK_TAG, RollbackPoint, RuntimeError, Status};
+
+use super::change::{Kind, Planned};
+use super::{Engine, EngineError, Recovered, known_services};
+
+impl Engine {
+    /// Finishes or undoes the update the journal records, if one was interrupted.
+    pub async fn recover(&self) -> Result<Option<Recovered>, EngineError> {
+        // Nothing to do (the common case) needs no lock, and must not wait behind a writer.
+        if self.state.read_journal()?.is_none() {
+            return Ok(None);
+        }
+        let _lock = self.lock("recovery").await?;
+        // Read again under the lock: the change may have finished meanwhile.
+        let Some(entry) = self.state.read_journal()? else {
+            return Ok(None);
+        };
+        // An owner that still runs (and holds no lock: an older upkeep) is making the change
+        // now; only this process's own journal, or a dead owner's, is interrupted.
+        if let Some(owner) = &entry.owner
+            && owner.pid != std::process::id()
+            && lock::is_alive(owner)
+        {
+            return Err(EngineError::ChangeUnderWay {
+                service: entry.service,
+                from: entry.from.tag,
+                to: entry.to.tag,
+                owner: lock::describe(owner),
+            });
+        }
+        let mut manifest = self.manifest()?;
+        let service = ServiceName::parse(&entry.service)?;
+        let image = manifest
+            .service(service.as_str())
+            .map(|version| version.image().to_owned())
+            .ok_or_else(|| EngineError::UnknownService {
+                service: entry.service.clone(),
+                known: known_services(&manifest),
+            })?;
+        let deployment = self.deployment(&service, &image);
+        let runtime = self.runtime_for(&deployment).await?;
+        let container = Self::container_of(&deployment);
+        // A recreate cut short leaves the old container parked; it goes back first, so that
+        // what runs is one of the two versions.
+        let parked = runtime.undo_interrupted_recreate(&container).await?;
+        let state = match runtime.inspect(&container).await {
+            Ok(state) => Some(state),
+            Err(RuntimeError::ContainerNotFound { .. }) => None,
+            Err(error) => return Err(error.into()),
+        };
+        let from_reference = format!("{image}:{}", entry.from.tag);
+        let to_reference = format!("{image}:{}", entry.to.tag);
+        let observed = match &state {
+            Some(state)
+                if state.status == Status::Running || state.status == Status::Restarting =>
+            {
+                let kept_image = entry.previous_image.as_deref() == Some(state.image_id.as_str());
+                // Both versions carry the same reference when a floating tag got a new
+                // image: only the image id tells them apart.
+                let runs_previous = if from_reference == to_reference {
+                    kept_image || entry.previous_image.is_none()
+                } else {
+                    state.image == from_reference || kept_image
+                };
+                if state.image == to_reference && !runs_previous {
+                    Observed::NewRunning
+                } else if runs_previous {
+                    Observed::PreviousRunning
+                } else {
+                    Observed::NothingRunning
+                }
+            }
+            _ => Observed::NothingRunning,
+        };
+        let decision = journal::recover(&entry, observed);
+        // The step as the journal file names it, such as `health_check`.
+        let step = serde_json::to_value(entry.step)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let recovered = match decision {
+            Recovery::Finish => {
+                let digest = entry.to.digest.clone();
+                let planned = Planned {
+                    service: service.clone(),
+                    from_tag: entry.from.tag.clone(),
+                    from_digest: entry.from.digest.clone(),
+                    to_tag: entry.to.tag.clone(),
+                    to_digest: None,
+                    planned_digest: None,
+                    kind: Kind::from_journal(entry.change),
+                };
+                let already = manifest
+                    .service(service.as_str())
+                    .is_some_and(|version| version.current_tag() == entry.to.tag);
+                if !already {
+                    self.record(&mut manifest, &planned, digest.as_deref())?;
+                }
+                Recovered {
+                    service: entry.service.clone(),
+                    step,
+                    action: "finished".to_owned(),
+                    message: format!(
+                        "{} had passed its health checks and runs; recorded it in the manifest",
+                        entry.to.tag
+                    ),
+                }
+            }
+            Recovery::Forget => Recovered {
+                service: entry.service.clone(),
+                step,
+                action: "forgotten".to_owned(),
+                message: format!(
+                    "nothing had been changed; {} runs as before",
+                    entry.from.tag
+                ),
+            },
+            Recovery::Undo { reason } => {
+                let healthy_previous = observed == Observed::PreviousRunning;
+                if !healthy_previous {
+                    let point = RollbackPoint {
+                        container: container.clone(),
+                        reference: from_reference.clone(),
+                        tag: format!("{image}:{ROLLBACK_TAG}"),
+                        image_id: entry
+                            .previous_image
+                            .clone()
+                            .unwrap_or_else(|| from_reference.clone()),
+                        repo_digest: entry.from.digest.clone(),
+                    };
+                    if state.is_some() {
+                        runtime.restore(&container, &point).await?;
+                    } else {
+                        return Err(EngineError::Invalid(format!(
+                            "the container `{container}` of {} is gone; recreate it from {from_reference} (`docker run ...` as before), then run `upkeep recover` again",
+                            entry.service
+                        )));
+                    }
+                }
+                Recovered {
+                    service: entry.service.clone(),
+                    step,
+                    action: "undone".to_owned(),
+                    message: format!(
+                        "{reason}; {} runs again{}",
+                        entry.from.tag,
+                        if parked {
+                            " (its container was put back)"
+                        } else {
+                            ""
+                        }
+                    ),
+                }
+            }
+        };
+        self.state.clear_journal()?;
+        Ok(Some(recovered))
+    }
+}
