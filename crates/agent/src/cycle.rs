@@ -908,11 +908,7 @@ impl Agent {
                 target: Some(target),
                 kind,
                 ..
-            }) => (
-                Some(target.clone()),
-                kind.parse().unwrap_or(UpdateKind::Unknown),
-                None,
-            ),
+            }) => (Some(target.clone()), *kind, None),
             Some(PlanEntry {
                 action: PlanAction::Unknown,
                 why,

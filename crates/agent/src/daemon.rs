@@ -19,6 +19,7 @@ use upkeep_versioning_core::reference::ImageRef;
 use crate::api::{self, ApiSettings, ApiState, Control, ControlError, Metrics};
 use crate::config::{AgentConfig, ENABLE_LABEL, PROJECT_SEPARATOR, Schedule, from_labels};
 use crate::cycle::{Agent, CycleError, CycleReport, Step};
+use crate::hints::ApiWords;
 use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};
 use crate::webhooks::Push;
@@ -55,7 +56,7 @@ fn control_error(error: CycleError) -> ControlError {
         CycleError::Engine(upkeep_update_engine::engine::EngineError::UnknownService {
             ..
         }) => ControlError::NotFound { message },
-        CycleError::Engine(upkeep_update_engine::engine::EngineError::Invalid(_)) => {
+        CycleError::Engine(error) if error.is_invalid_request() => {
             ControlError::Rejected { message }
         }
         _ => ControlError::Failed { message },
@@ -223,7 +224,8 @@ impl Daemon {
         let ignored_labels = IgnoredLabels::default();
         let (deployments, labelled_schedules) = deployments(&config, &ignored_labels).await;
         let engine = Engine::with_config(&config.state, deployments, router.clone())
-            .with_lock_wait(LOCK_WAIT);
+            .with_lock_wait(LOCK_WAIT)
+            .with_hint_words(Arc::new(ApiWords::new(None)));
         let mut projects = BTreeMap::new();
         for (name, project) in &config.projects {
             let engine = Engine::open(&project.directory, router.clone())
@@ -231,7 +233,8 @@ impl Daemon {
                     project: name.clone(),
                     source: Box::new(source),
                 })?
-                .with_lock_wait(LOCK_WAIT);
+                .with_lock_wait(LOCK_WAIT)
+                .with_hint_words(Arc::new(ApiWords::new(Some(name))));
             projects.insert(name.clone(), engine);
         }
         let metrics = Arc::new(Metrics::default());
@@ -379,7 +382,8 @@ impl Daemon {
         if shape(&deployments) != shape(current.config()) {
             self.agent.replace_engine(
                 Engine::with_config(&config.state, deployments, self.router.clone())
-                    .with_lock_wait(LOCK_WAIT),
+                    .with_lock_wait(LOCK_WAIT)
+                    .with_hint_words(Arc::new(ApiWords::new(None))),
             );
         }
         self.refresh_projects().await;
@@ -426,7 +430,8 @@ impl Daemon {
             self.agent.set_project(
                 &name,
                 Engine::with_config(directory, loaded, self.router.clone())
-                    .with_lock_wait(LOCK_WAIT),
+                    .with_lock_wait(LOCK_WAIT)
+                    .with_hint_words(Arc::new(ApiWords::new(Some(&name)))),
             );
         }
     }

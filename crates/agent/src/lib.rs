@@ -14,6 +14,7 @@ pub mod api;
 pub mod config;
 pub mod cycle;
 pub mod daemon;
+pub mod hints;
 pub mod notify;
 pub mod store;
 pub mod webhooks;

@@ -16,6 +16,7 @@
 
 mod args;
 mod commands;
+mod hints;
 mod output;
 
 use std::process::ExitCode;

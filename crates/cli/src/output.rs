@@ -37,7 +37,10 @@ pub(crate) const EXIT_FAILURE: u8 = 1;
 
 /// Prints an error with its cause chain; exits 2 when the input is at fault, else 1.
 pub(crate) fn report(error: &anyhow::Error, invalid_input: bool) -> ExitCode {
-    warn(format_args!("error: {error:#}"));
+    match crate::hints::advice(error) {
+        Some(advice) => warn(format_args!("error: {error:#}; {advice}")),
+        None => warn(format_args!("error: {error:#}")),
+    }
     ExitCode::from(if invalid_input {
         EXIT_INVALID
     } else {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod engine;
 pub mod fault;
 pub mod health;
+pub mod hint;
 pub mod hooks;
 pub mod lock;
 mod process;

@@ -163,25 +163,22 @@ pub fn from_compose(
     directory: &Path,
     now: Timestamp,
 ) -> Result<Initial, EngineError> {
-    let text = std::fs::read_to_string(compose_file).map_err(|error| {
-        EngineError::Invalid(format!(
-            "cannot read the compose file {}: {error}",
-            compose_file.display()
-        ))
+    let text = std::fs::read_to_string(compose_file).map_err(|error| EngineError::Setup {
+        file: compose_file.to_owned(),
+        problem: format!("cannot read the compose file: {error}"),
     })?;
-    let document: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|error| {
-        EngineError::Invalid(format!(
-            "{} is not valid YAML: {error}",
-            compose_file.display()
-        ))
-    })?;
+    let document: yaml_serde::Value =
+        yaml_serde::from_str(&text).map_err(|error| EngineError::Setup {
+            file: compose_file.to_owned(),
+            problem: format!("not valid YAML: {error}"),
+        })?;
     let env = read_env_file(&directory.join(crate::store::ENV_FILE));
     let mut initial = Initial::default();
     let Some(services) = document.get("services").and_then(|s| s.as_mapping()) else {
-        return Err(EngineError::Invalid(format!(
-            "{} has no `services`; is it a compose file?",
-            compose_file.display()
-        )));
+        return Err(EngineError::Setup {
+            file: compose_file.to_owned(),
+            problem: "it has no `services`; is it a compose file?".to_owned(),
+        });
     };
     let file_name = compose_file.display();
     for (name, body) in services {
@@ -267,11 +264,11 @@ pub fn rewrite_compose_images(
     initial: &mut Initial,
     now: Timestamp,
 ) -> Result<Option<Rewritten>, EngineError> {
-    let cannot = |why: String| {
-        EngineError::Invalid(format!(
-            "cannot rewrite {}: {why}; change the image lines by hand as the notes say",
-            compose_file.display()
-        ))
+    let cannot = |why: String| EngineError::Setup {
+        file: compose_file.to_owned(),
+        problem: format!(
+            "cannot rewrite it: {why}; change the image lines by hand as the notes say"
+        ),
     };
     let text = std::fs::read_to_string(compose_file).map_err(|error| cannot(error.to_string()))?;
     let document: yaml_serde::Value =
@@ -507,10 +504,12 @@ pub fn write(
                 .map_or(generated.as_str(), |(_, entries)| entries);
             let appended = format!("{}\n{entries}", text.trim_end());
             if Config::parse(&appended, &config_path).is_err() {
-                return Err(EngineError::Invalid(format!(
-                    "cannot add to {} without rewriting it; add these deployments under `deployments:` by hand:\n{entries}",
-                    config_path.display()
-                )));
+                return Err(EngineError::Setup {
+                    file: config_path.clone(),
+                    problem: format!(
+                        "cannot add to it without rewriting it; add these deployments under `deployments:` by hand:\n{entries}"
+                    ),
+                });
             }
             appended
         }

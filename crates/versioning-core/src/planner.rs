@@ -14,6 +14,8 @@
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
+
 use crate::UpdateKind;
 use crate::policy::Policy;
 use crate::select::{Constraints, Selected, Selector, Within};
@@ -67,6 +69,9 @@ pub struct Needs {
     /// Whether the tag the deployment runs now names another image for this platform than
     /// the recorded one (and which version has that image).
     pub current_tag_image: bool,
+    /// Whether each failed version's tag still names the image that failed
+    /// ([`FailedVersion::pushed_again`]).
+    pub failed_images: bool,
 }
 
 /// What the registry said, as [`needs`] asked.
@@ -133,7 +138,8 @@ pub enum Decision {
 }
 
 /// Why a move is made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MoveReason {
     /// The tag was asked for (`--to`).
@@ -155,7 +161,8 @@ pub enum MoveReason {
 }
 
 /// Why a newer version is held back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum HoldReason {
     /// The policy is `disabled`: upkeep leaves the deployment alone.
@@ -172,7 +179,8 @@ pub enum HoldReason {
 }
 
 /// Why there is nothing to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum NothingReason {
     /// It runs the version asked for, and the tag still names that image.
@@ -201,18 +209,21 @@ fn follows_floating_tag(facts: &Facts<'_>, overrides: &Overrides) -> bool {
 pub fn needs(facts: &Facts<'_>, overrides: &Overrides) -> Needs {
     match &overrides.to {
         Some(to) if to == facts.current_tag => Needs {
-            tags: false,
             current_tag_image: true,
+            ..Needs::default()
         },
         Some(_) => Needs::default(),
         None if facts.policy == Policy::Disabled => Needs::default(),
+        // A floating tag's failed image is told by its digest alone.
         None if follows_floating_tag(facts, overrides) => Needs {
             tags: facts.current_digest_known,
             current_tag_image: facts.current_digest_known,
+            failed_images: false,
         },
         None => Needs {
             tags: true,
             current_tag_image: false,
+            failed_images: !facts.failed.is_empty(),
         },
     }
 }
@@ -549,7 +560,10 @@ mod tests {
             current_tag_moved: None,
         };
         let mut case = Case::new("1.0.1", Policy::AutoPatch);
+        assert!(!case.needs(&Overrides::default()).failed_images);
         case.failed = vec![failed("1.0.2", false)];
+        // Whether a failed tag was pushed again is asked only when a version failed.
+        assert!(case.needs(&Overrides::default()).failed_images);
         let plan = case.plan(&Overrides::default(), &observed);
         assert!(
             matches!(
@@ -628,7 +642,8 @@ mod tests {
             case.needs(&Overrides::default()),
             Needs {
                 tags: true,
-                current_tag_image: true
+                current_tag_image: true,
+                failed_images: false,
             }
         );
         assert_eq!(

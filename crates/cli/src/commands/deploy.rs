@@ -17,13 +17,14 @@ use upkeep_update_engine::runtime::{
     ComposeRuntime, DockerRuntime, PullProgress, SwarmRollout, SwarmRuntime,
 };
 use upkeep_update_engine::setup;
-use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::{Timestamp, UpdateKind};
 
 use crate::args::{
     InitArgs, PinArgs, PlanArgs, ResolveArgs, RollbackArgs, ServicesArgs, StateArgs, StatusArgs,
     UpdateArgs,
 };
 use crate::commands::registry::{router, runtime};
+use crate::hints::CommandLine;
 use crate::output::{Paint, print_lines, table, warn};
 
 /// Exit code when `check` finds updates.
@@ -37,7 +38,7 @@ pub(crate) const EXIT_FAILED: u8 = 1;
 
 fn open(state: &StateArgs, progress: bool) -> anyhow::Result<Engine> {
     let router = router(&state.registry)?;
-    let engine = Engine::open(&state.dir, Arc::new(router))?;
+    let engine = Engine::open(&state.dir, Arc::new(router))?.with_hint_words(Arc::new(CommandLine));
     // Unknown keys in the manifest are kept out, not fatal; the user should hear of them.
     if let Ok(Some((_, warnings))) = engine.state().load() {
         for warning in warnings {
@@ -234,7 +235,7 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let engine = open(&args.state, false)?;
     warn_interrupted(&engine);
     let entries = if args.offline {
-        offline_entries(&engine, &args.services)?
+        engine.plan_offline(&args.services)?
     } else {
         runtime()?.block_on(engine.plan(&PlanRequest {
             services: args.services.clone(),
@@ -263,8 +264,8 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 tag,
                 short(entry.current_digest.as_deref()),
                 newest,
-                kind_cell(&paint, entry.action, &entry.newest_kind),
-                entry.policy.clone(),
+                kind_cell(&paint, entry.action, entry.newest_kind),
+                entry.policy.to_string(),
             ]
         })
         .collect();
@@ -278,40 +279,13 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn offline_entries(engine: &Engine, services: &[String]) -> anyhow::Result<Vec<PlanEntry>> {
-    let manifest = engine.manifest()?;
-    Ok(manifest
-        .services()
-        .iter()
-        .filter(|(name, _)| services.is_empty() || services.iter().any(|s| s == name.as_str()))
-        .map(|(name, version)| PlanEntry {
-            service: name.to_string(),
-            image: version.image().to_owned(),
-            current: version.current_tag().to_owned(),
-            current_digest: version.image_digest().map(str::to_owned),
-            custom: version.is_custom(),
-            policy: engine
-                .deployment(name, version.image())
-                .policy
-                .as_str()
-                .to_owned(),
-            newest: None,
-            newest_kind: "-".to_owned(),
-            target: None,
-            kind: "-".to_owned(),
-            target_digest: None,
-            action: PlanAction::UpToDate,
-            why: "not checked (--offline)".to_owned(),
-        })
-        .collect())
-}
-
-fn kind_cell(paint: &Paint, action: PlanAction, kind: &str) -> String {
+fn kind_cell(paint: &Paint, action: PlanAction, kind: UpdateKind) -> String {
     match (action, kind) {
         (PlanAction::Unknown, _) => paint.red("error"),
-        (_, "none" | "-") => kind.to_owned(),
-        (PlanAction::Update, kind) => paint.green(kind),
-        (_, kind) => paint.yellow(kind),
+        (PlanAction::NotChecked, _) => "-".to_owned(),
+        (_, UpdateKind::None) => kind.to_string(),
+        (PlanAction::Update, kind) => paint.green(kind.as_str()),
+        (_, kind) => paint.yellow(kind.as_str()),
     }
 }
 
@@ -348,7 +322,7 @@ pub(crate) fn check_all(state: &StateArgs) -> anyhow::Result<ExitCode> {
                     entry.service,
                     entry.current,
                     entry.newest.as_deref().unwrap_or("-"),
-                    kind_cell(&paint, entry.action, &entry.newest_kind)
+                    kind_cell(&paint, entry.action, entry.newest_kind)
                 );
                 match (&entry.action, &entry.target) {
                     (PlanAction::Update, Some(target)) if entry.newest.as_ref() != Some(target) => {
@@ -395,6 +369,7 @@ fn render_plan(entries: &[PlanEntry]) -> Vec<String> {
                 PlanAction::Hold => paint.yellow("hold"),
                 PlanAction::UpToDate => "up to date".to_owned(),
                 PlanAction::Unknown => paint.red("error"),
+                PlanAction::NotChecked => "not checked".to_owned(),
             };
             vec![
                 entry.service.clone(),

@@ -152,8 +152,7 @@ impl Engine {
                 .map(|(index, _)| index)
                 .collect();
             let names: Vec<&str> = slots.iter().map(|&index| order[index].as_str()).collect();
-            let sorted = dependency_order(&self.base.join(&file), &names)
-                .map_err(|error| EngineError::Invalid(error.to_string()))?;
+            let sorted = dependency_order(&self.base.join(&file), &names)?;
             for (slot, name) in slots.into_iter().zip(sorted) {
                 order[slot] = name;
             }
@@ -231,18 +230,18 @@ impl Engine {
         };
         let mut manifest = self.manifest()?;
         let names = self.select(&manifest, &[service.to_owned()])?;
-        let Some(service) = names.into_iter().next() else {
-            return Err(EngineError::Invalid("no service given".to_owned()));
+        let unknown = || EngineError::UnknownService {
+            service: service.to_owned(),
+            known: known_services(&manifest),
         };
-        let Some(version) = manifest.service(service.as_str()) else {
-            return Err(EngineError::Invalid(format!("unknown service {service}")));
-        };
+        let service = names.into_iter().next().ok_or_else(unknown)?;
+        let version = manifest.service(service.as_str()).ok_or_else(unknown)?;
         let deployment = self.deployment(&service, version.image());
         if !custom && deployment.scheme.parse(tag).is_err() {
-            return Err(EngineError::Invalid(format!(
-                "{tag} is not a version under the {} scheme; pin it with --custom to mark it as a custom tag",
-                deployment.scheme
-            )));
+            return Err(EngineError::NotAVersion {
+                tag: tag.to_owned(),
+                scheme: deployment.scheme.to_string(),
+            });
         }
         let planned = Planned {
             from_tag: version.current_tag().to_owned(),

@@ -6,8 +6,9 @@ use upkeep_registry_clients::RegistryError;
 use upkeep_versioning_core::manifest::ManifestError;
 
 use crate::config::ConfigError;
+use crate::hint::Hint;
 use crate::lock::Holder;
-use crate::runtime::RuntimeError;
+use crate::runtime::{ComposeFileError, RuntimeError};
 use crate::store::StoreError;
 
 /// Why the engine cannot do what was asked.
@@ -20,16 +21,14 @@ pub enum EngineError {
     /// A state file cannot be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// There is no manifest yet.
-    #[error("no {} in {}; create it with `upkeep init --from-running` or `upkeep init --compose FILE`", crate::store::MANIFEST_FILE, .0.display())]
+    /// There is no manifest yet ([`Hint::Init`] creates it).
+    #[error("no {} in {}", crate::store::MANIFEST_FILE, .0.display())]
     NoManifest(PathBuf),
     /// A manifest transition refused.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    /// A service named on the command line is not in the manifest.
-    #[error(
-        "unknown service `{service}`; the manifest has {known}; add it with `upkeep pin {service} TAG` after `upkeep init`"
-    )]
+    /// A service asked for is not in the manifest ([`Hint::Track`] adds it).
+    #[error("unknown service `{service}`; the manifest has {known}")]
     UnknownService {
         /// The name given.
         service: String,
@@ -42,9 +41,71 @@ pub enum EngineError {
     /// The container runtime failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// The request itself is wrong.
-    #[error("{0}")]
-    Invalid(String),
+    /// The tag asked for is not in the registry ([`Hint::ListTags`] lists what is).
+    #[error("{image}:{tag} is not in the registry")]
+    TagNotFound {
+        /// The image repository.
+        image: String,
+        /// The tag asked for.
+        tag: String,
+    },
+    /// A tag set by hand is no version under the deployment's scheme, and was not marked as
+    /// a custom tag.
+    #[error(
+        "{tag} is not a version under the {scheme} scheme; pin it as a custom tag to keep it anyway"
+    )]
+    NotAVersion {
+        /// The tag.
+        tag: String,
+        /// The deployment's scheme, in words.
+        scheme: String,
+    },
+    /// The manifest names an image that is no image reference.
+    #[error("the manifest's image `{image}` is not an image reference: {problem}")]
+    BadImage {
+        /// The image as written.
+        image: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A compose file cannot be read or understood.
+    #[error(transparent)]
+    ComposeFile(#[from] ComposeFileError),
+    /// A compose service's image line does not let upkeep choose its version.
+    #[error(
+        "{}: services.{service}.image is {found}, so upkeep cannot choose its version; write `image: ${{{variable}}}` there (upkeep's versions.env gives {variable} its value)",
+        file.display()
+    )]
+    ImageNotChosen {
+        /// The compose file.
+        file: PathBuf,
+        /// The service.
+        service: String,
+        /// What the image line holds, in words.
+        found: String,
+        /// The variable it should name.
+        variable: String,
+    },
+    /// The container an interrupted change was for is gone, so recovery cannot restore it.
+    #[error(
+        "the container `{container}` of {service} is gone; recreate it from {image} (`docker run ...` as before), then recover again"
+    )]
+    ContainerGone {
+        /// The service.
+        service: String,
+        /// The container's name.
+        container: String,
+        /// The image it ran before the change.
+        image: String,
+    },
+    /// Setting up the state directory from a compose file or a configuration refused.
+    #[error("{}: {problem}", file.display())]
+    Setup {
+        /// The file at fault.
+        file: PathBuf,
+        /// What is wrong and how to go on.
+        problem: String,
+    },
     /// Another process is changing the same state directory.
     #[error("{holder} is changing this state directory; wait for it to finish, or stop it")]
     Busy {
@@ -66,10 +127,9 @@ pub enum EngineError {
         /// The process making it.
         owner: String,
     },
-    /// An earlier change was cut short and not recovered yet; the journal holds one change.
-    #[error(
-        "the change of {service} from {from} to {to} was cut short and is not recovered yet; run `upkeep recover` first"
-    )]
+    /// An earlier change was cut short and not recovered yet; the journal holds one change
+    /// ([`Hint::Recover`] finishes or undoes it).
+    #[error("the change of {service} from {from} to {to} was cut short and is not recovered yet")]
     Unrecovered {
         /// The service the interrupted change was for.
         service: String,
@@ -78,4 +138,37 @@ pub enum EngineError {
         /// The tag it was going to.
         to: String,
     },
+}
+
+impl EngineError {
+    /// What the user can do about it, when there is one thing to do.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            Self::NoManifest(_) => Some(Hint::Init),
+            Self::UnknownService { service, .. } => Some(Hint::Track {
+                service: service.clone(),
+            }),
+            Self::TagNotFound { image, .. } => Some(Hint::ListTags {
+                image: image.clone(),
+            }),
+            Self::Unrecovered { .. } | Self::ContainerGone { .. } => Some(Hint::Recover),
+            _ => None,
+        }
+    }
+
+    /// Whether the request is at fault (a name, a tag or a file the user gave), rather than
+    /// a registry, the engine or the state files.
+    pub fn is_invalid_request(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_)
+                | Self::UnknownService { .. }
+                | Self::TagNotFound { .. }
+                | Self::NotAVersion { .. }
+                | Self::BadImage { .. }
+                | Self::ComposeFile(_)
+                | Self::ImageNotChosen { .. }
+                | Self::Setup { .. }
+        )
+    }
 }

@@ -31,6 +31,7 @@ use upkeep_versioning_core::manifest::{Manifest, ServiceName};
 use upkeep_versioning_core::reference::ImageRef;
 
 use crate::config::{CONFIG_FILE, Config, Deployment, Placement};
+use crate::hint::{HintWords, Neutral};
 use crate::lock::{Holder, StateLock};
 use crate::runtime::{
     ComposeRuntime, DockerRuntime, PullProgress, Runtime, SwarmRuntime, image_variable,
@@ -45,7 +46,7 @@ mod recover;
 
 pub use error::EngineError;
 pub use outcome::{
-    Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Recovered, Resolution,
+    Outcome, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest, Recovered, Resolution,
 };
 
 /// Where the engine finds a registry client for an image.
@@ -115,6 +116,7 @@ pub struct Engine {
     registries: Arc<dyn Registries>,
     runtime: Option<Arc<dyn Runtime>>,
     observer: Arc<dyn Observer>,
+    hint_words: Arc<dyn HintWords>,
     lock_wait: LockWait,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     /// The manifest as last read, with the file's modification time and length: the agent
@@ -146,6 +148,7 @@ impl Engine {
             registries,
             runtime: None,
             observer: Arc::new(Silent),
+            hint_words: Arc::new(Neutral),
             lock_wait: LockWait::Forever,
             clock: Arc::new(system_now),
             manifest_cache: std::sync::Mutex::new(None),
@@ -156,6 +159,14 @@ impl Engine {
     #[must_use]
     pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
         self.runtime = Some(runtime);
+        self
+    }
+
+    /// Words the advice in plans and outcomes as `words` say (by default in words that name
+    /// no frontend).
+    #[must_use]
+    pub fn with_hint_words(mut self, words: Arc<dyn HintWords>) -> Self {
+        self.hint_words = words;
         self
     }
 
@@ -311,16 +322,17 @@ impl Engine {
                     match image_variable(&file, service.as_str()) {
                         Ok(Some(variable)) if variable == key => {}
                         Ok(found) => {
-                            return Err(EngineError::Invalid(format!(
-                                "{}: services.{service}.image is {}, so upkeep cannot choose its version; write `image: ${{{key}}}` there (upkeep's versions.env gives {key} its value)",
-                                file.display(),
-                                found.map_or_else(
+                            return Err(EngineError::ImageNotChosen {
+                                file,
+                                service: service.to_string(),
+                                found: found.map_or_else(
                                     || "written out".to_owned(),
-                                    |v| format!("${{{v}}}")
-                                )
-                            )));
+                                    |v| format!("${{{v}}}"),
+                                ),
+                                variable: key,
+                            });
                         }
-                        Err(error) => return Err(EngineError::Invalid(error.to_string())),
+                        Err(error) => return Err(error.into()),
                     }
                     let docker = DockerRuntime::connect().await?;
                     let compose: Arc<dyn Runtime> =
@@ -368,11 +380,14 @@ impl ManifestStamp {
 }
 
 fn parse_image(image: &str) -> Result<ImageRef, EngineError> {
-    image.parse().map_err(|error| {
-        EngineError::Invalid(format!(
-            "the manifest's image `{image}` is not an image reference: {error}"
-        ))
-    })
+    image
+        .parse()
+        .map_err(
+            |error: upkeep_versioning_core::reference::ReferenceError| EngineError::BadImage {
+                image: image.to_owned(),
+                problem: error.to_string(),
+            },
+        )
 }
 
 /// `the rollback of web, api`, or `the rollback of every service`, for the lock's holder.

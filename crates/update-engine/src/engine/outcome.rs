@@ -1,6 +1,11 @@
 //! What the engine reports: plans, outcomes of changes, recoveries and resolutions.
 
 use serde::Serialize;
+use upkeep_versioning_core::UpdateKind;
+use upkeep_versioning_core::planner::{HoldReason, MoveReason, NothingReason};
+use upkeep_versioning_core::policy::Policy;
+
+use crate::hint::Hint;
 
 /// What a plan says to do for one service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -14,10 +19,13 @@ pub enum PlanAction {
     UpToDate,
     /// The registry could not be asked; `why` says what failed.
     Unknown,
+    /// The registry was not asked (an offline status).
+    NotChecked,
 }
 
 /// The plan for one service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PlanEntry {
     /// The service.
     pub service: String,
@@ -30,23 +38,48 @@ pub struct PlanEntry {
     /// Whether the current tag is a custom tag pinned by hand.
     pub custom: bool,
     /// The policy.
-    pub policy: String,
+    pub policy: Policy,
     /// The newest eligible tag under the configured constraints, when one is newer.
     pub newest: Option<String>,
-    /// The kind of move to `newest`: `major`, `minor`, `patch`, ..., `none`.
-    pub newest_kind: String,
+    /// The kind of move to `newest` ([`UpdateKind::None`] when there is none).
+    pub newest_kind: UpdateKind,
     /// The tag `update` moves to (for `update`), or the one held back (for `hold`).
     pub target: Option<String>,
     /// The kind of move to `target`.
-    pub kind: String,
+    pub kind: UpdateKind,
     /// The digest `target` named when planned, for an update: what `update` pulls, after
     /// checking that the tag still names it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_digest: Option<String>,
     /// What `update` would do.
     pub action: PlanAction,
+    /// Why, as data: the planner's reason.
+    pub reason: PlanReason,
+    /// Failed versions that would have been chosen but for their failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     /// Why, in words.
     pub why: String,
+    /// What the user can do about it, as data (`why` words them already).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<Hint>,
+}
+
+/// Why a plan says what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PlanReason {
+    /// It moves, for this reason.
+    Move(MoveReason),
+    /// A newer version is held back, for this reason.
+    Hold(HoldReason),
+    /// Nothing to do, for this reason.
+    Nothing(NothingReason),
+    /// The plan could not be made (`why` says what failed).
+    Error,
+    /// The registry was not asked.
+    NotChecked,
 }
 
 /// What to plan for.

@@ -1,16 +1,27 @@
-//! Planning: the facts of each deployment, what the registry says of them, and the decision.
+//! Planning: the facts of each deployment, what the registry says of them, and the core's
+//! decision, put in words.
+//!
+//! The decision is the core planner's ([`planner::plan`]); this module only gathers what it
+//! needs ([`planner::needs`]) from the registry and words the answer, with the advice named
+//! as [`Hint`]s that the engine's [`HintWords`](crate::hint::HintWords) say in the frontend's
+//! terms.
 
 use upkeep_registry_clients::{ErrorKind, Registry};
 use upkeep_versioning_core::UpdateKind;
-use upkeep_versioning_core::policy::Policy;
-use upkeep_versioning_core::select::{Selector, Within};
-use upkeep_versioning_core::version::classify;
+use upkeep_versioning_core::manifest::{ServiceName, ServiceVersion};
+use upkeep_versioning_core::planner::{
+    self, Decision, Facts, FailedVersion, HoldReason, MoveReason, MovedTag, NothingReason,
+    Observed, Overrides, Plan,
+};
 
 use crate::check::platform_image;
 use crate::config::Deployment;
 use crate::error_chain as chain;
+use crate::hint::Hint;
 
-use super::{Engine, EngineError, PlanAction, PlanEntry, PlanRequest, parse_image, short_digest};
+use super::{
+    Engine, EngineError, PlanAction, PlanEntry, PlanReason, PlanRequest, parse_image, short_digest,
+};
 
 /// How many of the newest version tags are looked up to name the version a floating tag
 /// points at.
@@ -24,16 +35,26 @@ struct Moved {
     platform_image: Option<String>,
 }
 
-impl Moved {
-    fn describe(&self, tag: &str) -> String {
-        format!(
-            "{tag} now points at a new image ({})",
-            short_digest(&self.digest)
-        )
-    }
-}
-
 impl Engine {
+    /// What each service asked for runs, without asking any registry: what the manifest
+    /// records and the policy, for an offline status.
+    pub fn plan_offline(&self, services: &[String]) -> Result<Vec<PlanEntry>, EngineError> {
+        let manifest = self.manifest()?;
+        let services = self.select(&manifest, services)?;
+        Ok(services
+            .iter()
+            .filter_map(|service| {
+                let version = manifest.service(service.as_str())?;
+                let deployment = self.deployment(service, version.image());
+                let mut entry = unplanned(service, version, &deployment);
+                entry.action = PlanAction::NotChecked;
+                entry.reason = PlanReason::NotChecked;
+                entry.why = "not checked (offline)".to_owned();
+                Some(entry)
+            })
+            .collect())
+    }
+
     /// What `update` would do for each service asked for, and why.
     pub async fn plan(&self, request: &PlanRequest) -> Result<Vec<PlanEntry>, EngineError> {
         let manifest = self.manifest()?;
@@ -44,38 +65,19 @@ impl Engine {
                 continue;
             };
             let deployment = self.deployment(&service, version.image());
-            let mut entry = PlanEntry {
-                service: service.to_string(),
-                image: version.image().to_owned(),
-                current: version.current_tag().to_owned(),
-                current_digest: version.image_digest().map(str::to_owned),
-                custom: version.is_custom(),
-                policy: deployment.policy.as_str().to_owned(),
-                newest: None,
-                newest_kind: UpdateKind::None.to_string(),
-                target: None,
-                kind: UpdateKind::None.to_string(),
-                target_digest: None,
-                action: PlanAction::UpToDate,
-                why: String::new(),
-            };
-            let failed: Vec<(String, Option<String>)> = version
-                .failed_versions()
-                .map(|(tag, digest)| (tag.to_owned(), digest.map(str::to_owned)))
-                .collect();
+            let mut entry = unplanned(&service, version, &deployment);
             let planned = match self
-                .plan_one(&deployment, &mut entry, &failed, request)
+                .plan_service(&service, version, &deployment, &mut entry, request)
                 .await
             {
                 Ok(()) => self.pin_target_digest(&mut entry).await,
                 Err(error) => Err(error),
             };
-            match planned {
-                Ok(()) => {}
-                Err(error) => {
-                    entry.action = PlanAction::Unknown;
-                    entry.why = format!("{error:#}");
-                }
+            if let Err(error) = planned {
+                entry.action = PlanAction::Unknown;
+                entry.reason = PlanReason::Error;
+                entry.why = format!("{error:#}");
+                entry.hints = error.hint().into_iter().collect();
             }
             entries.push(entry);
         }
@@ -130,268 +132,261 @@ impl Engine {
         Ok(())
     }
 
-    async fn plan_one(
+    /// Gathers what the planner needs for one service, asks it, and fills `entry` in.
+    async fn plan_service(
         &self,
+        service: &ServiceName,
+        version: &ServiceVersion,
         deployment: &Deployment,
         entry: &mut PlanEntry,
-        failed_versions: &[(String, Option<String>)],
         request: &PlanRequest,
     ) -> Result<(), EngineError> {
         let image = parse_image(&entry.image)?;
-        let registry = self.registries.registry_for(&image).await?;
         let repository = image.repository().to_owned();
-        if request.to.as_ref() == Some(&entry.current) {
-            // The tag it runs, asked for again: what that tag is now, if it moved.
-            return match self
-                .name_moved(registry.as_ref(), &repository, entry)
-                .await?
-            {
-                Some(moved) => {
-                    entry.target = Some(entry.current.clone());
-                    entry.kind = UpdateKind::Digest.to_string();
-                    entry.target_digest = Some(moved.digest.clone());
-                    entry.action = PlanAction::Update;
-                    entry.why = moved.describe(&entry.current);
-                    Ok(())
-                }
-                None => {
-                    entry.why = format!("already runs {}", entry.current);
-                    Ok(())
-                }
-            };
+        let mut failed: Vec<FailedVersion> = version
+            .failed_versions()
+            .map(|(tag, digest)| FailedVersion {
+                tag: tag.to_owned(),
+                digest: digest.map(str::to_owned),
+                pushed_again: false,
+            })
+            .collect();
+        let constraints = deployment.constraints(std::iter::empty());
+        let overrides = Overrides {
+            to: request.to.clone(),
+            latest: request.latest,
+        };
+        let needs = planner::needs(
+            &facts_of(version, deployment, &constraints, &failed),
+            &overrides,
+        );
+        let asks_registry = needs.tags
+            || needs.current_tag_image
+            || needs.failed_images
+            || request.to.as_deref().is_some_and(|to| to != entry.current);
+        if !asks_registry {
+            let plan = planner::plan(
+                &facts_of(version, deployment, &constraints, &failed),
+                &overrides,
+                &Observed::default(),
+            );
+            self.word(service, entry, &plan, None);
+            return Ok(());
         }
-        if let Some(to) = &request.to {
+        let registry = self.registries.registry_for(&image).await?;
+        if let Some(to) = request.to.as_deref().filter(|to| *to != entry.current) {
             match registry.resolve_digest(&repository, to).await {
                 Ok(_) => {}
                 Err(error) if matches!(error.kind(), ErrorKind::NotFound { .. }) => {
-                    return Err(EngineError::Invalid(format!(
-                        "{}:{to} is not in the registry; list the tags with `upkeep tags {}`",
-                        entry.image, entry.image
-                    )));
+                    return Err(EngineError::TagNotFound {
+                        image: entry.image.clone(),
+                        tag: to.to_owned(),
+                    });
                 }
                 Err(error) => return Err(error.into()),
             }
-            entry.target = Some(to.clone());
-            entry.kind = classify(&entry.current, to, &deployment.scheme).to_string();
-            if *to == entry.current {
-                entry.action = PlanAction::UpToDate;
-                entry.why = format!("already runs {to}");
-            } else {
-                entry.action = PlanAction::Update;
-                entry.why = format!("{to} asked for with --to");
-            }
-            return Ok(());
         }
-        if deployment.policy == Policy::Disabled {
-            entry.action = PlanAction::Hold;
-            entry.why = format!(
-                "policy disabled: upkeep leaves it alone; set a policy in upkeep.yaml, or `upkeep update {} --to TAG`",
-                entry.service
-            );
-            return Ok(());
-        }
-        let tags = registry.list_tags(&repository).await?;
-        let scheme = &deployment.scheme;
-        if scheme.parse(&entry.current).is_err() && !request.latest && !entry.custom {
-            return self
-                .plan_floating(deployment, entry, failed_versions, registry.as_ref(), &tags)
-                .await;
-        }
-        // A failed version stays skipped while its tag still names the image that failed; a
-        // tag pushed again with other content is another image, tried afresh.
-        let mut failed = Vec::new();
-        for (tag, digest) in failed_versions {
-            let pushed_again = match digest {
-                Some(digest) => registry
-                    .resolve_digest(&repository, tag)
-                    .await
-                    .is_ok_and(|now| now.as_str() != digest),
-                None => false,
-            };
-            if !pushed_again {
-                failed.push(tag.clone());
-            }
-        }
-        let failed = &failed;
-        let mut constraints = deployment.constraints(failed.iter().cloned());
-        if request.latest {
-            constraints.within = Within::Any;
-        }
-        let pick = |constraints: &upkeep_versioning_core::select::Constraints| {
-            Selector::new(scheme.clone(), &entry.current, constraints.clone())
-                .select(tags.iter().map(String::as_str))
+        let tags = if needs.tags {
+            registry.list_tags(&repository).await?
+        } else {
+            Vec::new()
         };
-        let newest = pick(&constraints);
-        // Which failed version would have been chosen, to say why it was not.
-        let unskipped = {
-            let mut open = constraints.clone();
-            open.skip.clear();
-            pick(&open).map(|selected| selected.tag().to_owned())
-        };
-        let mut skipped_note = match &unskipped {
-            Some(tag) if failed.contains(tag) && newest.as_ref().map(|s| s.tag()) != Some(tag) => {
-                format!(
-                    "; {tag} is skipped because it failed and was rolled back (`upkeep update {} --to {tag}` tries it again)",
-                    entry.service
-                )
-            }
-            _ => String::new(),
-        };
-        entry.newest = newest.as_ref().map(|selected| selected.tag().to_owned());
-        entry.newest_kind = newest
-            .as_ref()
-            .map_or(UpdateKind::None, |selected| selected.kind)
-            .to_string();
-        let Some(newest) = newest else {
-            entry.why = format!("no newer eligible tag{skipped_note}");
-            return Ok(());
-        };
-        if entry.custom && !request.latest {
-            entry.target = Some(newest.tag().to_owned());
-            entry.kind = newest.kind.to_string();
-            entry.action = PlanAction::Hold;
-            entry.why = format!(
-                "runs the custom tag {} pinned by hand; `upkeep update {} --latest` moves it to {}{skipped_note}",
-                entry.current,
-                entry.service,
-                newest.tag()
-            );
-            return Ok(());
-        }
-        if request.latest {
-            entry.target = Some(newest.tag().to_owned());
-            entry.kind = newest.kind.to_string();
-            entry.action = PlanAction::Update;
-            entry.why = format!("newest eligible version, asked for with --latest{skipped_note}");
-            return Ok(());
-        }
-        // The newest version the policy applies by itself, which may be older than the
-        // newest eligible one (a patch while a minor release waits).
-        let allowed = deployment.policy.line().and_then(|line| {
-            let mut narrowed = constraints.clone();
-            narrowed.within = narrowed.within.min(line);
-            pick(&narrowed).filter(|selected| deployment.policy.allows(selected.kind))
-        });
-        // A failed version the policy would have applied by itself (a patch while a minor
-        // release waits) is skipped too; say so, unless the note above names it already.
-        if let Some(tag) = deployment.policy.line().and_then(|line| {
-            let mut open = constraints.clone();
-            open.within = open.within.min(line);
-            open.skip.clear();
-            pick(&open)
-                .filter(|selected| deployment.policy.allows(selected.kind))
-                .map(|selected| selected.tag().to_owned())
-        }) && failed.contains(&tag)
-            && unskipped.as_ref() != Some(&tag)
-        {
-            skipped_note = format!(
-                "{skipped_note}; {tag} is skipped because it failed and was rolled back (`upkeep update {} --to {tag}` tries it again)",
-                entry.service
-            );
-        }
-        let held = |target: &str| {
-            format!(
-                "{} ({}) waits: policy {} does not apply a {} update by itself; `upkeep update {} --latest` or `--to {}` applies it",
-                target,
-                newest.kind,
-                deployment.policy.as_str(),
-                newest.kind,
-                entry.service,
-                target
-            )
-        };
-        match allowed {
-            Some(allowed) => {
-                entry.target = Some(allowed.tag().to_owned());
-                entry.kind = allowed.kind.to_string();
-                entry.action = PlanAction::Update;
-                entry.why = format!(
-                    "a {} update, which policy {} applies",
-                    allowed.kind,
-                    deployment.policy.as_str()
-                );
-                if allowed.tag() != newest.tag() {
-                    entry.why = format!("{}; {}", entry.why, held(newest.tag()));
+        if needs.failed_images {
+            // A failed version stays skipped while its tag still names the image that
+            // failed; a tag pushed again with other content is another image, tried afresh.
+            for failed in &mut failed {
+                if let Some(digest) = &failed.digest {
+                    failed.pushed_again = registry
+                        .resolve_digest(&repository, &failed.tag)
+                        .await
+                        .is_ok_and(|now| now.as_str() != digest);
                 }
-                entry.why.push_str(&skipped_note);
-            }
-            None => {
-                entry.target = Some(newest.tag().to_owned());
-                entry.kind = newest.kind.to_string();
-                entry.action = PlanAction::Hold;
-                entry.why = format!("{}{skipped_note}", held(newest.tag()));
             }
         }
+        let mut moved = None;
+        if needs.current_tag_image
+            && let Some(found) = self
+                .name_moved(registry.as_ref(), &repository, entry)
+                .await?
+        {
+            let names_version = self
+                .version_with_image(registry.as_ref(), &repository, deployment, &tags, &found)
+                .await;
+            moved = Some((
+                MovedTag {
+                    digest: found.digest.clone(),
+                    names_version,
+                },
+                found,
+            ));
+        }
+        let observed = Observed {
+            tags: &tags,
+            current_tag_moved: moved.as_ref().map(|(tag, _)| tag),
+        };
+        let plan = planner::plan(
+            &facts_of(version, deployment, &constraints, &failed),
+            &overrides,
+            &observed,
+        );
+        self.word(service, entry, &plan, moved.as_ref().map(|(tag, _)| tag));
         Ok(())
     }
 
-    /// The plan of a service that follows a floating tag (`latest`, `stable`, `3`): the tag
-    /// is followed, not left. Its news is a new image behind it for this machine's platform
-    /// (an update of kind `digest`, which the auto policies apply by pulling the tag again);
-    /// an index whose other platforms were rebuilt is no news. Moving to a version tag stays
-    /// the user's choice (`resolve`, `--to`, `--latest`).
-    async fn plan_floating(
+    /// Fills `entry` in from the planner's `plan`, in words.
+    fn word(
         &self,
-        deployment: &Deployment,
+        service: &ServiceName,
         entry: &mut PlanEntry,
-        failed_versions: &[(String, Option<String>)],
-        registry: &dyn Registry,
-        tags: &[String],
-    ) -> Result<(), EngineError> {
-        let repository = parse_image(&entry.image)?.repository().to_owned();
-        if entry.current_digest.is_none() {
-            // Nothing to compare with: whether the tag moved cannot be told.
-            entry.why = format!(
-                "no digest is recorded for {}, so whether it points at a new image cannot be told; `upkeep pull {}` records it",
-                entry.current, entry.service
-            );
-            return Ok(());
-        }
-        let Some(moved) = self.name_moved(registry, &repository, entry).await? else {
-            entry.why = format!(
-                "{} still points at the image it runs for this platform",
-                entry.current
-            );
-            return Ok(());
+        plan: &Plan,
+        moved: Option<&MovedTag>,
+    ) {
+        let service = service.as_str();
+        let words = self.hint_words.as_ref();
+        let policy = entry.policy.as_str();
+        let mut hints = Vec::new();
+        let mut hint = |hint: Hint| {
+            let worded = words.word(&hint);
+            hints.push(hint);
+            worded
         };
-        let mut why = moved.describe(&entry.current);
-        if let Some(version) = self
-            .version_with_image(registry, &repository, deployment, tags, &moved)
-            .await
-        {
-            why = format!("{} now points at {version}'s image", entry.current);
+        if let Some((tag, kind)) = &plan.newest {
+            entry.newest = Some(tag.clone());
+            entry.newest_kind = *kind;
         }
-        let failed_before = failed_versions.iter().any(|(tag, digest)| {
-            *tag == entry.current && digest.as_deref() == Some(moved.digest.as_str())
-        });
-        if failed_before {
-            entry.why = format!(
-                "{why}, which failed and was rolled back; `upkeep update {} --to {}` tries it again",
-                entry.service, entry.current
-            );
-            return Ok(());
+        let current = entry.current.clone();
+        // What a floating tag points at now, in words.
+        let moved_words = || match moved {
+            Some(MovedTag {
+                names_version: Some(version),
+                ..
+            }) => format!("{current} now points at {version}'s image"),
+            Some(moved) => format!(
+                "{current} now points at a new image ({})",
+                short_digest(&moved.digest)
+            ),
+            None => format!("{current} now points at a new image"),
+        };
+        let mut skipped_note = String::new();
+        for tag in &plan.skipped {
+            skipped_note.push_str(&format!(
+                "; {tag} is skipped because it failed and was rolled back ({} tries it again)",
+                hint(Hint::update_to(service, tag))
+            ));
         }
-        entry.target = Some(entry.current.clone());
-        entry.newest = Some(entry.current.clone());
-        entry.kind = UpdateKind::Digest.to_string();
-        entry.target_digest = Some(moved.digest.clone());
-        entry.newest_kind = entry.kind.clone();
-        if deployment.policy.allows(UpdateKind::Digest) {
-            entry.action = PlanAction::Update;
-            entry.why = format!(
-                "{why}; policy {} pulls it again",
-                deployment.policy.as_str()
-            );
-        } else {
-            entry.action = PlanAction::Hold;
-            entry.why = format!(
-                "{why}; policy {} does not apply it by itself; `upkeep update {} --to {}` applies it",
-                deployment.policy.as_str(),
-                entry.service,
-                entry.current
-            );
-        }
-        Ok(())
+        let why = match &plan.decision {
+            Decision::Move {
+                target,
+                kind,
+                digest,
+                reason,
+            } => {
+                entry.action = PlanAction::Update;
+                entry.target = Some(target.clone());
+                entry.kind = *kind;
+                entry.target_digest.clone_from(digest);
+                entry.reason = PlanReason::Move(reason.clone());
+                match reason {
+                    MoveReason::Asked => format!("{target} asked for with --to"),
+                    MoveReason::Latest => {
+                        format!("newest eligible version, asked for with --latest{skipped_note}")
+                    }
+                    MoveReason::Policy { waiting } => {
+                        let mut why = format!("a {kind} update, which policy {policy} applies");
+                        if let Some((newest, newest_kind)) = waiting {
+                            why.push_str("; ");
+                            why.push_str(&held(
+                                newest,
+                                *newest_kind,
+                                policy,
+                                hint(Hint::UpdateLatest {
+                                    service: service.to_owned(),
+                                }),
+                                hint(Hint::update_to(service, newest)),
+                            ));
+                        }
+                        why.push_str(&skipped_note);
+                        why
+                    }
+                    MoveReason::TagMoved { asked: true, .. } => moved_words(),
+                    MoveReason::TagMoved { asked: false, .. } => {
+                        format!("{}; policy {policy} pulls it again", moved_words())
+                    }
+                    _ => format!("{current} -> {target} ({kind})"),
+                }
+            }
+            Decision::Hold {
+                target,
+                kind,
+                digest,
+                reason,
+            } => {
+                entry.action = PlanAction::Hold;
+                entry.target.clone_from(target);
+                entry.kind = *kind;
+                entry.target_digest.clone_from(digest);
+                entry.reason = PlanReason::Hold(reason.clone());
+                let target = target.clone().unwrap_or_default();
+                match reason {
+                    HoldReason::Disabled => format!(
+                        "policy disabled: upkeep leaves it alone; set {}, or {}",
+                        hint(Hint::SetPolicy {
+                            service: service.to_owned(),
+                        }),
+                        hint(Hint::UpdateTo {
+                            service: service.to_owned(),
+                            tag: None,
+                        })
+                    ),
+                    HoldReason::CustomTag => format!(
+                        "runs the custom tag {current} pinned by hand; {} moves it to {target}{skipped_note}",
+                        hint(Hint::UpdateLatest {
+                            service: service.to_owned(),
+                        })
+                    ),
+                    HoldReason::Policy => {
+                        let latest = hint(Hint::UpdateLatest {
+                            service: service.to_owned(),
+                        });
+                        let to = hint(Hint::update_to(service, &target));
+                        format!("{}{skipped_note}", held(&target, *kind, policy, latest, to))
+                    }
+                    HoldReason::TagMovedPolicy { .. } => format!(
+                        "{}; policy {policy} does not apply it by itself; {} applies it",
+                        moved_words(),
+                        hint(Hint::update_to(service, &current))
+                    ),
+                    _ => format!("{target} ({kind}) is held"),
+                }
+            }
+            Decision::Nothing { reason } => {
+                entry.action = PlanAction::UpToDate;
+                entry.reason = PlanReason::Nothing(reason.clone());
+                match reason {
+                    NothingReason::AlreadyRuns => format!("already runs {current}"),
+                    NothingReason::NoNewer => format!("no newer eligible tag{skipped_note}"),
+                    NothingReason::NoDigestRecorded => format!(
+                        "no digest is recorded for {current}, so whether it points at a new image cannot be told; {} records it",
+                        hint(Hint::Pull {
+                            service: service.to_owned(),
+                        })
+                    ),
+                    NothingReason::TagUnchanged => {
+                        format!("{current} still points at the image it runs for this platform")
+                    }
+                    NothingReason::TagMovedFailed { .. } => format!(
+                        "{}, which failed and was rolled back; {} tries it again",
+                        moved_words(),
+                        hint(Hint::update_to(service, &current))
+                    ),
+                    _ => format!("nothing to do for {current}"),
+                }
+            }
+            _ => String::new(),
+        };
+        entry.skipped.clone_from(&plan.skipped);
+        entry.why = why;
+        entry.hints = hints;
     }
 
     /// The newest version tag (of the few newest) whose image for this platform is the one
@@ -457,4 +452,55 @@ impl Engine {
             platform_image: here,
         }))
     }
+}
+
+/// A plan entry with what the manifest and configuration say, before anything is decided.
+fn unplanned(
+    service: &ServiceName,
+    version: &ServiceVersion,
+    deployment: &Deployment,
+) -> PlanEntry {
+    PlanEntry {
+        service: service.to_string(),
+        image: version.image().to_owned(),
+        current: version.current_tag().to_owned(),
+        current_digest: version.image_digest().map(str::to_owned),
+        custom: version.is_custom(),
+        policy: deployment.policy,
+        newest: None,
+        newest_kind: UpdateKind::None,
+        target: None,
+        kind: UpdateKind::None,
+        target_digest: None,
+        action: PlanAction::UpToDate,
+        reason: PlanReason::Error,
+        skipped: Vec::new(),
+        why: String::new(),
+        hints: Vec::new(),
+    }
+}
+
+/// What is known of a deployment before the registry is asked.
+fn facts_of<'a>(
+    version: &'a ServiceVersion,
+    deployment: &'a Deployment,
+    constraints: &'a upkeep_versioning_core::select::Constraints,
+    failed: &'a [FailedVersion],
+) -> Facts<'a> {
+    Facts {
+        current_tag: version.current_tag(),
+        current_digest_known: version.image_digest().is_some(),
+        custom: version.is_custom(),
+        policy: deployment.policy,
+        scheme: &deployment.scheme,
+        constraints,
+        failed,
+    }
+}
+
+/// A version the policy does not apply by itself, and what applies it.
+fn held(target: &str, kind: UpdateKind, policy: &str, latest: String, to: String) -> String {
+    format!(
+        "{target} ({kind}) waits: policy {policy} does not apply a {kind} update by itself; {latest} or {to} applies it"
+    )
 }

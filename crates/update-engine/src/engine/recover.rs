@@ -137,10 +137,11 @@ impl Engine {
                     if state.is_some() {
                         runtime.restore(&container, &point).await?;
                     } else {
-                        return Err(EngineError::Invalid(format!(
-                            "the container `{container}` of {} is gone; recreate it from {from_reference} (`docker run ...` as before), then run `upkeep recover` again",
-                            entry.service
-                        )));
+                        return Err(EngineError::ContainerGone {
+                            service: entry.service.clone(),
+                            container: container.clone(),
+                            image: from_reference.clone(),
+                        });
                     }
                 }
                 Recovered {

@@ -13,18 +13,20 @@ use tempfile::TempDir;
 use upkeep_registry_clients::{ErrorKind, Manifest as RegistryManifest, Registry, RegistryError};
 use upkeep_registry_clients::{TagMetadata, core::reference::Digest};
 use upkeep_update_engine::engine::{
-    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Registries,
+    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest, Registries,
 };
+use upkeep_update_engine::hint::Hint;
 use upkeep_update_engine::lock::{self, LOCK_FILE};
 use upkeep_update_engine::runtime::{
     ContainerState, Exited, PullProgress, PulledImage, ROLLBACK_TAG, RollbackPoint, Runtime,
     RuntimeError, Status,
 };
 use upkeep_update_engine::store::StateDir;
-use upkeep_versioning_core::Timestamp;
 use upkeep_versioning_core::journal::{ChangeKind, JournalEntry, JournalVersion, Step};
 use upkeep_versioning_core::manifest::{DeployReason, Manifest, Reason, ServiceName};
+use upkeep_versioning_core::planner::{HoldReason, MoveReason};
 use upkeep_versioning_core::reference::ImageRef;
+use upkeep_versioning_core::{Timestamp, UpdateKind};
 
 const IMAGE: &str = "registry.example/team/web";
 const TAGS: [&str; 4] = ["1.0.0", "1.0.1", "1.1.0", "2.0.0"];
@@ -563,13 +565,28 @@ async fn auto_patch_plans_the_patch_and_says_the_minor_release_waits() {
         Some(digest("1.0.0").as_str())
     );
     assert_eq!(entry.target.as_deref(), Some("1.0.1"));
-    assert_eq!(entry.kind, "patch");
+    assert_eq!(entry.kind, UpdateKind::Patch);
     // The newest within the major line (the default `within`), not 2.0.0.
     assert_eq!(entry.newest.as_deref(), Some("1.1.0"));
-    assert_eq!(entry.newest_kind, "minor");
+    assert_eq!(entry.newest_kind, UpdateKind::Minor);
     assert!(entry.why.contains("1.1.0"), "{}", entry.why);
-    assert!(entry.why.contains("--latest"), "{}", entry.why);
     assert!(entry.why.contains("auto_patch"), "{}", entry.why);
+    // The way to the minor release that waits, as data for any frontend to word.
+    assert_eq!(
+        entry.hints,
+        [
+            Hint::UpdateLatest {
+                service: "web".to_owned()
+            },
+            Hint::update_to("web", "1.1.0")
+        ]
+    );
+    assert!(matches!(
+        &entry.reason,
+        PlanReason::Move(MoveReason::Policy { waiting: Some((tag, UpdateKind::Minor)) }) if tag == "1.1.0"
+    ));
+    // The engine's default words name no frontend's commands.
+    assert!(!entry.why.contains("`upkeep"), "{}", entry.why);
     assert!(
         fx.runtime.all_calls().is_empty(),
         "a plan asks no runtime: {:?}",
@@ -594,7 +611,15 @@ async fn disabled_holds_and_says_why() {
     assert_eq!(entry.action, PlanAction::Hold, "{entry:#?}");
     assert_eq!(entry.target, None);
     assert!(entry.why.contains("policy disabled"), "{}", entry.why);
-    assert!(entry.why.contains("--to"), "{}", entry.why);
+    assert_eq!(entry.reason, PlanReason::Hold(HoldReason::Disabled));
+    assert!(
+        entry.hints.contains(&Hint::UpdateTo {
+            service: "web".to_owned(),
+            tag: None
+        }),
+        "{:?}",
+        entry.hints
+    );
 }
 
 #[tokio::test]
@@ -607,8 +632,8 @@ async fn latest_moves_across_majors_whatever_the_policy() {
     let entry = plan_one(&fx, &request).await;
     assert_eq!(entry.action, PlanAction::Update, "{entry:#?}");
     assert_eq!(entry.target.as_deref(), Some("2.0.0"));
-    assert_eq!(entry.kind, "major");
-    assert!(entry.why.contains("--latest"), "{}", entry.why);
+    assert_eq!(entry.kind, UpdateKind::Major);
+    assert_eq!(entry.reason, PlanReason::Move(MoveReason::Latest));
 }
 
 #[tokio::test]
@@ -621,8 +646,8 @@ async fn to_moves_to_the_tag_asked_for_or_names_an_unknown_one() {
     let entry = plan_one(&fx, &to("1.1.0")).await;
     assert_eq!(entry.action, PlanAction::Update, "{entry:#?}");
     assert_eq!(entry.target.as_deref(), Some("1.1.0"));
-    assert_eq!(entry.kind, "minor");
-    assert!(entry.why.contains("--to"), "{}", entry.why);
+    assert_eq!(entry.kind, UpdateKind::Minor);
+    assert_eq!(entry.reason, PlanReason::Move(MoveReason::Asked));
 
     let entry = plan_one(&fx, &to("1.0.0")).await;
     assert_eq!(entry.action, PlanAction::UpToDate, "{entry:#?}");
@@ -631,6 +656,12 @@ async fn to_moves_to_the_tag_asked_for_or_names_an_unknown_one() {
     assert_eq!(entry.action, PlanAction::Unknown, "{entry:#?}");
     assert!(entry.why.contains("9.9.9"), "{}", entry.why);
     assert!(entry.why.contains("not in the registry"), "{}", entry.why);
+    assert_eq!(
+        entry.hints,
+        [Hint::ListTags {
+            image: IMAGE.to_owned()
+        }]
+    );
 }
 
 #[tokio::test]
@@ -728,6 +759,8 @@ async fn a_failed_tag_is_skipped_and_the_why_says_so() {
     assert_eq!(entry.target.as_deref(), Some("1.0.1"));
     assert_eq!(entry.newest.as_deref(), Some("1.0.1"));
     assert!(entry.why.contains("1.0.2 is skipped"), "{}", entry.why);
+    assert_eq!(entry.skipped, ["1.0.2"]);
+    assert_eq!(entry.hints, [Hint::update_to("web", "1.0.2")]);
 
     // The same with --latest, and with --to the failed tag is tried again.
     let latest = PlanRequest {
