@@ -23,6 +23,7 @@ use crate::hints::ApiWords;
 use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};
 use crate::webhooks::Push;
+use upkeep_update_engine::hint::HintWords as _;
 
 /// How often the daemon wakes to see which deployments are due. Deciding costs no registry
 /// request; only due deployments are checked.
@@ -51,7 +52,13 @@ fn outcome_json(
 }
 
 fn control_error(error: CycleError) -> ControlError {
-    let message = error.to_string();
+    let mut message = error.to_string();
+    // The engine's advice, in the API's words.
+    if let CycleError::Engine(engine_error) = &error
+        && let Some(hint) = engine_error.hint()
+    {
+        message = format!("{message}; see {}", ApiWords::new(None).word(&hint));
+    }
     match error {
         CycleError::Engine(upkeep_update_engine::engine::EngineError::UnknownService {
             ..

@@ -10,13 +10,13 @@ use upkeep_versioning_core::manifest::{DeployReason, Manifest, ServiceName};
 use crate::config::{Deployment, Placement};
 use crate::error_chain as chain;
 use crate::fault;
+use crate::hint::Hint;
 use crate::hooks::{HookContext, HookEvent};
 use crate::lock::{self};
 use crate::runtime::{
     ContainerState, RollbackPoint, Runtime, RuntimeError, Status, dependency_order,
 };
 
-use super::outcome::interrupted;
 use super::{
     Engine, EngineError, Outcome, OutcomeKind, PlanAction, PlanEntry, Resolution, describe_change,
     known_services, one_line, parse_image, short_digest,
@@ -195,6 +195,7 @@ impl Engine {
                             result: OutcomeKind::Unchanged,
                             message: "no earlier version in the history to go back to".to_owned(),
                             warnings: Vec::new(),
+                            hints: Vec::new(),
                         });
                         continue;
                     }
@@ -280,6 +281,7 @@ impl Engine {
             result: OutcomeKind::Unchanged,
             message: String::new(),
             warnings: Vec::new(),
+            hints: Vec::new(),
         };
         let verb = match planned.kind {
             Kind::Update => "update",
@@ -443,12 +445,13 @@ impl Engine {
                     planned_from = planned.from_tag
                 );
             } else if error.engine_unreachable() {
-                return Ok(interrupted(outcome, &chain(&error)));
+                return Ok(self.interrupted(outcome, &chain(&error)));
             } else {
                 outcome.result = OutcomeKind::Stranded;
                 outcome.message = format!(
-                    "{}; run `upkeep recover` once the cause is fixed",
-                    chain(&error)
+                    "{}; {} once the cause is fixed",
+                    chain(&error),
+                    self.hint(&mut outcome.hints, Hint::Recover)
                 );
             }
             return Ok(outcome);
@@ -464,7 +467,7 @@ impl Engine {
         {
             let why = match unproven {
                 Unproven::Sick(why) => why,
-                Unproven::EngineAway(why) => return Ok(interrupted(outcome, &why)),
+                Unproven::EngineAway(why) => return Ok(self.interrupted(outcome, &why)),
             };
             return self
                 .undo_failed(
@@ -583,15 +586,16 @@ impl Engine {
         if let Err(error) = restored {
             if error.engine_unreachable() {
                 let why = format!("{why}, and then {}", chain(&error));
-                return Ok(interrupted(outcome, &why));
+                return Ok(self.interrupted(outcome, &why));
             }
             outcome.result = OutcomeKind::Stranded;
             outcome.message = format!(
-                "{} -> {} failed ({why}), and putting {} back failed too: {}; run `upkeep recover` once the cause is fixed",
+                "{} -> {} failed ({why}), and putting {} back failed too: {}; {} once the cause is fixed",
                 planned.from_tag,
                 planned.to_tag,
                 planned.from_tag,
-                chain(&error)
+                chain(&error),
+                self.hint(&mut outcome.hints, Hint::Recover)
             );
             return Ok(outcome);
         }
@@ -742,6 +746,7 @@ impl Engine {
                 result: OutcomeKind::Unchanged,
                 message: String::new(),
                 warnings: Vec::new(),
+                hints: Vec::new(),
             };
             let runtime = self.runtime_for(&deployment).await?;
             self.observer
@@ -772,8 +777,14 @@ impl Engine {
                             outcome.digest = Some(digest.clone());
                         }
                         (Some(recorded), Some(digest)) if recorded != digest => {
+                            let update = self.hint(
+                                &mut outcome.hints,
+                                Hint::Update {
+                                    service: service.to_string(),
+                                },
+                            );
                             outcome.warnings.push(format!(
-                                "{reference} now points at {}, not the recorded {}; `upkeep update {service}` moves to it",
+                                "{reference} now points at {}, not the recorded {}; {update} moves to it",
                                 short_digest(digest),
                                 short_digest(recorded)
                             ));

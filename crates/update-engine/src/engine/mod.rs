@@ -31,7 +31,7 @@ use upkeep_versioning_core::manifest::{Manifest, ServiceName};
 use upkeep_versioning_core::reference::ImageRef;
 
 use crate::config::{CONFIG_FILE, Config, Deployment, Placement};
-use crate::hint::{HintWords, Neutral};
+use crate::hint::{Hint, HintWords, Neutral};
 use crate::lock::{Holder, StateLock};
 use crate::runtime::{
     ComposeRuntime, DockerRuntime, PullProgress, Runtime, SwarmRuntime, image_variable,
@@ -160,6 +160,25 @@ impl Engine {
     pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
         self.runtime = Some(runtime);
         self
+    }
+
+    /// `hint` in this engine's words, noted in `hints`.
+    fn hint(&self, hints: &mut Vec<Hint>, hint: Hint) -> String {
+        let worded = self.hint_words.word(&hint);
+        hints.push(hint);
+        worded
+    }
+
+    /// The outcome of a change the engine's absence cut short; the journal is kept for
+    /// [`Engine::recover`].
+    fn interrupted(&self, mut outcome: Outcome, why: &str) -> Outcome {
+        outcome.result = OutcomeKind::Interrupted;
+        let recover = self.hint(&mut outcome.hints, Hint::Recover);
+        outcome.message = format!(
+            "{} -> {} was cut short: {why}. The journal keeps it: {recover} finishes or undoes it once the Docker Engine answers; {} is not marked as failed",
+            outcome.from, outcome.to, outcome.to
+        );
+        outcome
     }
 
     /// Words the advice in plans and outcomes as `words` say (by default in words that name

@@ -130,6 +130,9 @@ pub struct Outcome {
     pub message: String,
     /// Things that went wrong without stopping the change (a post-hook, a note).
     pub warnings: Vec<String>,
+    /// What the user can do about it, as data (`message` and `warnings` word them already).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<Hint>,
 }
 
 /// How an interrupted update was recovered.
@@ -160,15 +163,4 @@ pub struct Resolution {
     pub recorded: bool,
     /// What happened, in words.
     pub message: String,
-}
-
-/// The outcome of a change the engine's absence cut short; the journal is kept for
-/// [`Engine::recover`](super::Engine::recover).
-pub(super) fn interrupted(mut outcome: Outcome, why: &str) -> Outcome {
-    outcome.result = OutcomeKind::Interrupted;
-    outcome.message = format!(
-        "{} -> {} was cut short: {why}. The journal keeps it: `upkeep recover` (the agent does it by itself) finishes or undoes it once the Docker Engine answers; {} is not marked as failed",
-        outcome.from, outcome.to, outcome.to
-    );
-    outcome
 }
