@@ -7,14 +7,14 @@
 //! [`check`] answers "what is newer?" for one image; [`runtime`] pulls and recreates
 //! containers with a rollback point; [`health`] and [`hooks`] judge and surround a change;
 //! [`store`] keeps the manifest, its backups, `versions.env` and the update journal safely
-//! on disk; [`fault`] lets tests kill the process at a chosen step.
+//! on disk; with the `crash-points` feature, tests can kill the process at a chosen step.
 
 #![warn(missing_docs)]
 
 pub mod check;
 pub mod config;
 pub mod engine;
-pub mod fault;
+mod fault;
 pub mod health;
 pub mod hint;
 pub mod hooks;

@@ -37,6 +37,28 @@ pub enum Step {
     Record,
 }
 
+impl Step {
+    /// The step as the journal file names it, such as `health_check`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Intent => "intent",
+            Self::Pull => "pull",
+            Self::KeepPrevious => "keep_previous",
+            Self::Stop => "stop",
+            Self::Create => "create",
+            Self::Start => "start",
+            Self::HealthCheck => "health_check",
+            Self::Record => "record",
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of change the journal records, so that finishing it records the right thing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -9,7 +9,7 @@ use upkeep_versioning_core::manifest::{DeployReason, Manifest, ServiceName};
 
 use crate::config::{Deployment, Placement};
 use crate::error_chain as chain;
-use crate::fault;
+use crate::fault::{self, CrashPoint};
 use crate::hint::Hint;
 use crate::hooks::{HookContext, HookEvent};
 use crate::lock::{self};
@@ -333,7 +333,7 @@ impl Engine {
         journal.change = planned.kind.journal();
         journal.owner = Some(lock::this_process());
         self.state.write_journal(&journal)?;
-        fault::point("after-intent");
+        fault::point(CrashPoint::AfterIntent);
 
         if let Err(failed) = deployment.hooks.run(pre, &context).await {
             self.state.clear_journal()?;
@@ -392,7 +392,7 @@ impl Engine {
             .or_else(|| digest_of(&pulled.repo_digests, &reference));
         journal.to.digest.clone_from(&digest);
         planned.to_digest.clone_from(&digest);
-        fault::point("after-pull");
+        fault::point(CrashPoint::AfterPull);
 
         journal.advance(Step::KeepPrevious);
         self.state.write_journal(&journal)?;
@@ -410,7 +410,7 @@ impl Engine {
         };
         journal.previous_image = Some(point.image_id.clone());
         self.state.write_journal(&journal)?;
-        fault::point("after-keep");
+        fault::point(CrashPoint::AfterKeep);
 
         journal.advance(Step::Stop);
         self.state.write_journal(&journal)?;
@@ -456,7 +456,7 @@ impl Engine {
             }
             return Ok(outcome);
         }
-        fault::point("after-start");
+        fault::point(CrashPoint::AfterStart);
         journal.advance(Step::HealthCheck);
         self.state.write_journal(&journal)?;
         self.observer.step(&service, "checking health");
@@ -485,9 +485,9 @@ impl Engine {
 
         journal.advance(Step::Record);
         self.state.write_journal(&journal)?;
-        fault::point("before-record");
+        fault::point(CrashPoint::BeforeRecord);
         self.record(manifest, &planned, digest.as_deref())?;
-        fault::point("after-record");
+        fault::point(CrashPoint::AfterRecord);
         self.state.clear_journal()?;
         outcome.result = OutcomeKind::Changed;
         outcome.digest = digest;

@@ -46,7 +46,8 @@ mod recover;
 
 pub use error::EngineError;
 pub use outcome::{
-    Outcome, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest, Recovered, Resolution,
+    Outcome, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest, Recovered,
+    RecoveryAction, Resolution,
 };
 
 /// Where the engine finds a registry client for an image.

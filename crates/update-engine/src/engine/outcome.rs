@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use upkeep_versioning_core::UpdateKind;
+use upkeep_versioning_core::journal::Step;
 use upkeep_versioning_core::planner::{HoldReason, MoveReason, NothingReason};
 use upkeep_versioning_core::policy::Policy;
 
@@ -137,15 +138,46 @@ pub struct Outcome {
 
 /// How an interrupted update was recovered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Recovered {
     /// The service.
     pub service: String,
     /// The step the update had reached.
-    pub step: String,
-    /// `finished`, `undone` or `forgotten`.
-    pub action: String,
+    pub step: Step,
+    /// What recovery did.
+    pub action: RecoveryAction,
     /// Why, in words.
     pub message: String,
+}
+
+/// What recovering an interrupted change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RecoveryAction {
+    /// The new version had proven healthy: recorded as running.
+    Finished,
+    /// The previous version was put back.
+    Undone,
+    /// Nothing had been changed: the journal was dropped.
+    Forgotten,
+}
+
+impl RecoveryAction {
+    /// The word for it: `finished`, `undone` or `forgotten`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Finished => "finished",
+            Self::Undone => "undone",
+            Self::Forgotten => "forgotten",
+        }
+    }
+}
+
+impl std::fmt::Display for RecoveryAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What `upkeep resolve` found for one service.

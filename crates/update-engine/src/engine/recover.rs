@@ -7,7 +7,7 @@ use crate::lock::{self};
 use crate::runtime::{ROLLBACK_TAG, RollbackPoint, RuntimeError, Status};
 
 use super::change::{Kind, Planned};
-use super::{Engine, EngineError, Recovered, known_services};
+use super::{Engine, EngineError, Recovered, RecoveryAction, known_services};
 
 impl Engine {
     /// Finishes or undoes the update the journal records, if one was interrupted.
@@ -79,11 +79,7 @@ impl Engine {
             _ => Observed::NothingRunning,
         };
         let decision = journal::recover(&entry, observed);
-        // The step as the journal file names it, such as `health_check`.
-        let step = serde_json::to_value(entry.step)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let step = entry.step;
         let recovered = match decision {
             Recovery::Finish => {
                 let digest = entry.to.digest.clone();
@@ -105,7 +101,7 @@ impl Engine {
                 Recovered {
                     service: entry.service.clone(),
                     step,
-                    action: "finished".to_owned(),
+                    action: RecoveryAction::Finished,
                     message: format!(
                         "{} had passed its health checks and runs; recorded it in the manifest",
                         entry.to.tag
@@ -115,7 +111,7 @@ impl Engine {
             Recovery::Forget => Recovered {
                 service: entry.service.clone(),
                 step,
-                action: "forgotten".to_owned(),
+                action: RecoveryAction::Forgotten,
                 message: format!(
                     "nothing had been changed; {} runs as before",
                     entry.from.tag
@@ -147,7 +143,7 @@ impl Engine {
                 Recovered {
                     service: entry.service.clone(),
                     step,
-                    action: "undone".to_owned(),
+                    action: RecoveryAction::Undone,
                     message: format!(
                         "{reason}; {} runs again{}",
                         entry.from.tag,

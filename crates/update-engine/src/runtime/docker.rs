@@ -215,7 +215,7 @@ impl DockerRuntime {
             .await
             .map_err(|source| container_error(name, "create", source))?;
         *created = Some(response.id.clone());
-        crate::fault::point("after-create");
+        crate::fault::point(crate::fault::CrashPoint::AfterCreate);
         for (network, endpoint) in networks {
             let request = NetworkConnectRequest {
                 container: response.id.clone(),
@@ -507,7 +507,7 @@ impl Runtime for DockerRuntime {
             .stop_container(&old_id, None)
             .await
             .map_err(|source| container_error(container, "stop", source))?;
-        crate::fault::point("after-stop");
+        crate::fault::point(crate::fault::CrashPoint::AfterStop);
         if let Err(error) = self.rename(&old_id, &old_name).await {
             let restarted = if was_running {
                 self.start(&old_id).await

@@ -13,7 +13,8 @@ use tempfile::TempDir;
 use upkeep_registry_clients::{ErrorKind, Manifest as RegistryManifest, Registry, RegistryError};
 use upkeep_registry_clients::{TagMetadata, core::reference::Digest};
 use upkeep_update_engine::engine::{
-    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest, Registries,
+    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest,
+    RecoveryAction, Registries,
 };
 use upkeep_update_engine::hint::Hint;
 use upkeep_update_engine::lock::{self, LOCK_FILE};
@@ -974,7 +975,7 @@ async fn an_engine_gone_during_the_health_check_leaves_the_update_to_recovery() 
     // Back: 1.0.1 was never proven healthy, so 1.0.0 is put back, and 1.0.1 stays eligible.
     fx.runtime.engine_back();
     let recovered = engine.recover().await.unwrap().unwrap();
-    assert_eq!(recovered.action, "undone", "{recovered:#?}");
+    assert_eq!(recovered.action, RecoveryAction::Undone, "{recovered:#?}");
     assert_eq!(fx.runtime.container().image, reference("1.0.0"));
     assert!(!fx.journal_left());
     let entry = plan_one(&fx, &PlanRequest::default()).await;
@@ -1129,8 +1130,12 @@ async fn recover_forgets_an_update_cut_short_while_pulling() {
     fx.state().write_journal(&journal(Step::Pull)).unwrap();
     let before = std::fs::read(fx.state().manifest_path()).unwrap();
     let recovered = fx.engine().recover().await.unwrap().unwrap();
-    assert_eq!(recovered.action, "forgotten", "{recovered:#?}");
-    assert_eq!(recovered.step, "pull");
+    assert_eq!(
+        recovered.action,
+        RecoveryAction::Forgotten,
+        "{recovered:#?}"
+    );
+    assert_eq!(recovered.step, Step::Pull);
     assert_eq!(fx.runtime.calls(), ["undo_interrupted_recreate web"]);
     assert_eq!(fx.runtime.container().image, reference("1.0.0"));
     assert_eq!(std::fs::read(fx.state().manifest_path()).unwrap(), before);
@@ -1164,7 +1169,11 @@ async fn a_journal_whose_owner_still_runs_is_not_recovered() {
     owner.kill().unwrap();
     owner.wait().unwrap();
     let recovered = fx.engine().recover().await.unwrap().unwrap();
-    assert_eq!(recovered.action, "forgotten", "{recovered:#?}");
+    assert_eq!(
+        recovered.action,
+        RecoveryAction::Forgotten,
+        "{recovered:#?}"
+    );
     assert!(!fx.journal_left());
 }
 
@@ -1178,8 +1187,8 @@ async fn recover_undoes_an_update_cut_short_after_stopping() {
         ..Container::running("1.0.0")
     });
     let recovered = fx.engine().recover().await.unwrap().unwrap();
-    assert_eq!(recovered.action, "undone", "{recovered:#?}");
-    assert_eq!(recovered.step, "stop");
+    assert_eq!(recovered.action, RecoveryAction::Undone, "{recovered:#?}");
+    assert_eq!(recovered.step, Step::Stop);
     assert!(
         recovered.message.contains("1.0.0 runs again"),
         "{recovered:#?}"
@@ -1208,7 +1217,7 @@ async fn recover_undoes_a_new_version_never_proven_healthy() {
         .unwrap();
     fx.runtime.set_container(Container::running("1.0.1"));
     let recovered = fx.engine().recover().await.unwrap().unwrap();
-    assert_eq!(recovered.action, "undone", "{recovered:#?}");
+    assert_eq!(recovered.action, RecoveryAction::Undone, "{recovered:#?}");
     assert_eq!(fx.runtime.container().image, reference("1.0.0"));
     assert_eq!(fx.manifest().service("web").unwrap().current_tag(), "1.0.0");
     assert!(!fx.journal_left());
@@ -1220,8 +1229,8 @@ async fn recover_finishes_an_update_cut_short_while_recording() {
     fx.state().write_journal(&journal(Step::Record)).unwrap();
     fx.runtime.set_container(Container::running("1.0.1"));
     let recovered = fx.engine().recover().await.unwrap().unwrap();
-    assert_eq!(recovered.action, "finished", "{recovered:#?}");
-    assert_eq!(recovered.step, "record");
+    assert_eq!(recovered.action, RecoveryAction::Finished, "{recovered:#?}");
+    assert_eq!(recovered.step, Step::Record);
     assert_eq!(fx.runtime.calls(), ["undo_interrupted_recreate web"]);
     let manifest = fx.manifest();
     let web = manifest.service("web").unwrap();
@@ -1240,7 +1249,7 @@ async fn recover_finishes_a_custom_pin_as_a_custom_pin() {
     fx.state().write_journal(&entry).unwrap();
     fx.runtime.set_container(Container::running("1.0.1"));
     let recovered = fx.engine().recover().await.unwrap().unwrap();
-    assert_eq!(recovered.action, "finished", "{recovered:#?}");
+    assert_eq!(recovered.action, RecoveryAction::Finished, "{recovered:#?}");
     let manifest = fx.manifest();
     let web = manifest.service("web").unwrap();
     assert_eq!(web.current_tag(), "1.0.1");
