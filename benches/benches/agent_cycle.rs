@@ -10,7 +10,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -22,7 +21,7 @@ use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_test_registry::{self as support, Auth};
 use upkeep_update_engine::engine::Engine;
 use upkeep_update_engine::store::StateDir;
-use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::{Clock, ManualClock, Timestamp};
 
 const DEPLOYMENTS: usize = 500;
 const REPOSITORIES: usize = 50;
@@ -64,14 +63,11 @@ fn cycle(c: &mut Criterion) {
         )
         .unwrap(),
     );
-    let engine = Engine::with_config(&config.state, config.deployments.clone(), router.clone());
+    let clock = Arc::new(ManualClock::new(start));
+    let engine = Engine::with_config(&config.state, config.deployments.clone(), router.clone())
+        .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
     let store = runtime.block_on(Store::open(&config.database)).unwrap();
-    // Each cycle an hour after the last, so every deployment is due again.
-    let hours = Arc::new(AtomicI64::new(0));
-    let clock_hours = Arc::clone(&hours);
-    let agent = Agent::new(config, engine, store, None).with_clock(Arc::new(move || {
-        start + chrono::TimeDelta::hours(clock_hours.load(Ordering::SeqCst))
-    }));
+    let agent = Agent::new(config, engine, store, None).with_clock(Arc::clone(&clock) as _);
     let none = BTreeSet::new();
 
     let began = Instant::now();
@@ -92,7 +88,8 @@ fn cycle(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(20));
     group.bench_function("500_deployments_cached", |b| {
         b.iter(|| {
-            hours.fetch_add(2, Ordering::SeqCst);
+            // Each cycle two hours after the last, so every deployment is due again.
+            clock.advance(chrono::TimeDelta::hours(2));
             runtime.block_on(agent.cycle(&none)).unwrap()
         });
     });

@@ -66,7 +66,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodFilter, MethodRouter, on};
-use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 use upkeep_versioning_core::reference::Tag;
 
 use crate::config::AgentConfig;
@@ -291,7 +291,7 @@ pub struct ApiState {
     control: Arc<dyn Control>,
     metrics: Arc<Metrics>,
     settings: Arc<ApiSettings>,
-    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    clock: Arc<dyn Clock>,
     started: Instant,
     health: Arc<handlers::HealthCache>,
     webhook_gate: Arc<gate::WebhookGate>,
@@ -311,7 +311,7 @@ impl ApiState {
             control,
             metrics,
             settings: Arc::new(settings),
-            clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
+            clock: Arc::new(SystemClock),
             started: Instant::now(),
             health: Arc::default(),
             webhook_gate: Arc::default(),
@@ -321,7 +321,7 @@ impl ApiState {
     /// Reads the time of the changes it records (a policy set through the API) from `clock`
     /// instead of the system, for tests.
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> Timestamp + Send + Sync>) -> Self {
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }

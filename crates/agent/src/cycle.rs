@@ -18,6 +18,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 
 use chrono::TimeDelta;
 use upkeep_update_engine::config::Placement;
@@ -110,7 +111,7 @@ pub struct Agent {
     labelled_schedules: std::sync::RwLock<std::collections::BTreeMap<ServiceName, Schedule>>,
     store: Store,
     notifier: Option<Notifier>,
-    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    clock: Arc<dyn Clock>,
     sending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Held while a change runs: the engine keeps one journal, so changes go one at a time,
     /// whether the cycle or the API asks.
@@ -136,7 +137,7 @@ impl Agent {
             labelled_schedules: std::sync::RwLock::default(),
             store,
             notifier,
-            clock: Arc::new(|| Timestamp::from(std::time::SystemTime::now())),
+            clock: Arc::new(SystemClock),
             sending: Mutex::new(Vec::new()),
             changes: tokio::sync::Mutex::new(()),
             take_over_notes: Mutex::default(),
@@ -153,7 +154,7 @@ impl Agent {
 
     /// Reads the time from `clock` instead of the system, for tests.
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> Timestamp + Send + Sync>) -> Self {
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
@@ -182,7 +183,7 @@ impl Agent {
             return Ok(Vec::new());
         }
         let docker = DockerRuntime::connect().await.map_err(EngineError::from)?;
-        let now = (self.clock)();
+        let now = self.clock.now();
         let initial = setup::from_running(&docker, &containers, now).await?;
         for note in &initial.notes {
             let first = self
@@ -313,7 +314,7 @@ impl Agent {
         self.record_current(&id).await?;
         self.store
             .append_event(&Event {
-                at: (self.clock)(),
+                at: self.clock.now(),
                 deployment: Some(id.clone()),
                 kind: "recovered".to_owned(),
                 from_tag: None,
@@ -525,7 +526,7 @@ impl Agent {
             let logged = self
                 .store
                 .append_event(&Event {
-                    at: (self.clock)(),
+                    at: self.clock.now(),
                     deployment: Some(deployment.to_owned()),
                     kind: kind.to_owned(),
                     from_tag: None,
@@ -546,7 +547,7 @@ impl Agent {
         watched: &Watched,
         outcomes: &[upkeep_update_engine::engine::Outcome],
     ) -> Result<(), CycleError> {
-        let now = (self.clock)();
+        let now = self.clock.now();
         for outcome in outcomes {
             let id = watched.id(&outcome.service);
             self.record_current(&id).await?;
@@ -597,7 +598,7 @@ impl Agent {
         self.store
             .upsert_deployment(
                 &watched.record(id.to_owned(), version, deployment.policy),
-                (self.clock)(),
+                self.clock.now(),
             )
             .await?;
         Ok(())
@@ -679,7 +680,7 @@ impl Agent {
         }
         // The check history would otherwise grow by every deployment every interval.
         let keep = TimeDelta::from_std(self.config.keep_checks).unwrap_or(TimeDelta::MAX);
-        if let Some(before) = (self.clock)().checked_sub_signed(keep) {
+        if let Some(before) = self.clock.now().checked_sub_signed(keep) {
             match self.store.prune_checks(before).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::debug!(deleted, %before, "pruned old check records"),
@@ -724,7 +725,7 @@ impl Agent {
         triggered: bool,
         report: &mut CycleReport,
     ) -> Result<(), CycleError> {
-        let now = (self.clock)();
+        let now = self.clock.now();
         let id = record.id.as_str();
         self.store.upsert_deployment(record, now).await?;
         // Each deployment's checks fall at its own offset within the jitter, so that many

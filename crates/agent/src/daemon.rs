@@ -24,6 +24,7 @@ use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};
 use crate::webhooks::Push;
 use upkeep_update_engine::hint::HintWords as _;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 
 /// How often the daemon wakes to see which deployments are due. Deciding costs no registry
 /// request; only due deployments are checked.
@@ -49,6 +50,16 @@ fn outcome_json(
     serde_json::to_value(outcome).map_err(|error| ControlError::Failed {
         message: error.to_string(),
     })
+}
+
+/// An engine as the agent runs it: waiting a bounded time for another writer, on the
+/// agent's clock, wording its advice as API requests for the deployments of `project` (the
+/// agent's own for `None`).
+fn agent_engine(engine: Engine, clock: &Arc<dyn Clock>, project: Option<&str>) -> Engine {
+    engine
+        .with_lock_wait(LOCK_WAIT)
+        .with_clock(Arc::clone(clock))
+        .with_hint_words(Arc::new(ApiWords::new(project)))
 }
 
 fn control_error(error: CycleError) -> ControlError {
@@ -194,6 +205,8 @@ pub struct Daemon {
     agent: Arc<Agent>,
     metrics: Arc<Metrics>,
     router: Arc<RegistryRouter>,
+    /// The one clock the agent, its engines, its API and its registry clients read.
+    clock: Arc<dyn Clock>,
     triggers: mpsc::UnboundedSender<String>,
     triggered: mpsc::UnboundedReceiver<String>,
     ignored_labels: IgnoredLabels,
@@ -224,29 +237,37 @@ impl Daemon {
             )
         };
         let store = Store::open(&config.database).await?;
-        let router = Arc::new(RegistryRouter::new(
-            RouterConfig::default(),
-            Arc::new(CredentialStore::from_process()?),
-        )?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let router = Arc::new(
+            RegistryRouter::new(
+                RouterConfig::default(),
+                Arc::new(CredentialStore::from_process()?),
+            )?
+            .with_clock(Arc::clone(&clock)),
+        );
         let ignored_labels = IgnoredLabels::default();
         let (deployments, labelled_schedules) = deployments(&config, &ignored_labels).await;
-        let engine = Engine::with_config(&config.state, deployments, router.clone())
-            .with_lock_wait(LOCK_WAIT)
-            .with_hint_words(Arc::new(ApiWords::new(None)));
+        let engine = agent_engine(
+            Engine::with_config(&config.state, deployments, router.clone()),
+            &clock,
+            None,
+        );
         let mut projects = BTreeMap::new();
         for (name, project) in &config.projects {
-            let engine = Engine::open(&project.directory, router.clone())
-                .map_err(|source| DaemonError::Project {
+            let engine = Engine::open(&project.directory, router.clone()).map_err(|source| {
+                DaemonError::Project {
                     project: name.clone(),
                     source: Box::new(source),
-                })?
-                .with_lock_wait(LOCK_WAIT)
-                .with_hint_words(Arc::new(ApiWords::new(Some(name))));
+                }
+            })?;
+            let engine = agent_engine(engine, &clock, Some(name));
             projects.insert(name.clone(), engine);
         }
         let metrics = Arc::new(Metrics::default());
         let agent = Arc::new(
-            Agent::new(config, engine, store, notifier).with_metrics(Arc::clone(&metrics)),
+            Agent::new(config, engine, store, notifier)
+                .with_metrics(Arc::clone(&metrics))
+                .with_clock(Arc::clone(&clock)),
         );
         agent.set_labelled_schedules(labelled_schedules);
         agent.set_projects(projects);
@@ -266,6 +287,7 @@ impl Daemon {
             agent,
             metrics,
             router,
+            clock,
             triggers,
             triggered,
             ignored_labels,
@@ -288,7 +310,8 @@ impl Daemon {
             }),
             Arc::clone(&self.metrics),
             ApiSettings::from_config(config),
-        );
+        )
+        .with_clock(Arc::clone(&self.clock));
         api::router(state)
     }
 
@@ -387,11 +410,11 @@ impl Daemon {
                 .collect::<Vec<_>>()
         };
         if shape(&deployments) != shape(current.config()) {
-            self.agent.replace_engine(
-                Engine::with_config(&config.state, deployments, self.router.clone())
-                    .with_lock_wait(LOCK_WAIT)
-                    .with_hint_words(Arc::new(ApiWords::new(None))),
-            );
+            self.agent.replace_engine(agent_engine(
+                Engine::with_config(&config.state, deployments, self.router.clone()),
+                &self.clock,
+                None,
+            ));
         }
         self.refresh_projects().await;
         // Containers not taken over yet: newly labelled, or the Docker Engine was away.
@@ -436,9 +459,11 @@ impl Daemon {
             let directory = &config.projects[&name].directory;
             self.agent.set_project(
                 &name,
-                Engine::with_config(directory, loaded, self.router.clone())
-                    .with_lock_wait(LOCK_WAIT)
-                    .with_hint_words(Arc::new(ApiWords::new(Some(&name)))),
+                agent_engine(
+                    Engine::with_config(directory, loaded, self.router.clone()),
+                    &self.clock,
+                    Some(&name),
+                ),
             );
         }
     }

@@ -284,7 +284,7 @@ pub(super) async fn set_policy(
         .parse()
         .map_err(|error| ApiError::bad_request(format!("{error}")))?;
     let before = stored(&state, &id).await?;
-    let now = (state.clock)();
+    let now = state.clock.now();
     state
         .store
         .set_policy(&id, policy, now)

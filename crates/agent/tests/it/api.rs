@@ -20,9 +20,9 @@ use upkeep_agent::store::{Check, Deployment, DeploymentSource, Event, Store};
 use upkeep_agent::webhooks::{
     Push, RegistryAllowlist, WebhookConfig, WebhookSecret, WebhookSecrets,
 };
-use upkeep_versioning_core::UpdateKind;
 use upkeep_versioning_core::policy::{CheckResult, Policy};
 use upkeep_versioning_core::reference::Tag;
+use upkeep_versioning_core::{ManualClock, UpdateKind};
 
 const TOKEN: &str = "api-token-7c1e";
 const HOOK_TOKEN: &str = "hook-token-93ab";
@@ -1244,7 +1244,7 @@ impl Api {
             Arc::clone(&metrics),
             settings,
         )
-        .with_clock(Arc::new(|| at("2025-11-24T12:00:00Z")));
+        .with_clock(Arc::new(ManualClock::new(at("2025-11-24T12:00:00Z"))));
         Self {
             router: api::router(state),
             store,

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use upkeep_agent::api::Metrics;
 use upkeep_agent::config::AgentConfig;
@@ -19,7 +19,7 @@ use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_test_registry::docker::{available as docker_available, free_port, run as docker};
 use upkeep_test_registry::{self as support, Auth};
 use upkeep_update_engine::engine::Engine;
-use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::{Clock, ManualClock, Timestamp};
 
 use crate::notify::Sink;
 
@@ -69,7 +69,7 @@ async fn agent(
     config_text: &str,
     dir: &Path,
     sink: &Sink,
-    clock: Arc<Mutex<Timestamp>>,
+    clock: Arc<ManualClock>,
     metrics: Arc<Metrics>,
 ) -> Agent {
     let file = dir.join("agent.yaml");
@@ -81,13 +81,14 @@ async fn agent(
     )
     .unwrap();
     std::fs::create_dir_all(&config.state).unwrap();
-    let engine = Engine::with_config(&config.state, config.deployments.clone(), Arc::new(router));
+    let engine = Engine::with_config(&config.state, config.deployments.clone(), Arc::new(router))
+        .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
     let store = Store::open(&config.database).await.unwrap();
     let target: Target = sink.url("http", "/hook").parse().unwrap();
     let notifier = Notifier::new(vec![target], RetryPolicy::default()).unwrap();
     let agent = Agent::new(config, engine, store, Some(notifier))
         .with_metrics(metrics)
-        .with_clock(Arc::new(move || *clock.lock().unwrap()));
+        .with_clock(clock);
     agent.adopt_containers().await.unwrap();
     agent
 }
@@ -139,7 +140,7 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
         deployment(&minor, &image, "auto_minor", ports[3]),
     );
     let start_time = Timestamp::from_timestamp(1_790_000_000, 0).unwrap();
-    let clock = Arc::new(Mutex::new(start_time));
+    let clock = Arc::new(ManualClock::new(start_time));
     let metrics = Arc::new(Metrics::default());
     let agent = agent(
         &config,
@@ -213,7 +214,7 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     // Ten minutes later: within the interval, nobody asks the registry. auto_patch, now on
     // 1.0.1, learns from the check before its update that the minor 1.2.0 exists: announced,
     // not applied.
-    *clock.lock().unwrap() = start_time + chrono::TimeDelta::minutes(10);
+    clock.set(start_time + chrono::TimeDelta::minutes(10));
     let report = agent.cycle(&none).await.unwrap();
     agent.flush_notifications().await;
     for name in [&patch, &notify, &minor] {
@@ -232,7 +233,7 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     // Two hours later: checked again. auto_patch at 1.0.1 does not apply the minor 1.1.0
     // or 1.2.0; notify_only is not announced twice; auto_minor tries 1.1.0 (sick): rolled
     // back too.
-    *clock.lock().unwrap() = start_time + chrono::TimeDelta::hours(2);
+    clock.set(start_time + chrono::TimeDelta::hours(2));
     let report = agent.cycle(&none).await.unwrap();
     agent.flush_notifications().await;
     assert!(checked(&report.of(&patch)), "{report:#?}");
@@ -260,8 +261,7 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     // A good 1.3.0 appears; a webhook-triggered check applies it at once, not the skipped
     // 1.1.0 or 1.2.0.
     registry.alias_web_image("1.0.1", "1.3.0").await.unwrap();
-    *clock.lock().unwrap() =
-        start_time + chrono::TimeDelta::hours(2) + chrono::TimeDelta::minutes(5);
+    clock.set(start_time + chrono::TimeDelta::hours(2) + chrono::TimeDelta::minutes(5));
     let triggered = BTreeSet::from([minor.clone()]);
     let report = agent.cycle(&triggered).await.unwrap();
     agent.flush_notifications().await;
@@ -289,7 +289,7 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     // The registry goes away: the check fails and is recorded with its error; nothing is
     // changed and the cycle goes on.
     drop(registry);
-    *clock.lock().unwrap() = start_time + chrono::TimeDelta::hours(5);
+    clock.set(start_time + chrono::TimeDelta::hours(5));
     // Triggered, so the cache does not answer for the registry.
     let report = agent.cycle(&triggered).await.unwrap();
     assert_eq!(report.of(&minor), [&Step::Checked(None)], "{report:#?}");
@@ -315,7 +315,7 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
         .await
         .unwrap();
     assert_eq!(first_sighting, Some(start_time));
-    *clock.lock().unwrap() = start_time + chrono::TimeDelta::days(31);
+    clock.set(start_time + chrono::TimeDelta::days(31));
     agent.cycle(&none).await.unwrap();
     for (id, (_, tags)) in [&patch, &notify, &minor].into_iter().zip(&before) {
         let (rows, _) = check_rows(&database, id).await;
@@ -343,7 +343,7 @@ struct Scene {
     image: String,
     name: String,
     port: u16,
-    clock: Arc<Mutex<Timestamp>>,
+    clock: Arc<ManualClock>,
     agent: Agent,
     _containers: Containers,
     _sink: Sink,
@@ -363,7 +363,7 @@ impl Scene {
             "interval: 1h\ndeployments:\n{}{extra}",
             deployment(&name, &image, "auto_patch", port),
         );
-        let clock = Arc::new(Mutex::new(timestamp(start_at)));
+        let clock = Arc::new(ManualClock::new(timestamp(start_at)));
         let agent = agent(
             &config,
             dir.path(),
@@ -386,7 +386,7 @@ impl Scene {
     }
 
     fn set_time(&self, text: &str) {
-        *self.clock.lock().unwrap() = timestamp(text);
+        self.clock.set(timestamp(text));
     }
 
     /// The image reference the container runs.

@@ -83,7 +83,8 @@ fn say_waiting(holder: &Holder) {
 }
 
 fn now() -> Timestamp {
-    Timestamp::from(std::time::SystemTime::now())
+    use upkeep_versioning_core::Clock as _;
+    upkeep_versioning_core::SystemClock.now()
 }
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {

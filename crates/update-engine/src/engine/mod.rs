@@ -27,6 +27,7 @@ use async_trait::async_trait;
 use upkeep_registry_clients::router::RegistryRouter;
 use upkeep_registry_clients::{Registry, RegistryError};
 use upkeep_versioning_core::Timestamp;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 use upkeep_versioning_core::manifest::{Manifest, ServiceName};
 use upkeep_versioning_core::reference::ImageRef;
 
@@ -119,7 +120,7 @@ pub struct Engine {
     observer: Arc<dyn Observer>,
     hint_words: Arc<dyn HintWords>,
     lock_wait: LockWait,
-    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    clock: Arc<dyn Clock>,
     /// The manifest as last read, with the file's modification time and length: the agent
     /// plans hundreds of services per cycle, and reading the file once per plan is quadratic.
     manifest_cache: std::sync::Mutex<Option<(ManifestStamp, Manifest)>>,
@@ -127,10 +128,6 @@ pub struct Engine {
 
 /// How often a waiting writer tries the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(100);
-
-fn system_now() -> Timestamp {
-    Timestamp::from(SystemTime::now())
-}
 
 impl Engine {
     /// The engine for `directory`, reading `upkeep.yaml` there (absent means defaults).
@@ -151,7 +148,7 @@ impl Engine {
             observer: Arc::new(Silent),
             hint_words: Arc::new(Neutral),
             lock_wait: LockWait::Forever,
-            clock: Arc::new(system_now),
+            clock: Arc::new(SystemClock),
             manifest_cache: std::sync::Mutex::new(None),
         }
     }
@@ -180,6 +177,13 @@ impl Engine {
             outcome.from, outcome.to, outcome.to
         );
         outcome
+    }
+
+    /// Reads the time it records changes at from `clock` (by default the system's).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Words the advice in plans and outcomes as `words` say (by default in words that name
@@ -290,7 +294,7 @@ impl Engine {
     }
 
     fn now(&self) -> Timestamp {
-        (self.clock)()
+        self.clock.now()
     }
 
     /// The names asked for, checked against the manifest; all services when none.
