@@ -46,10 +46,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use upkeep_update_engine::config::{Config, ConfigError, Problem, parse_duration};
 use upkeep_versioning_core::manifest::ServiceName;
+pub use upkeep_versioning_core::window::Window;
 
 /// The default check interval: seed 000's once an hour.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
@@ -278,50 +278,6 @@ impl ReleaseNotes {
     /// The link for `tag`.
     pub fn link(&self, tag: &str) -> String {
         self.template.replace(Self::TAG, tag)
-    }
-}
-
-/// An update window: the minutes a cron expression matches, in a time zone.
-#[derive(Debug, Clone)]
-pub struct Window {
-    expression: String,
-    cron: croner::Cron,
-    timezone: chrono_tz::Tz,
-}
-
-impl Window {
-    /// Reads `expression` (five fields: minute hour day-of-month month day-of-week) in
-    /// `timezone` (an IANA name such as `Europe/Berlin`).
-    pub fn new(expression: &str, timezone: &str) -> Result<Self, String> {
-        let cron = croner::Cron::new(expression).parse().map_err(|error| {
-            format!(
-                "'{expression}' is not a cron expression ({error}); write five fields, such as '* 2-4 * * *' for 02:00 to 04:59"
-            )
-        })?;
-        let timezone: chrono_tz::Tz = timezone.parse().map_err(|_| {
-            format!(
-                "'{timezone}' is not a time zone; write an IANA name such as Europe/Berlin or UTC"
-            )
-        })?;
-        Ok(Self {
-            expression: expression.to_owned(),
-            cron,
-            timezone,
-        })
-    }
-
-    /// Whether `at` falls in the window.
-    pub fn contains(&self, at: DateTime<Utc>) -> bool {
-        // The expression has no seconds field, so it matches whole minutes.
-        let minute = at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at);
-        self.cron
-            .is_time_matching(&minute.with_timezone(&self.timezone))
-            .unwrap_or(false)
-    }
-
-    /// The expression and time zone, as written.
-    pub fn describe(&self) -> String {
-        format!("'{}' ({})", self.expression, self.timezone)
     }
 }
 
@@ -1011,7 +967,7 @@ fn schedule_from(given: ScheduleText, path: &str, problems: &mut Vec<Problem>) -
                 .map_err(|problem| {
                     problems.push(Problem {
                         field: field("window"),
-                        problem,
+                        problem: problem.to_string(),
                         fix: EDIT.to_owned(),
                     });
                 })
@@ -1251,11 +1207,7 @@ deployments:
         assert_eq!(schedule.min_age, Some(Duration::from_secs(3600)));
         let window = schedule.window.as_ref().unwrap();
         // 01:30 UTC is 02:30 in Berlin in winter: inside; 04:30 UTC is 05:30: outside.
-        let at = |text: &str| {
-            DateTime::parse_from_rfc3339(text)
-                .unwrap()
-                .with_timezone(&Utc)
-        };
+        let at = |text: &str| text.parse::<upkeep_versioning_core::Timestamp>().unwrap();
         assert!(window.contains(at("2026-01-10T01:30:42Z")));
         assert!(!window.contains(at("2026-01-10T04:30:00Z")));
     }

@@ -18,7 +18,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use upkeep_versioning_core::clock::{Clock, SystemClock};
 
 use chrono::TimeDelta;
 use upkeep_update_engine::config::Placement;
@@ -29,7 +28,9 @@ use upkeep_update_engine::runtime::DockerRuntime;
 use upkeep_update_engine::setup;
 use upkeep_versioning_core::Timestamp;
 use upkeep_versioning_core::UpdateKind;
+use upkeep_versioning_core::clock::{Clock, SystemClock};
 use upkeep_versioning_core::manifest::{ServiceName, ServiceVersion};
+use upkeep_versioning_core::planner::{self, HoldReason};
 use upkeep_versioning_core::policy::{
     Action, CheckResult, DeploymentState, DeploymentStatus, Notice as CoreNotice, Policy,
     PolicyConfig, decide,
@@ -950,35 +951,13 @@ impl Agent {
         now: Timestamp,
     ) -> Result<Option<Step>, CycleError> {
         let id = record.id.as_str();
-        if let Some(window) = schedule
-            .window
-            .as_ref()
-            .filter(|window| !window.contains(now))
+        // Whether the window and the minimum age let the move be made by itself is the
+        // planner's to say; the image the age counts for is the one checked.
+        if let Some((key, why)) = self
+            .held_by_schedule(record, schedule, target, kind, checked_digest, now)
+            .await?
         {
-            let why = format!(
-                "{} -> {target} waits for the update window {}",
-                record.current_tag,
-                window.describe()
-            );
-            return self.wait(now, record, target, "window", why).await;
-        }
-        if let Some(min_age) = schedule.min_age {
-            // Counted from the first sighting of this image under the tag: a tag pushed again
-            // with other content starts the clock again.
-            let seen = self
-                .store
-                .first_seen(id, target, checked_digest)
-                .await?
-                .unwrap_or(now);
-            let age = now.signed_duration_since(seen);
-            if age < TimeDelta::from_std(min_age).unwrap_or(TimeDelta::MAX) {
-                let why = format!(
-                    "{target} is known for {} min; it is applied once it is {} min old",
-                    age.num_minutes(),
-                    min_age.as_secs() / 60
-                );
-                return self.wait(now, record, target, "min_age", why).await;
-            }
+            return self.wait(now, record, target, key, why).await;
         }
         let Some(_one_at_a_time) = self.change_slot().await else {
             let why = format!(
@@ -997,11 +976,15 @@ impl Agent {
                 latest: false,
             })
             .await?;
-        // The image the minimum age was counted for must be the one applied.
+        // The image the minimum age was counted for must be the one applied: a tag pushed
+        // again since the check names another image, whose own age counts.
         let planned_digest = plan.first().and_then(|entry| entry.target_digest.clone());
         if let (Some(checked), Some(planned)) = (checked_digest, planned_digest.as_deref())
             && checked != planned
-            && schedule.min_age.is_some()
+            && self
+                .held_by_schedule(record, schedule, target, kind, Some(planned), now)
+                .await?
+                .is_some()
         {
             let why = format!(
                 "{target} names another image than when it was checked; it is applied once that image is old enough"
@@ -1074,6 +1057,85 @@ impl Agent {
             self.announce(notice, now).await?;
         }
         Ok(Some(step))
+    }
+
+    /// Asks the planner whether `schedule` holds the move to `target` (the image `digest`)
+    /// now; if so, the wait's key and why, in words.
+    async fn held_by_schedule(
+        &self,
+        record: &Deployment,
+        schedule: &Schedule,
+        target: &str,
+        kind: UpdateKind,
+        digest: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<(&'static str, String)>, CycleError> {
+        if schedule.window.is_none() && schedule.min_age.is_none() {
+            return Ok(None);
+        }
+        // Counted from the first sighting of this image under the tag: a tag pushed again
+        // with other content starts the clock again.
+        let first_seen = if schedule.min_age.is_some() {
+            self.store.first_seen(&record.id, target, digest).await?
+        } else {
+            None
+        };
+        let moving = planner::Plan {
+            newest: Some((target.to_owned(), kind)),
+            decision: planner::Decision::Move {
+                target: target.to_owned(),
+                kind,
+                digest: digest.map(str::to_owned),
+                reason: planner::MoveReason::Policy { waiting: None },
+            },
+            skipped: Vec::new(),
+        };
+        let gated = planner::gate(
+            moving,
+            &planner::Schedule {
+                window: schedule.window.as_ref(),
+                min_age: schedule
+                    .min_age
+                    .map(|age| TimeDelta::from_std(age).unwrap_or(TimeDelta::MAX)),
+            },
+            first_seen,
+            now,
+        );
+        Ok(match gated.decision {
+            planner::Decision::Hold {
+                reason: HoldReason::OutsideWindow { opens },
+                ..
+            } => {
+                let window = schedule
+                    .window
+                    .as_ref()
+                    .map(|window| window.describe())
+                    .unwrap_or_default();
+                let opens = opens.map_or_else(
+                    || "; it does not open within four years".to_owned(),
+                    |opens| format!(" (it opens at {})", opens.format("%Y-%m-%d %H:%M UTC")),
+                );
+                Some((
+                    "window",
+                    format!(
+                        "{} -> {target} waits for the update window {window}{opens}",
+                        record.current_tag
+                    ),
+                ))
+            }
+            planner::Decision::Hold {
+                reason: HoldReason::TooNew { seen, until },
+                ..
+            } => Some((
+                "min_age",
+                format!(
+                    "{target} is known for {} min; it is applied once it is {} min old",
+                    now.signed_duration_since(seen).num_minutes(),
+                    until.signed_duration_since(seen).num_minutes()
+                ),
+            )),
+            _ => None,
+        })
     }
 
     /// Notes that the update to `target` waits for `reason`: in the event log and the report

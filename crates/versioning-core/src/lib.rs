@@ -10,6 +10,7 @@
 //! - [`planner`]: what to do for one deployment (move, hold with a reason, nothing), from
 //!   its facts, the user's overrides and what the registry said.
 //! - [`manifest`]: the version manifest with its deployment history, and its YAML form.
+//! - [`window`]: update windows, cron expressions read in a time zone.
 //! - [`journal`]: the journal of an update in progress and how to recover one cut short.
 //! - [`clock`]: the [`Clock`] the crates around the core read the time from, the real one
 //!   and a manual one for tests.
@@ -33,6 +34,7 @@ pub mod range;
 pub mod reference;
 pub mod select;
 pub mod version;
+pub mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use version::{Scheme, UpdateKind, Version, regex_problem};

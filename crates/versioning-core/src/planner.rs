@@ -16,10 +16,11 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::UpdateKind;
 use crate::policy::Policy;
 use crate::select::{Constraints, Selected, Selector, Within};
 use crate::version::Scheme;
+use crate::window::Window;
+use crate::{TimeDelta, Timestamp, UpdateKind};
 
 /// What is known about a deployment before the registry is asked.
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +176,18 @@ pub enum HoldReason {
     TagMovedPolicy {
         /// The version with the same image, when known.
         names_version: Option<String>,
+    },
+    /// The move waits for the deployment's update window.
+    OutsideWindow {
+        /// When the window opens next; `None` when it does not within four years.
+        opens: Option<Timestamp>,
+    },
+    /// The target is younger than the deployment's minimum age.
+    TooNew {
+        /// When this image was first seen under the tag.
+        seen: Timestamp,
+        /// When it is old enough.
+        until: Timestamp,
     },
 }
 
@@ -437,6 +450,67 @@ fn plan_versions(facts: &Facts<'_>, overrides: &Overrides, tags: &[String]) -> P
         },
         None => hold(&newest, HoldReason::Policy, skipped),
     }
+}
+
+/// When a deployment's moves may be made by themselves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Schedule<'a> {
+    /// Moves are made only inside this window.
+    pub window: Option<&'a Window>,
+    /// A target must have been known this long (its image, under its tag).
+    pub min_age: Option<TimeDelta>,
+}
+
+/// Holds a move the policy would make by itself (not one the user asked for) while the
+/// schedule does not allow it: outside the window, or while the target is younger than the
+/// minimum age. `first_seen` is when the target's image was first seen under its tag
+/// (`None`: never before, so now).
+pub fn gate(
+    plan: Plan,
+    schedule: &Schedule<'_>,
+    first_seen: Option<Timestamp>,
+    now: Timestamp,
+) -> Plan {
+    let Decision::Move {
+        target,
+        kind,
+        digest,
+        reason,
+    } = &plan.decision
+    else {
+        return plan;
+    };
+    let by_itself = matches!(
+        reason,
+        MoveReason::Policy { .. } | MoveReason::TagMoved { asked: false, .. }
+    );
+    if !by_itself {
+        return plan;
+    }
+    let hold = |reason| Decision::Hold {
+        target: Some(target.clone()),
+        kind: *kind,
+        digest: digest.clone(),
+        reason,
+    };
+    let decision = if let Some(window) = schedule.window.filter(|window| !window.contains(now)) {
+        hold(HoldReason::OutsideWindow {
+            opens: window.next_opening(now),
+        })
+    } else if let Some(min_age) = schedule.min_age {
+        let seen = first_seen.unwrap_or(now).min(now);
+        let until = seen
+            .checked_add_signed(min_age)
+            .unwrap_or(Timestamp::MAX_UTC);
+        if now < until {
+            hold(HoldReason::TooNew { seen, until })
+        } else {
+            return plan;
+        }
+    } else {
+        return plan;
+    };
+    Plan { decision, ..plan }
 }
 
 #[cfg(test)]
@@ -711,6 +785,77 @@ mod tests {
             Decision::Nothing {
                 reason: NothingReason::AlreadyRuns
             }
+        );
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_schedule_holds_moves_made_by_themselves_and_says_until_when() {
+        let tags = tags(&TAGS);
+        let observed = Observed {
+            tags: &tags,
+            current_tag_moved: None,
+        };
+        let case = Case::new("1.0.0", Policy::AutoPatch);
+        let plan = case.plan(&Overrides::default(), &observed);
+        assert!(matches!(&plan.decision, Decision::Move { .. }), "{plan:?}");
+        let window = Window::new("* 2-4 * * *", "UTC").unwrap();
+        let in_window = Schedule {
+            window: Some(&window),
+            min_age: Some(TimeDelta::hours(1)),
+        };
+        // Outside the window: held until it opens.
+        let held = gate(plan.clone(), &in_window, None, at("2026-11-25T12:00:00Z"));
+        assert!(
+            matches!(&held.decision, Decision::Hold { reason: HoldReason::OutsideWindow { opens: Some(opens) }, .. } if *opens == at("2026-11-26T02:00:00Z")),
+            "{held:?}"
+        );
+        // Inside, but seen ten minutes ago: held until it is an hour old.
+        let seen = at("2026-11-26T02:00:00Z");
+        let held = gate(
+            plan.clone(),
+            &in_window,
+            Some(seen),
+            at("2026-11-26T02:10:00Z"),
+        );
+        assert!(
+            matches!(&held.decision, Decision::Hold { reason: HoldReason::TooNew { until, .. }, .. } if *until == at("2026-11-26T03:00:00Z")),
+            "{held:?}"
+        );
+        // Never seen before counts from now.
+        let held = gate(plan.clone(), &in_window, None, at("2026-11-26T03:10:00Z"));
+        assert!(
+            matches!(
+                &held.decision,
+                Decision::Hold {
+                    reason: HoldReason::TooNew { .. },
+                    ..
+                }
+            ),
+            "{held:?}"
+        );
+        // Old enough inside the window: the move stands.
+        let moved = gate(
+            plan.clone(),
+            &in_window,
+            Some(seen),
+            at("2026-11-26T03:10:00Z"),
+        );
+        assert_eq!(moved, plan);
+        // A move asked for is never held by the schedule.
+        let asked = case.plan(
+            &Overrides {
+                to: Some("1.1.0".to_owned()),
+                latest: false,
+            },
+            &observed,
+        );
+        assert_eq!(
+            gate(asked.clone(), &in_window, None, at("2026-11-25T12:00:00Z")),
+            asked
         );
     }
 }

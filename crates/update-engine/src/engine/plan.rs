@@ -356,6 +356,14 @@ impl Engine {
                         moved_words(),
                         hint(Hint::update_to(service, &current))
                     ),
+                    HoldReason::OutsideWindow { opens: Some(opens) } => format!(
+                        "{target} ({kind}) waits for the update window, which opens at {}",
+                        opens.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    HoldReason::TooNew { until, .. } => format!(
+                        "{target} ({kind}) is too new; it is applied from {}",
+                        until.format("%Y-%m-%d %H:%M UTC")
+                    ),
                     _ => format!("{target} ({kind}) is held"),
                 }
             }
