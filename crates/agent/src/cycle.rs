@@ -744,20 +744,32 @@ impl Agent {
             .as_ref()
             .filter(|_| !triggered)
             .map(|check| check.result.checked_at);
-        let skipped = self.store.skipped_versions(id).await?;
-        // A skipped tag that names another image than the one that failed (pushed again) is
+        // The versions that failed, from the one store of them: the manifest the engine
+        // records each rollback in.
+        let failed: Vec<(String, Option<String>)> = watched
+            .engine
+            .manifest()?
+            .service(service.as_str())
+            .map(|version| {
+                version
+                    .failed_versions()
+                    .map(|(tag, digest)| (tag.to_owned(), digest.map(str::to_owned)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A failed tag that names another image than the one that failed (pushed again) is
         // no longer skipped.
         let still_skipped = |target: Option<&str>, digest: Option<&str>| {
-            skipped
+            failed
                 .iter()
-                .filter(|skip| {
-                    let pushed_again = Some(skip.tag.as_str()) == target
-                        && skip.digest.is_some()
+                .filter(|(tag, failed_digest)| {
+                    let pushed_again = Some(tag.as_str()) == target
+                        && failed_digest.is_some()
                         && digest.is_some()
-                        && skip.digest.as_deref() != digest;
+                        && failed_digest.as_deref() != digest;
                     !pushed_again
                 })
-                .map(|skip| skip.tag.clone())
+                .map(|(tag, _)| tag.clone())
                 .collect()
         };
         let mut latest_digest = last.as_ref().and_then(|check| check.target_digest.clone());
@@ -1010,24 +1022,21 @@ impl Agent {
                 )),
                 "applied",
             ),
-            OutcomeKind::RolledBack => {
-                self.store
-                    .skip_version(id, target, planned_digest.as_deref(), &outcome.message, now)
-                    .await?;
-                (
-                    Step::RolledBack(target.to_owned()),
-                    Some(Notice::update_rolled_back(
-                        id,
-                        &record.image,
-                        &record.current_tag,
-                        target,
-                        kind,
-                        &outcome.message,
-                        now,
-                    )),
-                    "rolled_back",
-                )
-            }
+            // The engine has recorded the failed version in the manifest, which later plans
+            // (this agent's, the CLI's, the API's) skip.
+            OutcomeKind::RolledBack => (
+                Step::RolledBack(target.to_owned()),
+                Some(Notice::update_rolled_back(
+                    id,
+                    &record.image,
+                    &record.current_tag,
+                    target,
+                    kind,
+                    &outcome.message,
+                    now,
+                )),
+                "rolled_back",
+            ),
             OutcomeKind::Stranded => (
                 Step::RollbackFailed(target.to_owned()),
                 Some(Notice::rollback_failed(

@@ -117,20 +117,6 @@ pub struct Check {
     pub error: Option<String>,
 }
 
-/// A version a deployment must not be moved to again on its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedVersion {
-    /// The tag.
-    pub tag: String,
-    /// The digest of the image that failed, when known: the tag naming another image since
-    /// is not skipped for it.
-    pub digest: Option<String>,
-    /// Why, such as "rolled back: health check failed".
-    pub reason: String,
-    /// When it was skipped.
-    pub at: Timestamp,
-}
-
 /// Something that happened, for the event log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -532,61 +518,6 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Marks `tag` as never to be applied again to deployment `id` on its own. True when it
-    /// was not skipped yet; skipping it again keeps the first reason and time.
-    pub async fn skip_version(
-        &self,
-        id: &str,
-        tag: &str,
-        digest: Option<&str>,
-        reason: &str,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        // The same tag failing with another image (pushed again) is a new failure.
-        let inserted = with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO skipped_versions (deployment, tag, reason, skipped_at, digest) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (deployment, tag) DO UPDATE \
-                 SET digest = excluded.digest, reason = excluded.reason, \
-                     skipped_at = excluded.skipped_at \
-                 WHERE COALESCE(skipped_versions.digest, '') <> COALESCE(excluded.digest, '')",
-            )
-            .bind(id)
-            .bind(tag)
-            .bind(reason)
-            .bind(stored(now))
-            .bind(digest)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })
-        .map_err(write_error(id, "skipping a version"))?;
-        Ok(inserted == 1)
-    }
-
-    /// The versions skipped for deployment `id`, oldest first.
-    pub async fn skipped_versions(&self, id: &str) -> Result<Vec<SkippedVersion>, StoreError> {
-        let rows: Vec<SkippedRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT tag, reason, skipped_at, digest FROM skipped_versions \
-                 WHERE deployment = $1 ORDER BY skipped_at, tag",
-            )
-            .bind(id)
-            .fetch_all(pool)
-            .await
-        })
-        .map_err(query_error("listing skipped versions"))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| SkippedVersion {
-                tag: row.tag,
-                digest: row.digest,
-                reason: row.reason,
-                at: row.skipped_at,
-            })
-            .collect())
-    }
-
     /// Claims the notification `key` (such as deployment, version and event joined): true
     /// only for the first caller ever, who should then send it.
     ///
@@ -803,14 +734,6 @@ impl TryFrom<CheckRow> for Check {
             error: row.error,
         })
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct SkippedRow {
-    tag: String,
-    reason: String,
-    skipped_at: Timestamp,
-    digest: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]

@@ -4,9 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use tempfile::TempDir;
-use upkeep_agent::store::{
-    Check, Deployment, DeploymentSource, Event, SkippedVersion, Store, StoreError,
-};
+use upkeep_agent::store::{Check, Deployment, DeploymentSource, Event, Store, StoreError};
 use upkeep_versioning_core::UpdateKind;
 use upkeep_versioning_core::policy::{CheckResult, Policy};
 
@@ -75,7 +73,6 @@ on_both_databases!(
     mark_notified_is_true_once,
     mark_notified_is_true_once_under_concurrency,
     events_page_in_order,
-    skipped_versions_are_per_deployment,
     a_tag_pushed_again_is_another_image,
     last_check_returns_the_newest,
     pruning_keeps_the_checks_the_agent_reads,
@@ -163,16 +160,6 @@ async fn restart_loses_nothing(db: &TestDb) {
         .record_check("web", &check(at(2), "1.0.0", Some("1.0.1")))
         .await
         .unwrap();
-    store
-        .skip_version(
-            "web",
-            "1.0.2",
-            None,
-            "rolled back: health check failed",
-            at(3),
-        )
-        .await
-        .unwrap();
     assert!(
         store
             .mark_notified("web/1.0.1/available", at(4))
@@ -190,14 +177,12 @@ async fn restart_loses_nothing(db: &TestDb) {
 
     let deployments = store.deployments().await.unwrap();
     let last_check = store.last_check("web").await.unwrap();
-    let skipped = store.skipped_versions("web").await.unwrap();
     let events = store.events(0, 100).await.unwrap();
     store.close().await;
 
     let store = db.open().await;
     assert_eq!(store.deployments().await.unwrap(), deployments);
     assert_eq!(store.last_check("web").await.unwrap(), last_check);
-    assert_eq!(store.skipped_versions("web").await.unwrap(), skipped);
     assert_eq!(store.events(0, 100).await.unwrap(), events);
     assert!(
         !store
@@ -278,10 +263,6 @@ async fn writes_for_an_unknown_deployment_say_so(db: &TestDb) {
             .unwrap_err(),
         store
             .record_check("ghost", &check(at(0), "1.0.0", None))
-            .await
-            .unwrap_err(),
-        store
-            .skip_version("ghost", "1.0.1", None, "rolled back", at(0))
             .await
             .unwrap_err(),
     ];
@@ -380,56 +361,8 @@ async fn events_page_in_order(db: &TestDb) {
     assert_eq!(store.events(0, 0).await.unwrap(), []);
 }
 
-async fn skipped_versions_are_per_deployment(db: &TestDb) {
-    let store = with_api_and_web(db, at(0)).await;
-    assert!(
-        store
-            .skip_version("web", "1.0.2", None, "rolled back", at(2))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .skip_version("web", "1.0.1", None, "skipped by hand", at(1))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .skip_version("api", "3.0.0", None, "rolled back", at(3))
-            .await
-            .unwrap()
-    );
-    // Again: the first reason and time stay.
-    assert!(
-        !store
-            .skip_version("web", "1.0.2", None, "again", at(9))
-            .await
-            .unwrap()
-    );
-
-    let skipped = |tag: &str, reason: &str, seconds| SkippedVersion {
-        tag: tag.to_owned(),
-        digest: None,
-        reason: reason.to_owned(),
-        at: at(seconds),
-    };
-    assert_eq!(
-        store.skipped_versions("web").await.unwrap(),
-        [
-            skipped("1.0.1", "skipped by hand", 1),
-            skipped("1.0.2", "rolled back", 2)
-        ]
-    );
-    assert_eq!(
-        store.skipped_versions("api").await.unwrap(),
-        [skipped("3.0.0", "rolled back", 3)]
-    );
-    assert_eq!(store.skipped_versions("other").await.unwrap(), []);
-}
-
 /// Issue 11: a tag pushed again with other content is another image. Its first sighting is
-/// its own (a minimum age counts afresh), and failing again records the new image.
+/// its own (a minimum age counts afresh).
 async fn a_tag_pushed_again_is_another_image(db: &TestDb) {
     let store = with_api_and_web(db, at(0)).await;
     const FIRST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -457,36 +390,6 @@ async fn a_tag_pushed_again_is_another_image(db: &TestDb) {
             .target_digest
             .as_deref(),
         Some(AGAIN)
-    );
-
-    assert!(
-        store
-            .skip_version("web", "1.0.1", Some(FIRST), "rolled back", at(50))
-            .await
-            .unwrap()
-    );
-    // The same image again: nothing new.
-    assert!(
-        !store
-            .skip_version("web", "1.0.1", Some(FIRST), "again", at(60))
-            .await
-            .unwrap()
-    );
-    // The tag pushed again and failing too: a new failure, of the new image.
-    assert!(
-        store
-            .skip_version("web", "1.0.1", Some(AGAIN), "rolled back again", at(70))
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store.skipped_versions("web").await.unwrap(),
-        [SkippedVersion {
-            tag: "1.0.1".to_owned(),
-            digest: Some(AGAIN.to_owned()),
-            reason: "rolled back again".to_owned(),
-            at: at(70),
-        }]
     );
 }
 
