@@ -64,8 +64,9 @@ fn cycle(c: &mut Criterion) {
         .unwrap(),
     );
     let clock = Arc::new(ManualClock::new(start));
-    let engine = Engine::with_config(&config.state, config.deployments.clone(), router.clone())
-        .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
+    let engine = Engine::builder(&config.state, router.clone())
+        .clock(Arc::clone(&clock) as Arc<dyn Clock>)
+        .build_with(config.deployments.clone());
     let store = runtime.block_on(Store::open(&config.database)).unwrap();
     let agent = Agent::new(config, engine, store, None).with_clock(Arc::clone(&clock) as _);
     let none = BTreeSet::new();

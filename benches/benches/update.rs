@@ -157,7 +157,9 @@ fn update(c: &mut Criterion) {
         Arc::new(CredentialStore::from_process().unwrap()),
     )
     .unwrap();
-    let engine = Engine::open(state.path(), Arc::new(router)).unwrap();
+    let engine = Engine::builder(state.path(), Arc::new(router))
+        .build()
+        .unwrap();
     let outages = Outages::watch(port);
     let mut newer = true;
     group.bench_function("upkeep", |b| {

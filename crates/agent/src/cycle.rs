@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use chrono::TimeDelta;
 use upkeep_update_engine::config::Placement;
 use upkeep_update_engine::engine::{
-    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Recovered,
+    Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Recovered, UpdateRequest,
 };
 use upkeep_update_engine::runtime::DockerRuntime;
 use upkeep_update_engine::setup;
@@ -310,8 +310,17 @@ impl Agent {
         let Some(recovered) = watched.engine.recover().await? else {
             return Ok(None);
         };
+        self.note_recovered(watched, &recovered).await.map(Some)
+    }
+
+    /// Logs a recovery the engine made, and records what runs since.
+    async fn note_recovered(
+        &self,
+        watched: &Watched,
+        recovered: &Recovered,
+    ) -> Result<(String, String), CycleError> {
         let id = watched.id(&recovered.service);
-        let message = describe(&recovered);
+        let message = describe(recovered);
         self.record_current(&id).await?;
         self.store
             .append_event(&Event {
@@ -324,7 +333,7 @@ impl Agent {
             })
             .await?;
         tracing::warn!(deployment = %id, %message, "recovered an interrupted change");
-        Ok(Some((id, message)))
+        Ok((id, message))
     }
 
     /// The engines the agent drives: its own first, then each project's.
@@ -466,16 +475,18 @@ impl Agent {
         let (watched, service) = self.locate(deployment)?;
         let result = async {
             let _one_at_a_time = self.changes.lock().await;
-            self.recover_holding_lock(&watched).await?;
-            let plan = watched
+            let report = watched
                 .engine
-                .plan(&PlanRequest {
+                .update(&UpdateRequest::new(PlanRequest {
                     services: vec![service.to_string()],
                     to: tag,
                     latest: false,
-                })
+                }))
                 .await?;
-            let outcomes = watched.engine.apply(&plan, false).await?;
+            if let Some(recovered) = &report.recovered {
+                self.note_recovered(&watched, recovered).await?;
+            }
+            let outcomes = report.outcomes;
             self.log_outcomes("applied_by_api", &watched, &outcomes)
                 .await?;
             Ok(outcomes)

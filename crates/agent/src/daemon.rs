@@ -4,6 +4,7 @@
 //! the engine if the process is killed) rather than cut.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use tokio::sync::mpsc;
 use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_update_engine::config::{Config, Problem};
-use upkeep_update_engine::engine::{Engine, LockWait};
+use upkeep_update_engine::engine::{Engine, EngineBuilder, LockWait, Registries};
+use upkeep_update_engine::hint::HintWords as _;
 use upkeep_update_engine::runtime::{DockerRuntime, repository};
 use upkeep_versioning_core::manifest::ServiceName;
 use upkeep_versioning_core::reference::ImageRef;
@@ -23,7 +25,6 @@ use crate::hints::ApiWords;
 use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};
 use crate::webhooks::Push;
-use upkeep_update_engine::hint::HintWords as _;
 use upkeep_versioning_core::clock::{Clock, SystemClock};
 
 /// How often the daemon wakes to see which deployments are due. Deciding costs no registry
@@ -55,11 +56,16 @@ fn outcome_json(
 /// An engine as the agent runs it: waiting a bounded time for another writer, on the
 /// agent's clock, wording its advice as API requests for the deployments of `project` (the
 /// agent's own for `None`).
-fn agent_engine(engine: Engine, clock: &Arc<dyn Clock>, project: Option<&str>) -> Engine {
-    engine
-        .with_lock_wait(LOCK_WAIT)
-        .with_clock(Arc::clone(clock))
-        .with_hint_words(Arc::new(ApiWords::new(project)))
+fn agent_engine(
+    directory: &Path,
+    router: &Arc<RegistryRouter>,
+    clock: &Arc<dyn Clock>,
+    project: Option<&str>,
+) -> EngineBuilder {
+    Engine::builder(directory, Arc::clone(router) as Arc<dyn Registries>)
+        .lock_wait(LOCK_WAIT)
+        .clock(Arc::clone(clock))
+        .hint_words(Arc::new(ApiWords::new(project)))
 }
 
 fn control_error(error: CycleError) -> ControlError {
@@ -247,20 +253,15 @@ impl Daemon {
         );
         let ignored_labels = IgnoredLabels::default();
         let (deployments, labelled_schedules) = deployments(&config, &ignored_labels).await;
-        let engine = agent_engine(
-            Engine::with_config(&config.state, deployments, router.clone()),
-            &clock,
-            None,
-        );
+        let engine = agent_engine(&config.state, &router, &clock, None).build_with(deployments);
         let mut projects = BTreeMap::new();
         for (name, project) in &config.projects {
-            let engine = Engine::open(&project.directory, router.clone()).map_err(|source| {
-                DaemonError::Project {
+            let engine = agent_engine(&project.directory, &router, &clock, Some(name))
+                .build()
+                .map_err(|source| DaemonError::Project {
                     project: name.clone(),
                     source: Box::new(source),
-                }
-            })?;
-            let engine = agent_engine(engine, &clock, Some(name));
+                })?;
             projects.insert(name.clone(), engine);
         }
         let metrics = Arc::new(Metrics::default());
@@ -410,11 +411,10 @@ impl Daemon {
                 .collect::<Vec<_>>()
         };
         if shape(&deployments) != shape(current.config()) {
-            self.agent.replace_engine(agent_engine(
-                Engine::with_config(&config.state, deployments, self.router.clone()),
-                &self.clock,
-                None,
-            ));
+            self.agent.replace_engine(
+                agent_engine(&config.state, &self.router, &self.clock, None)
+                    .build_with(deployments),
+            );
         }
         self.refresh_projects().await;
         // Containers not taken over yet: newly labelled, or the Docker Engine was away.
@@ -459,11 +459,7 @@ impl Daemon {
             let directory = &config.projects[&name].directory;
             self.agent.set_project(
                 &name,
-                agent_engine(
-                    Engine::with_config(directory, loaded, self.router.clone()),
-                    &self.clock,
-                    Some(&name),
-                ),
+                agent_engine(directory, &self.router, &self.clock, Some(&name)).build_with(loaded),
             );
         }
     }

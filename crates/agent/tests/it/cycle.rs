@@ -81,8 +81,9 @@ async fn agent(
     )
     .unwrap();
     std::fs::create_dir_all(&config.state).unwrap();
-    let engine = Engine::with_config(&config.state, config.deployments.clone(), Arc::new(router))
-        .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
+    let engine = Engine::builder(&config.state, Arc::new(router))
+        .clock(Arc::clone(&clock) as Arc<dyn Clock>)
+        .build_with(config.deployments.clone());
     let store = Store::open(&config.database).await.unwrap();
     let target: Target = sink.url("http", "/hook").parse().unwrap();
     let notifier = Notifier::new(vec![target], RetryPolicy::default()).unwrap();

@@ -10,7 +10,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use upkeep_update_engine::engine::{
-    Engine, LockWait, Observer, Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest,
+    Engine, LockWait, Outcome, OutcomeKind, PlanAction, PlanEntry, PlanRequest, Recovered, Report,
+    Reporter, UpdateRequest,
 };
 use upkeep_update_engine::lock::Holder;
 use upkeep_update_engine::runtime::{
@@ -38,7 +39,20 @@ pub(crate) const EXIT_FAILED: u8 = 1;
 
 fn open(state: &StateArgs, progress: bool) -> anyhow::Result<Engine> {
     let router = router(&state.registry)?;
-    let engine = Engine::open(&state.dir, Arc::new(router))?.with_hint_words(Arc::new(CommandLine));
+    let reporter: Arc<dyn Reporter> = if progress && !state.json {
+        Arc::new(Progress::new())
+    } else {
+        Arc::new(WaitNotice)
+    };
+    let engine = Engine::builder(&state.dir, Arc::new(router))
+        .hint_words(Arc::new(CommandLine))
+        .lock_wait(if state.no_wait {
+            LockWait::No
+        } else {
+            LockWait::Forever
+        })
+        .reporter(reporter)
+        .build()?;
     // Unknown keys in the manifest are kept out, not fatal; the user should hear of them.
     if let Ok(Some((_, warnings))) = engine.state().load() {
         for warning in warnings {
@@ -55,24 +69,19 @@ fn open(state: &StateArgs, progress: bool) -> anyhow::Result<Engine> {
             }
         }
     }
-    let engine = engine.with_lock_wait(if state.no_wait {
-        LockWait::No
-    } else {
-        LockWait::Forever
-    });
-    Ok(if progress && !state.json {
-        engine.with_observer(Arc::new(Progress::new()))
-    } else {
-        engine.with_observer(Arc::new(WaitNotice))
-    })
+    Ok(engine)
 }
 
 /// Says when a change waits for another upkeep process, and nothing else.
 struct WaitNotice;
 
-impl Observer for WaitNotice {
-    fn waiting(&self, holder: &Holder) {
-        say_waiting(holder);
+impl Reporter for WaitNotice {
+    fn report(&self, report: &Report<'_>) {
+        match report {
+            Report::Waiting { holder } => say_waiting(holder),
+            Report::Recovered(recovered) => say_recovered(recovered),
+            _ => {}
+        }
     }
 }
 
@@ -105,12 +114,16 @@ fn warn_interrupted(engine: &Engine) {
 /// Finishes or undoes an interrupted update before a command that changes things.
 async fn recover_first(engine: &Engine) -> anyhow::Result<()> {
     if let Some(recovered) = engine.recover().await? {
-        warn(format_args!(
-            "recovered an interrupted update of {} (it had reached {}): {}",
-            recovered.service, recovered.step, recovered.message
-        ));
+        say_recovered(&recovered);
     }
     Ok(())
+}
+
+fn say_recovered(recovered: &Recovered) {
+    warn(format_args!(
+        "recovered an interrupted update of {} (it had reached {}): {}",
+        recovered.service, recovered.step, recovered.message
+    ));
 }
 
 pub(crate) fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
@@ -400,26 +413,42 @@ pub(crate) fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     let state = &args.plan.state;
     let engine = open(state, true)?;
     let runtime = runtime()?;
-    if !args.dry_run {
-        runtime.block_on(recover_first(&engine))?;
-    }
-    let entries = runtime.block_on(engine.plan(&plan_request(&args.plan)))?;
-    let updates = entries
-        .iter()
-        .filter(|entry| entry.action == PlanAction::Update)
-        .count();
-    if updates > 0
-        && !args.dry_run
-        && !confirm_change(
+    // Asked between the plan and the change; a refusal to ask (no terminal) is the error.
+    let refused = Mutex::new(None);
+    let approve = |entries: &[PlanEntry]| {
+        let updates = entries
+            .iter()
+            .filter(|entry| entry.action == PlanAction::Update)
+            .count();
+        match confirm_change(
             &format!("update {updates} service(s)"),
             args.yes,
-            render_plan(&entries),
-        )?
-    {
+            render_plan(entries),
+        ) {
+            Ok(approved) => approved,
+            Err(error) => {
+                if let Ok(mut refused) = refused.lock() {
+                    *refused = Some(error);
+                }
+                false
+            }
+        }
+    };
+    let report = runtime.block_on(
+        engine.update(
+            &UpdateRequest::new(plan_request(&args.plan))
+                .dry_run(args.dry_run)
+                .approve(&approve),
+        ),
+    )?;
+    if let Some(error) = refused.into_inner().ok().flatten() {
+        return Err(error);
+    }
+    if !report.approved {
         warn("nothing changed");
         return Ok(ExitCode::SUCCESS);
     }
-    let outcomes = runtime.block_on(engine.apply(&entries, args.dry_run))?;
+    let (entries, outcomes) = (report.plan, report.outcomes);
     if !state.json {
         for entry in entries.iter().filter(|e| e.action != PlanAction::Update) {
             warn(format_args!(
@@ -760,7 +789,19 @@ impl Progress {
     }
 }
 
-impl Observer for Progress {
+impl Reporter for Progress {
+    fn report(&self, report: &Report<'_>) {
+        match report {
+            Report::Step { service, step } => self.step(service, &step.to_string()),
+            Report::Pull { service, progress } => self.pull(service, progress),
+            Report::Waiting { holder } => say_waiting(holder),
+            Report::Recovered(recovered) => say_recovered(recovered),
+            _ => {}
+        }
+    }
+}
+
+impl Progress {
     fn step(&self, service: &str, what: &str) {
         if let Some(pull) = self
             .pulls
@@ -776,10 +817,6 @@ impl Observer for Progress {
         } else {
             warn(line);
         }
-    }
-
-    fn waiting(&self, holder: &Holder) {
-        say_waiting(holder);
     }
 
     fn pull(&self, service: &str, progress: &PullProgress) {

@@ -18,8 +18,8 @@ use crate::runtime::{
 };
 
 use super::{
-    Engine, EngineError, Outcome, OutcomeKind, PlanAction, PlanEntry, Resolution, describe_change,
-    known_services, one_line, parse_image, short_digest,
+    ChangeStep, Engine, EngineError, Outcome, OutcomeKind, PlanAction, PlanEntry, Report,
+    Resolution, describe_change, known_services, one_line, parse_image, short_digest,
 };
 
 /// What a change records when it succeeds.
@@ -115,7 +115,9 @@ impl Engine {
                 planned_digest: entry.target_digest.clone(),
                 kind: Kind::Update,
             };
-            outcomes.push(self.change(&mut manifest, planned, dry_run).await?);
+            let outcome = self.change(&mut manifest, planned, dry_run).await?;
+            self.reporter.report(&Report::Finished(&outcome));
+            outcomes.push(outcome);
         }
         Ok(outcomes)
     }
@@ -361,13 +363,20 @@ impl Engine {
             }
             None => reference.clone(),
         };
-        self.observer
-            .step(&service, &format!("pulling {pull_reference}"));
-        let observer = Arc::clone(&self.observer);
+        self.reporter.report(&Report::Step {
+            service: &service,
+            step: ChangeStep::Pulling {
+                reference: &pull_reference,
+            },
+        });
+        let reporter = Arc::clone(&self.reporter);
         let progress_service = service.clone();
         let pulled = runtime
             .pull(&container, &pull_reference, &move |progress| {
-                observer.pull(&progress_service, &progress);
+                reporter.report(&Report::Pull {
+                    service: &progress_service,
+                    progress: &progress,
+                });
             })
             .await;
         let pulled = match pulled {
@@ -414,10 +423,13 @@ impl Engine {
 
         journal.advance(Step::Stop);
         self.state.write_journal(&journal)?;
-        self.observer.step(
-            &service,
-            &format!("recreating {container} from {reference}"),
-        );
+        self.reporter.report(&Report::Step {
+            service: &service,
+            step: ChangeStep::Switching {
+                target: &container,
+                reference: &reference,
+            },
+        });
         if let Err(error) = runtime.recreate(&container, &reference).await {
             let put_back = matches!(error, RuntimeError::Recreate { .. });
             if let RuntimeError::SwarmRolledBack { message, .. } = &error {
@@ -459,7 +471,10 @@ impl Engine {
         fault::point(CrashPoint::AfterStart);
         journal.advance(Step::HealthCheck);
         self.state.write_journal(&journal)?;
-        self.observer.step(&service, "checking health");
+        self.reporter.report(&Report::Step {
+            service: &service,
+            step: ChangeStep::CheckingHealth,
+        });
 
         if let Err(unproven) = self
             .wait_until_healthy(runtime.as_ref(), &container, &deployment)
@@ -566,10 +581,13 @@ impl Engine {
         mut outcome: Outcome,
     ) -> Result<Outcome, EngineError> {
         let service = planned.service.to_string();
-        self.observer.step(
-            &service,
-            &format!("{why}; rolling back to {}", planned.from_tag),
-        );
+        self.reporter.report(&Report::Step {
+            service: &service,
+            step: ChangeStep::RollingBack {
+                why: &why,
+                to: &planned.from_tag,
+            },
+        });
         let context = HookContext {
             service: &service,
             from: &planned.to_tag,
@@ -749,16 +767,23 @@ impl Engine {
                 hints: Vec::new(),
             };
             let runtime = self.runtime_for(&deployment).await?;
-            self.observer
-                .step(service.as_str(), &format!("pulling {reference}"));
-            let observer = Arc::clone(&self.observer);
+            self.reporter.report(&Report::Step {
+                service: service.as_str(),
+                step: ChangeStep::Pulling {
+                    reference: &reference,
+                },
+            });
+            let reporter = Arc::clone(&self.reporter);
             let name = service.to_string();
             let pulled = runtime
                 .pull(
                     &Self::container_of(&deployment),
                     &reference,
                     &move |progress| {
-                        observer.pull(&name, &progress);
+                        reporter.report(&Report::Pull {
+                            service: &name,
+                            progress: &progress,
+                        });
                     },
                 )
                 .await;

@@ -1,5 +1,6 @@
-//! The update flow: what each deployment should run ([`Engine::plan`]), carrying it out safely
-//! ([`Engine::apply`]), going back ([`Engine::rollback`]), setting a version by hand
+//! The update flow: one update end to end ([`Engine::update`]: recover, plan, approve,
+//! apply), and its parts: what each deployment should run ([`Engine::plan`]), carrying it
+//! out safely ([`Engine::apply`]), going back ([`Engine::rollback`]), setting a version by hand
 //! ([`Engine::pin`]) and finishing or undoing an update that was cut short
 //! ([`Engine::recover`]).
 //!
@@ -9,14 +10,14 @@
 //! health check puts the previous version back at once and records the failed attempt, so
 //! later plans skip that version.
 //!
-//! The parts: `plan` gathers each deployment's facts and what the registry says and asks the
-//! core's planner; `change` carries a change out; `recover` finishes or undoes a change the
-//! journal says was cut short; `outcome` holds what callers get back; `error` why a request
-//! failed.
+//! An engine is made by [`Engine::builder`]. The parts: `plan` gathers each deployment's
+//! facts and what the registry says and asks the core's planner; `change` carries a change out; `recover` finishes or undoes a change the
+//! journal says was cut short; `update` strings them together; `outcome` holds what callers
+//! get back, `report` what they hear while it works, `error` why a request failed.
 //!
 //! # What this module does not do
 //! It renders nothing: callers get [`PlanEntry`]s and [`Outcome`]s (serialisable for
-//! `--json`) and follow progress through an [`Observer`]. Decisions about versions are the
+//! `--json`) and follow progress through a [`Reporter`]. Decisions about versions are the
 //! core's; container mechanics are the [`Runtime`]'s.
 
 use std::path::{Path, PathBuf};
@@ -27,29 +28,33 @@ use async_trait::async_trait;
 use upkeep_registry_clients::router::RegistryRouter;
 use upkeep_registry_clients::{Registry, RegistryError};
 use upkeep_versioning_core::Timestamp;
-use upkeep_versioning_core::clock::{Clock, SystemClock};
+use upkeep_versioning_core::clock::Clock;
 use upkeep_versioning_core::manifest::{Manifest, ServiceName};
 use upkeep_versioning_core::reference::ImageRef;
 
-use crate::config::{CONFIG_FILE, Config, Deployment, Placement};
-use crate::hint::{Hint, HintWords, Neutral};
-use crate::lock::{Holder, StateLock};
-use crate::runtime::{
-    ComposeRuntime, DockerRuntime, PullProgress, Runtime, SwarmRuntime, image_variable,
-};
+use crate::config::{Config, Deployment, Placement};
+use crate::hint::{Hint, HintWords};
+use crate::lock::StateLock;
+use crate::runtime::{ComposeRuntime, DockerRuntime, Runtime, SwarmRuntime, image_variable};
 use crate::store::StateDir;
 
+mod builder;
 mod change;
 mod error;
 mod outcome;
 mod plan;
 mod recover;
+mod report;
+mod update;
 
+pub use builder::EngineBuilder;
 pub use error::EngineError;
 pub use outcome::{
     Outcome, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest, Recovered,
     RecoveryAction, Resolution,
 };
+pub use report::{ChangeStep, Report, Reporter, Silent};
+pub use update::{Approval, UpdateReport, UpdateRequest};
 
 /// Where the engine finds a registry client for an image.
 #[async_trait]
@@ -75,23 +80,6 @@ impl Registries for RegistryRouter {
     }
 }
 
-/// What the engine reports while it works, for progress bars and logs.
-pub trait Observer: Send + Sync {
-    /// A step of a change of `service` begins, such as "pulling 127.0.0.1:5000/web:1.0.1".
-    fn step(&self, service: &str, what: &str) {
-        let _ = (service, what);
-    }
-    /// A pull of `service`'s image made progress.
-    fn pull(&self, service: &str, progress: &PullProgress) {
-        let _ = (service, progress);
-    }
-    /// Another process holds the state directory; the engine waits for it. Said once per
-    /// wait.
-    fn waiting(&self, holder: &Holder) {
-        let _ = holder;
-    }
-}
-
 /// What a change does when another process holds the state directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -104,12 +92,6 @@ pub enum LockWait {
     AtMost(Duration),
 }
 
-/// An observer that ignores everything.
-#[derive(Debug, Default)]
-pub struct Silent;
-
-impl Observer for Silent {}
-
 /// The update engine for one state directory.
 pub struct Engine {
     state: StateDir,
@@ -117,7 +99,7 @@ pub struct Engine {
     config: Config,
     registries: Arc<dyn Registries>,
     runtime: Option<Arc<dyn Runtime>>,
-    observer: Arc<dyn Observer>,
+    reporter: Arc<dyn Reporter>,
     hint_words: Arc<dyn HintWords>,
     lock_wait: LockWait,
     clock: Arc<dyn Clock>,
@@ -130,34 +112,9 @@ pub struct Engine {
 const LOCK_POLL: Duration = Duration::from_millis(100);
 
 impl Engine {
-    /// The engine for `directory`, reading `upkeep.yaml` there (absent means defaults).
-    pub fn open(directory: &Path, registries: Arc<dyn Registries>) -> Result<Self, EngineError> {
-        let config = Config::load(&directory.join(CONFIG_FILE))?.unwrap_or_default();
-        Ok(Self::with_config(directory, config, registries))
-    }
-
-    /// The engine for `directory` with `config` instead of the directory's `upkeep.yaml`:
-    /// the agent builds its configuration from its own file and container labels.
-    pub fn with_config(directory: &Path, config: Config, registries: Arc<dyn Registries>) -> Self {
-        Self {
-            state: StateDir::new(directory),
-            base: directory.to_owned(),
-            config,
-            registries,
-            runtime: None,
-            observer: Arc::new(Silent),
-            hint_words: Arc::new(Neutral),
-            lock_wait: LockWait::Forever,
-            clock: Arc::new(SystemClock),
-            manifest_cache: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// Uses `runtime` for every deployment, instead of one chosen by placement.
-    #[must_use]
-    pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
-        self.runtime = Some(runtime);
-        self
+    /// A builder of the engine for the state directory `directory`, asking `registries`.
+    pub fn builder(directory: &Path, registries: Arc<dyn Registries>) -> EngineBuilder {
+        EngineBuilder::new(directory, registries)
     }
 
     /// `hint` in this engine's words, noted in `hints`.
@@ -179,36 +136,6 @@ impl Engine {
         outcome
     }
 
-    /// Reads the time it records changes at from `clock` (by default the system's).
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Words the advice in plans and outcomes as `words` say (by default in words that name
-    /// no frontend).
-    #[must_use]
-    pub fn with_hint_words(mut self, words: Arc<dyn HintWords>) -> Self {
-        self.hint_words = words;
-        self
-    }
-
-    /// Reports progress to `observer`.
-    #[must_use]
-    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = observer;
-        self
-    }
-
-    /// What a change does when another process holds the state directory (by default it
-    /// waits, telling the observer once).
-    #[must_use]
-    pub fn with_lock_wait(mut self, lock_wait: LockWait) -> Self {
-        self.lock_wait = lock_wait;
-        self
-    }
-
     /// Takes the state directory's lock for `doing` (such as `the update of web`), waiting
     /// for another holder as [`LockWait`] says.
     pub async fn lock(&self, doing: &str) -> Result<StateLock, EngineError> {
@@ -228,7 +155,7 @@ impl Engine {
                 return Err(EngineError::Busy { holder });
             }
             if !told {
-                self.observer.waiting(&holder);
+                self.reporter.report(&Report::Waiting { holder: &holder });
                 told = true;
             }
             tokio::time::sleep(LOCK_POLL).await;

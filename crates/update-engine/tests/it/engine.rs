@@ -14,7 +14,7 @@ use upkeep_registry_clients::{ErrorKind, Manifest as RegistryManifest, Registry,
 use upkeep_registry_clients::{TagMetadata, core::reference::Digest};
 use upkeep_update_engine::engine::{
     Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest,
-    RecoveryAction, Registries,
+    RecoveryAction, Registries, Report, Reporter, Silent, UpdateRequest,
 };
 use upkeep_update_engine::hint::Hint;
 use upkeep_update_engine::lock::{self, LOCK_FILE};
@@ -495,11 +495,17 @@ impl Fixture {
     }
 
     fn engine(&self) -> Engine {
+        self.engine_reporting_to(Arc::new(Silent))
+    }
+
+    fn engine_reporting_to(&self, reporter: Arc<dyn Reporter>) -> Engine {
         let runtime: Arc<dyn Runtime> = self.runtime.clone();
         let registries: Arc<dyn Registries> = self.registries.clone();
-        Engine::open(self.dir.path(), registries)
+        Engine::builder(self.dir.path(), registries)
+            .runtime(runtime)
+            .reporter(reporter)
+            .build()
             .unwrap()
-            .with_runtime(runtime)
     }
 
     fn state(&self) -> StateDir {
@@ -808,6 +814,74 @@ async fn a_failed_patch_held_behind_a_minor_release_is_named_as_skipped() {
 
 // ---------------------------------------------------------------------------------------------
 // apply
+
+/// A reporter that writes down what it hears, in words.
+#[derive(Default)]
+struct Heard(Mutex<Vec<String>>);
+
+impl Reporter for Heard {
+    fn report(&self, report: &Report<'_>) {
+        let said = match report {
+            Report::Step { service, step } => format!("{service}: {step}"),
+            Report::Planned(plan) => format!("planned {}", plan.len()),
+            Report::Finished(outcome) => format!("{}: {:?}", outcome.service, outcome.result),
+            Report::Recovered(recovered) => format!("recovered {}", recovered.service),
+            _ => return,
+        };
+        self.0.lock().unwrap().push(said);
+    }
+}
+
+#[tokio::test]
+async fn an_update_asks_for_approval_and_reports_each_part() {
+    let fx = Fixture::web("policy: auto_patch");
+    let heard = Arc::new(Heard::default());
+    let engine = fx.engine_reporting_to(heard.clone());
+
+    // Refused: planned, nothing touched.
+    let refuse = |plan: &[PlanEntry]| {
+        assert_eq!(plan[0].target.as_deref(), Some("1.0.1"));
+        false
+    };
+    let report = engine
+        .update(&UpdateRequest::new(PlanRequest::default()).approve(&refuse))
+        .await
+        .unwrap();
+    assert!(!report.approved);
+    assert!(report.outcomes.is_empty());
+    assert!(
+        fx.runtime.all_calls().is_empty(),
+        "{:?}",
+        fx.runtime.all_calls()
+    );
+    assert_eq!(fx.manifest().service("web").unwrap().current_tag(), "1.0.0");
+
+    // Approved: applied, each step reported in order.
+    let approve = |_: &[PlanEntry]| true;
+    let report = engine
+        .update(&UpdateRequest::new(PlanRequest::default()).approve(&approve))
+        .await
+        .unwrap();
+    assert!(report.approved);
+    assert_eq!(
+        report.outcomes[0].result,
+        OutcomeKind::Changed,
+        "{report:#?}"
+    );
+    assert_eq!(fx.manifest().service("web").unwrap().current_tag(), "1.0.1");
+    let heard = heard.0.lock().unwrap().clone();
+    assert_eq!(
+        heard,
+        [
+            "planned 1".to_owned(),
+            "planned 1".to_owned(),
+            format!("web: pulling {IMAGE}@{}", digest("1.0.1")),
+            format!("web: recreating web from {}", reference("1.0.1")),
+            "web: checking health".to_owned(),
+            "web: Changed".to_owned(),
+        ]
+    );
+}
 
 #[tokio::test]
 async fn a_healthy_update_pulls_keeps_recreates_and_records() {

@@ -1,0 +1,96 @@
+//! Building an [`Engine`]: the state directory and the registries it needs, and what a
+//! caller may choose beyond them (its configuration, a target runtime, the clock, the reporter,
+//! the words of its advice, how it waits for another writer).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use upkeep_versioning_core::clock::{Clock, SystemClock};
+
+use crate::config::{CONFIG_FILE, Config};
+use crate::hint::{HintWords, Neutral};
+use crate::runtime::Runtime;
+use crate::store::StateDir;
+
+use super::{Engine, EngineError, LockWait, Registries, Reporter, Silent};
+
+/// A builder of an [`Engine`], from [`Engine::builder`].
+#[must_use]
+pub struct EngineBuilder {
+    directory: PathBuf,
+    registries: Arc<dyn Registries>,
+    runtime: Option<Arc<dyn Runtime>>,
+    reporter: Arc<dyn Reporter>,
+    hint_words: Arc<dyn HintWords>,
+    lock_wait: LockWait,
+    clock: Arc<dyn Clock>,
+}
+
+impl EngineBuilder {
+    pub(super) fn new(directory: &Path, registries: Arc<dyn Registries>) -> Self {
+        Self {
+            directory: directory.to_owned(),
+            registries,
+            runtime: None,
+            reporter: Arc::new(Silent),
+            hint_words: Arc::new(Neutral),
+            lock_wait: LockWait::Forever,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Uses `runtime` for every deployment, instead of one chosen by each placement.
+    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Sends what the engine does to `reporter` (by default nowhere).
+    pub fn reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Words the advice in plans and outcomes as `words` say (by default in words that name
+    /// no frontend).
+    pub fn hint_words(mut self, words: Arc<dyn HintWords>) -> Self {
+        self.hint_words = words;
+        self
+    }
+
+    /// What a change does when another process holds the state directory (by default it
+    /// waits, reporting so once).
+    pub fn lock_wait(mut self, lock_wait: LockWait) -> Self {
+        self.lock_wait = lock_wait;
+        self
+    }
+
+    /// Reads the time it records changes at from `clock` (by default the system's).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The engine, with the directory's `upkeep.yaml` (absent means defaults).
+    pub fn build(self) -> Result<Engine, EngineError> {
+        let config = Config::load(&self.directory.join(CONFIG_FILE))?.unwrap_or_default();
+        Ok(self.build_with(config))
+    }
+
+    /// The engine, with `config` instead of the directory's `upkeep.yaml` (the agent builds
+    /// its configuration from its own file and container labels).
+    pub fn build_with(self, config: Config) -> Engine {
+        Engine {
+            state: StateDir::new(&self.directory),
+            base: self.directory,
+            config,
+            registries: self.registries,
+            runtime: self.runtime,
+            reporter: self.reporter,
+            hint_words: self.hint_words,
+            lock_wait: self.lock_wait,
+            clock: self.clock,
+            manifest_cache: std::sync::Mutex::new(None),
+        }
+    }
+}
