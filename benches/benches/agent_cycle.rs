@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use upkeep_agent::agent::Agent;
 use upkeep_agent::config::AgentConfig;
-use upkeep_agent::cycle::Agent;
 use upkeep_agent::store::Store;
 use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};

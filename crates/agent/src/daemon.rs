@@ -18,9 +18,10 @@ use upkeep_update_engine::runtime::{DockerRuntime, repository};
 use upkeep_versioning_core::manifest::ServiceName;
 use upkeep_versioning_core::reference::ImageRef;
 
+use crate::agent::Agent;
 use crate::api::{self, ApiSettings, ApiState, Control, ControlError, Metrics};
 use crate::config::{AgentConfig, ENABLE_LABEL, PROJECT_SEPARATOR, Schedule, from_labels};
-use crate::cycle::{Agent, CycleError, CycleReport, Step};
+use crate::cycle::{CycleError, CycleReport, Step};
 use crate::hints::ApiWords;
 use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};

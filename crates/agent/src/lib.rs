@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod api;
 pub mod config;
 pub mod cycle;

@@ -9,9 +9,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use upkeep_agent::agent::Agent;
 use upkeep_agent::api::Metrics;
 use upkeep_agent::config::AgentConfig;
-use upkeep_agent::cycle::{Agent, Step};
+use upkeep_agent::cycle::Step;
 use upkeep_agent::notify::{Notifier, RetryPolicy, Target};
 use upkeep_agent::store::Store;
 use upkeep_registry_clients::credentials::CredentialStore;
