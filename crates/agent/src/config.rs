@@ -51,7 +51,7 @@ use upkeep_update_engine::config::{Config, ConfigError, Problem, parse_duration}
 use upkeep_versioning_core::manifest::ServiceName;
 pub use upkeep_versioning_core::window::Window;
 
-/// The default check interval: seed 000's once an hour.
+/// The default check interval: once an hour, well inside anonymous Docker Hub limits.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long the record of a registry check is kept by default.
 pub const DEFAULT_KEEP_CHECKS: Duration = Duration::from_secs(30 * 24 * 3600);

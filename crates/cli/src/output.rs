@@ -5,8 +5,51 @@ use std::fmt::Display;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-/// Exit code for invalid arguments or input.
-pub(crate) const EXIT_INVALID: u8 = 2;
+/// How `upkeep` exits: the one list of its exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Exit {
+    /// 0: done.
+    Success = 0,
+    /// 1: the answer is "no", a change failed before it touched anything, or the Docker
+    /// Engine or a registry failed.
+    Failure = 1,
+    /// 2: invalid arguments, configuration or input; the message says how to fix it.
+    Invalid = 2,
+    /// 3: an update failed its health checks and was rolled back: the previous version runs.
+    RolledBack = 3,
+    /// 4: a change failed and the service could not be restored, or was cut short: it needs
+    /// a recovery (by a person, or once the Docker Engine is back).
+    Stranded = 4,
+    /// 10: `upkeep check` found updates.
+    UpdatesFound = 10,
+}
+
+impl Exit {
+    /// How bad it is, to report the worst of several outcomes.
+    fn severity(self) -> u8 {
+        match self {
+            Self::Success | Self::UpdatesFound => 0,
+            Self::Failure => 1,
+            Self::RolledBack => 2,
+            Self::Invalid => 3,
+            Self::Stranded => 4,
+        }
+    }
+
+    /// The worst of `exits`; success when there are none.
+    pub(crate) fn worst(exits: impl IntoIterator<Item = Self>) -> Self {
+        exits
+            .into_iter()
+            .max_by_key(|exit| exit.severity())
+            .unwrap_or(Self::Success)
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        Self::from(exit as u8)
+    }
+}
 
 /// Writes `lines` to stdout. A closed pipe (`upkeep ... | head -1`) is not an error.
 pub(crate) fn print_lines<I, T>(lines: I) -> io::Result<()>
@@ -31,10 +74,6 @@ pub(crate) fn warn(line: impl Display) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
-/// Exit code for a failure that is not the input's fault (a registry or the Docker Engine
-/// unreachable, a file that cannot be written).
-pub(crate) const EXIT_FAILURE: u8 = 1;
-
 /// Prints an error with its cause chain; exits 2 when the input is at fault, else 1.
 pub(crate) fn report(error: &anyhow::Error, invalid_input: bool) -> ExitCode {
     match crate::hints::advice(error) {
@@ -42,9 +81,9 @@ pub(crate) fn report(error: &anyhow::Error, invalid_input: bool) -> ExitCode {
         None => warn(format_args!("error: {error:#}")),
     }
     ExitCode::from(if invalid_input {
-        EXIT_INVALID
+        Exit::Invalid
     } else {
-        EXIT_FAILURE
+        Exit::Failure
     })
 }
 
@@ -60,7 +99,7 @@ pub(crate) fn usage_error(error: &clap::Error) -> ExitCode {
             if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 // Asked for nothing: the help is the error, so it goes to stderr.
                 warn(rendered.trim_end());
-                ExitCode::from(EXIT_INVALID)
+                ExitCode::from(Exit::Invalid)
             } else {
                 let _ = print_lines([rendered.trim_end()]);
                 ExitCode::SUCCESS
@@ -76,7 +115,7 @@ pub(crate) fn usage_error(error: &clap::Error) -> ExitCode {
                 .map(str::trim)
                 .collect();
             warn(paragraph.join(" "));
-            ExitCode::from(EXIT_INVALID)
+            ExitCode::from(Exit::Invalid)
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Reading `WWW-Authenticate` challenges and token scopes (registry-reference §2.1).
+//! Reading `WWW-Authenticate` challenges and token scopes.
 //!
 //! A registry that wants credentials answers 401 with one or more `WWW-Authenticate`
 //! headers. [`parse_challenges`] turns them into [`Challenge`]s, [`preferred`] picks the one
@@ -20,13 +20,12 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Challenge {
-    /// `Basic`: send `Authorization: Basic base64(user:password)` on every request
-    /// (registry-reference §2.3).
+    /// `Basic`: send `Authorization: Basic base64(user:password)` on every request.
     Basic {
         /// The protection space the registry named, if any (informational only).
         realm: Option<String>,
     },
-    /// `Bearer`: fetch a token from the realm and send it (registry-reference §2.2).
+    /// `Bearer`: fetch a token from the realm and send it.
     Bearer(BearerChallenge),
     /// Any other scheme (`Negotiate`, `Digest`), which upkeep cannot answer.
     Other {
@@ -113,8 +112,7 @@ pub fn pull_scope(repository: &str) -> String {
     format!("repository:{repository}:pull")
 }
 
-/// One token scope: `resourcetype[(class)]:resourcename:action[,action]`
-/// (registry-reference §2.1).
+/// One token scope: `resourcetype[(class)]:resourcename:action[,action]`.
 ///
 /// The resource name may itself contain `:` (a host with a port), so the type ends at the
 /// first colon and the actions start after the last one. [`Display`](fmt::Display) writes the

@@ -1,4 +1,4 @@
-//! Registry credentials, found the way the Docker CLI finds them (registry-reference §8).
+//! Registry credentials, found the way the Docker CLI finds them.
 //!
 //! [`CredentialStore::lookup`] answers "which credential for this registry host?" from, in
 //! order:
@@ -54,7 +54,7 @@ use crate::error::{ErrorKind, RegistryError};
 use crate::router::CredentialSource;
 
 /// The server address Docker files Docker Hub's credentials under, in `auths` and when asking
-/// a helper (registry-reference §8.1).
+/// a helper.
 pub const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
 
 /// How long a credential helper may take to answer before it is killed. Helpers such as
@@ -68,13 +68,13 @@ const HELPER_OUTPUT_LIMIT: u64 = 64 * 1024;
 /// The prefix of upkeep's per-host credential variables; see [`override_variable`].
 pub const OVERRIDE_PREFIX: &str = "UPKEEP_AUTH_";
 
-/// Hosts that all mean Docker Hub (registry-reference §3.1, §8.1).
+/// Hosts that all mean Docker Hub.
 const DOCKER_HUB_HOSTS: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 
 /// The host every Docker Hub spelling is reduced to.
 const DOCKER_HUB_HOST: &str = "docker.io";
 
-/// What a helper prints when it has nothing for the server (registry-reference §8.2).
+/// What a helper prints when it has nothing for the server.
 const HELPER_NOT_FOUND: &str = "credentials not found in native keychain";
 
 /// The `Username` a helper answers with when `Secret` is an identity token.
@@ -97,7 +97,7 @@ pub enum Credential {
         password: String,
     },
     /// An OAuth2 refresh token (Docker's `identitytoken`), exchanged for access tokens with
-    /// the refresh grant (registry-reference §2.2).
+    /// the refresh grant.
     IdentityToken(String),
     /// A bearer token sent to the registry as it is (Docker's `registrytoken`).
     RegistryToken(String),

@@ -50,7 +50,7 @@ use upkeep_versioning_core::reference::Digest;
 pub use upkeep_versioning_core as core;
 
 /// The media types upkeep reads, in the order it prefers them; sent as `Accept` on every
-/// manifest request so that indexes are returned as indexes (see registry-reference §1.5).
+/// manifest request so that indexes are returned as indexes.
 pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
     OCI_INDEX,
     DOCKER_MANIFEST_LIST,

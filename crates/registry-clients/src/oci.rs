@@ -34,13 +34,13 @@ use crate::{
     TagMetadata,
 };
 
-/// Tags asked for per page. ECR refuses more than 1000 (registry-reference §1.4).
+/// Tags asked for per page. ECR refuses more than 1000.
 const PAGE_SIZE: u32 = 1000;
 /// A backstop against a registry whose `Link` never ends.
 const MAX_PAGES: usize = 1000;
 /// Tokens are renewed this long before they expire.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
-/// The token lifetime when the server does not say (registry-reference §2.2).
+/// The token lifetime when the server does not say.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
 /// A client for one OCI Distribution registry.
@@ -281,7 +281,7 @@ impl OciRegistry {
     }
 
     /// Fetches a Bearer token for `scope` from the challenge's realm and caches it until
-    /// shortly before it expires (registry-reference §2.2).
+    /// shortly before it expires.
     async fn fetch_token(
         &self,
         repository: &str,
@@ -318,7 +318,7 @@ impl OciRegistry {
             _ => None,
         };
         let response = if let Some(refresh_token) = identity_token {
-            // An identity token is an OAuth2 refresh token (registry-reference §2.2).
+            // An identity token is an OAuth2 refresh token.
             let mut form = vec![
                 ("grant_type", "refresh_token".to_owned()),
                 ("refresh_token", refresh_token),
@@ -433,7 +433,7 @@ impl OciRegistry {
     }
 
     /// Turns an unsuccessful response into a typed error: by the registry's error code first,
-    /// by the status second (registry-reference §1.7).
+    /// by the status second.
     async fn status_error(
         &self,
         repository: Option<&str>,
@@ -726,7 +726,7 @@ struct RawPlatform {
 }
 
 impl RawManifest {
-    /// Decides by shape, since OCI manifests may omit `mediaType` (registry-reference §1.5).
+    /// Decides by shape, since OCI manifests may omit `mediaType`.
     fn into_content(self) -> Result<ManifestContent, String> {
         let digest = |raw: &str| {
             raw.parse::<Digest>()

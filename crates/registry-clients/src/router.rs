@@ -31,7 +31,7 @@ use crate::oci::OciRegistry;
 use crate::transport::{Transport, TransportConfig, http_client};
 use crate::{Manifest, Registry, TagMetadata};
 
-/// Where Docker Hub's registry API is served (registry-reference §3.1).
+/// Where Docker Hub's registry API is served.
 pub const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
 
 /// Answers which credential to use for a registry host.

@@ -200,7 +200,7 @@ impl Transport {
             && let Some(limit) = self.pull_limit()
             && limit.is_nearly_spent(self.config.pull_reserve)
         {
-            // Stop before the registry's count reaches zero (registry-reference §3.3, §11).
+            // Stop before the registry's count reaches zero.
             return Err(self.error(
                 repository,
                 ErrorKind::RateLimited {

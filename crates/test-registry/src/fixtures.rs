@@ -1,7 +1,7 @@
 //! The standard images every registry test can count on, and the pushing that makes them:
 //! a few images built with `umoci` and pushed with `skopeo` (so the real tools' uploads and,
 //! in token mode, their Bearer flow run too), then many more tags made with plain HTTP
-//! (registry-reference §10.7): for each, a new config blob (its version label and `created`
+//!: for each, a new config blob (its version label and `created`
 //! changed) and the base manifest pointing at it, so every version has its own digest, as
 //! real releases do. A few tags copy another tag's exact bytes (`latest`, a commit tag).
 //!

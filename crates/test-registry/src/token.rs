@@ -1,6 +1,6 @@
 //! The token issuer behind a registry in token-auth mode: an HTTP server on 127.0.0.1
 //! (wiremock) answering `GET /token?service=..&scope=..` the way Docker's token servers do
-//! (registry-reference §2.2), with ES256 JWTs that Distribution 2.8 accepts (§10.2): an `x5c`
+//!, with ES256 JWTs that Distribution 2.8 accepts (§10.2): an `x5c`
 //! header holding the issuer's self-signed certificate, which is the registry's
 //! `rootcertbundle`, `aud` as a string, and `access` claims granting whatever was asked.
 //!

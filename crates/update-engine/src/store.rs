@@ -1,5 +1,5 @@
 //! Where the CLI keeps its state: `version-manifest.yaml`, its timestamped backups in
-//! `.version-backups/`, and the generated `versions.env`, in one directory (seed 001's names).
+//! `.version-backups/`, and the generated `versions.env`, in one directory.
 //!
 //! Every write is atomic: the new content goes to a temporary file in the same directory,
 //! is flushed to disk, and replaces the old file by a rename, after which the directory is

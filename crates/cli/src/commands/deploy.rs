@@ -26,16 +26,7 @@ use crate::args::{
 };
 use crate::commands::registry::{router, runtime};
 use crate::hints::CommandLine;
-use crate::output::{Paint, print_lines, table, warn};
-
-/// Exit code when `check` finds updates.
-pub(crate) const EXIT_UPDATES: u8 = 10;
-/// Exit code when an update failed its health checks and was rolled back.
-pub(crate) const EXIT_ROLLED_BACK: u8 = 3;
-/// Exit code when a change failed and the service could not be restored.
-pub(crate) const EXIT_STRANDED: u8 = 4;
-/// Exit code when a change failed before it touched anything, or was put back.
-pub(crate) const EXIT_FAILED: u8 = 1;
+use crate::output::{Exit, Paint, print_lines, table, warn};
 
 fn open(state: &StateArgs, progress: bool) -> anyhow::Result<Engine> {
     let router = router(&state.registry)?;
@@ -357,9 +348,9 @@ pub(crate) fn check_all(state: &StateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if !newer.is_empty() {
-        ExitCode::from(EXIT_UPDATES)
+        ExitCode::from(Exit::UpdatesFound)
     } else if entries.iter().any(|e| e.action == PlanAction::Unknown) {
-        ExitCode::from(EXIT_FAILED)
+        ExitCode::from(Exit::Failure)
     } else {
         ExitCode::SUCCESS
     })
@@ -516,22 +507,13 @@ fn render_outcomes(json: bool, outcomes: &[Outcome]) -> anyhow::Result<ExitCode>
         }
         print_lines(lines)?;
     }
-    let worst = outcomes
-        .iter()
-        .map(|outcome| match outcome.result {
-            // Both need `upkeep recover`: by a person, or once the Docker Engine is back.
-            OutcomeKind::Stranded | OutcomeKind::Interrupted => EXIT_STRANDED,
-            OutcomeKind::RolledBack => EXIT_ROLLED_BACK,
-            OutcomeKind::Failed => EXIT_FAILED,
-            _ => 0,
-        })
-        .max_by_key(|code| match *code {
-            EXIT_STRANDED => 3,
-            EXIT_ROLLED_BACK => 2,
-            EXIT_FAILED => 1,
-            _ => 0,
-        })
-        .unwrap_or(0);
+    let worst = Exit::worst(outcomes.iter().map(|outcome| match outcome.result {
+        // Both need a recovery: by a person, or once the Docker Engine is back.
+        OutcomeKind::Stranded | OutcomeKind::Interrupted => Exit::Stranded,
+        OutcomeKind::RolledBack => Exit::RolledBack,
+        OutcomeKind::Failed => Exit::Failure,
+        _ => Exit::Success,
+    }));
     Ok(ExitCode::from(worst))
 }
 
@@ -717,7 +699,7 @@ pub(crate) fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|r| r.resolved.is_none() && r.digest.is_some());
     Ok(if unresolved {
-        ExitCode::from(EXIT_FAILED)
+        ExitCode::from(Exit::Failure)
     } else {
         ExitCode::SUCCESS
     })

@@ -88,7 +88,7 @@ fn parse(scheme: &Scheme, json: bool, tags: &[String]) -> anyhow::Result<ExitCod
     Ok(if all_valid {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(crate::output::Exit::Failure)
     })
 }
 

@@ -1,4 +1,4 @@
-//! Docker Hub's web API (registry-reference §3.2): every tag of a repository with its push
+//! Docker Hub's web API: every tag of a repository with its push
 //! time and its index digest, which the OCI API does not give; and the pull-limit headers
 //! of §3.3, parsed so the transport can slow down before the limit is spent.
 //!
@@ -25,22 +25,21 @@ use super::{
 use crate::TagMetadata;
 use crate::error::{ErrorKind, RegistryError};
 
-/// Docker Hub's web API (registry-reference §3.1, §3.2).
+/// Docker Hub's web API.
 pub const DEFAULT_BASE_URL: &str = "https://hub.docker.com";
-/// Tags asked for per page: Hub's maximum; larger values are clamped (registry-reference
-/// §3.2, observed).
+/// Tags asked for per page: Hub's maximum; larger values are clamped (observed).
 pub const PAGE_SIZE: u32 = 100;
 /// A backstop against a `next` chain that never ends: 20,000 tags, far more than the largest
-/// official repositories hold (python had 1,464 in registry-reference §3.2).
+/// official repositories hold (python had 1,464 when last counted).
 pub const MAX_PAGES: usize = 200;
-/// The registry named in errors: Hub's canonical reference domain (registry-reference §3.1).
+/// The registry named in errors: Hub's canonical reference domain.
 pub const REGISTRY: &str = "docker.io";
-/// The namespace of official images in every Hub API (registry-reference §3.1).
+/// The namespace of official images in every Hub API.
 pub const OFFICIAL_NAMESPACE: &str = "library";
 
-/// Most recently updated tags first, the order registry-reference §3.2 documents.
+/// Most recently updated tags first, the order Hub documents.
 const ORDERING: &str = "last_updated";
-/// Hub's API rate-limit reset header, in Unix seconds (registry-reference §3.2, observed).
+/// Hub's API rate-limit reset header, in Unix seconds (observed).
 const API_RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
 
 /// A client for Docker Hub's tag listing.
@@ -151,7 +150,7 @@ impl HubClient {
 }
 
 /// The repository as Hub's APIs name it: official images (one path component) live under
-/// `library/` (registry-reference §3.1).
+/// `library/`.
 pub fn hub_repository(repository: &str) -> String {
     if repository.contains('/') {
         repository.to_owned()
@@ -160,7 +159,7 @@ pub fn hub_repository(repository: &str) -> String {
     }
 }
 
-/// Docker Hub's pull limit as a manifest response reports it (registry-reference §3.3).
+/// Docker Hub's pull limit as a manifest response reports it.
 ///
 /// A response without these headers is not limited (a paid account or a sponsored image).
 /// Only manifest GETs count as pulls; HEADs carry the headers but cost nothing.
@@ -199,7 +198,7 @@ impl HubRateLimit {
     }
 
     /// True when `reserve` pulls or fewer are left: the moment to stop GETting manifests, as
-    /// registry-reference §11 asks ("stop GETs before `ratelimit-remaining` reaches 0").
+    /// Hub asks: stop GETs before `ratelimit-remaining` reaches 0.
     pub fn is_nearly_spent(&self, reserve: u32) -> bool {
         self.remaining <= reserve
     }
@@ -225,7 +224,7 @@ struct TagPage {
 }
 
 /// One entry of `results`; every field but the name may be missing or null on old tags
-/// (registry-reference §3.2), so none of them fails the page.
+///, so none of them fails the page.
 #[derive(Deserialize)]
 struct HubTag {
     name: String,

@@ -4,8 +4,7 @@
 //! version source for components that are not images, are in [`crate::releases`] and use the
 //! helpers here.
 //!
-//! Each client takes its base URL (the real one is a named constant in its module, citing
-//! registry-reference) and a `reqwest::Client`, pages to the end with a page cap, follows a
+//! Each client takes its base URL (the real one is a named constant in its module) and a `reqwest::Client`, pages to the end with a page cap, follows a
 //! next-page link only on its base URL's scheme, host and port, reads listing pages under
 //! 16 MiB and tokens and error bodies under 64 KiB, and maps the service's error bodies to
 //! [`ErrorKind`]s.
@@ -36,20 +35,19 @@ use url::Url;
 use crate::body::{HOSTED_LISTING_LIMIT, read_capped};
 use crate::error::ErrorKind;
 
-/// GHCR's registry host, as written in image references; names under it are lower case
-/// (registry-reference §4).
+/// GHCR's registry host, as written in image references; names under it are lower case.
 pub const GHCR_HOST: &str = "ghcr.io";
 /// The realm of GHCR's Bearer challenge, where anonymous and Basic-authenticated token
-/// requests go (registry-reference §4).
+/// requests go.
 pub const GHCR_TOKEN_REALM: &str = "https://ghcr.io/token";
-/// The `service` GHCR's challenge names and its token request repeats (registry-reference §4).
+/// The `service` GHCR's challenge names and its token request repeats.
 pub const GHCR_SERVICE: &str = "ghcr.io";
 /// Tags GHCR returns per `tags/list` page when `n` is not given; it sends a `Link` to the next
 /// page. Large `n` values have returned whole lists, but only `Link` says a list is complete
-/// (registry-reference §1.4 and §4, observed).
+/// (observed).
 pub const GHCR_DEFAULT_TAG_PAGE_SIZE: u32 = 100;
 /// The page cap Renovate uses for GHCR tag lists; a backstop, not an expected size
-/// (registry-reference §4, observed).
+/// (observed).
 pub const GHCR_MAX_TAG_PAGES: usize = 1000;
 
 /// The clock a client reads until it is given another: the real time.

@@ -1,4 +1,4 @@
-//! Quay's API v1 tag listing (registry-reference §5.2): the live tags of a repository with
+//! Quay's API v1 tag listing: the live tags of a repository with
 //! their push times and manifest digests, paged by `page` and `has_additional`. Renovate
 //! prefers it to Quay's `tags/list`, whose pages are capped at 100 and carry opaque cursors.
 //!
@@ -23,10 +23,9 @@ use super::{
 use crate::TagMetadata;
 use crate::error::{ErrorKind, RegistryError};
 
-/// Quay.io; Red Hat Quay installations serve the same API at their own host
-/// (registry-reference §5.1, §5.2).
+/// Quay.io; Red Hat Quay installations serve the same API at their own host.
 pub const DEFAULT_BASE_URL: &str = "https://quay.io";
-/// Tags asked for per page: the API's maximum (registry-reference §5.2).
+/// Tags asked for per page: the API's maximum.
 pub const PAGE_SIZE: u32 = 100;
 /// A backstop against `has_additional` never turning false: 100,000 live tags.
 pub const MAX_PAGES: u32 = 1000;
@@ -79,7 +78,7 @@ impl QuayClient {
     }
 
     /// Sends `token` (a Quay OAuth application token) as `Authorization: Bearer`; only
-    /// private repositories need one (registry-reference §5.2). A robot account's password
+    /// private repositories need one. A robot account's password
     /// is for the registry API, not this one.
     #[must_use]
     pub fn with_token(mut self, token: impl Into<String>) -> Self {

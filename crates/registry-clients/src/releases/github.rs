@@ -3,7 +3,7 @@
 //! GitHub's rate-limit headers read and honoured.
 //!
 //! # What this module does not do
-//! It does not read GHCR package versions (registry-reference §4's packages API) or git
+//! It does not read GHCR package versions (GitHub's packages API) or git
 //! tags that have no release. It does not pick a release: drafts and prereleases come back
 //! flagged, in GitHub's order, for the version logic to choose from.
 

@@ -12,7 +12,7 @@ use upkeep_test_registry::{
     self as support, APP, Auth, MULTI_TAG, OTHER, SERVICE, TestRegistry, V2S2,
 };
 
-/// Every manifest type, as a client should ask (registry-reference §1.5).
+/// Every manifest type, as a client should ask.
 const ACCEPT_ALL: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json, \
     application/vnd.oci.image.manifest.v1+json, \

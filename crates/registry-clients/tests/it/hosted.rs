@@ -199,7 +199,7 @@ async fn ghcr_public_images_get_anonymous_tokens_and_page_by_link() {
         )
         .mount(&server)
         .await;
-    // GHCR's anonymous token answer (registry-reference §4): only `token`, no expiry.
+    // GHCR's anonymous token answer: only `token`, no expiry.
     Mock::given(method("GET"))
         .and(path("/token"))
         .and(wiremock::matchers::query_param(

@@ -154,7 +154,7 @@ async fn wrong_credentials_are_a_clear_error() {
 }
 
 /// Creates `count` more repositories holding `test/other:3.0.0`, by cross-repository blob
-/// mounts and a manifest PUT (registry-reference §10.6, §10.7).
+/// mounts and a manifest PUT.
 async fn copy_into_repositories(registry: &TestRegistry, count: usize) -> Vec<String> {
     let http = reqwest::Client::new();
     let base = registry.base_url();

@@ -17,18 +17,18 @@ use crate::body::{SMALL_LIMIT, read_capped};
 use crate::error::{ErrorKind, RegistryError};
 use crate::hosted::{ErrorBody, read_error_body, status_kind};
 
-/// The SigV4 service name of private ECR's API (registry-reference §6.1).
+/// The SigV4 service name of private ECR's API.
 pub const SERVICE: &str = "ecr";
-/// `X-Amz-Target` of private ECR's `GetAuthorizationToken` (registry-reference §6.1).
+/// `X-Amz-Target` of private ECR's `GetAuthorizationToken`.
 pub const GET_AUTHORIZATION_TOKEN_TARGET: &str =
     "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
-/// ECR Public's API, which exists only in us-east-1 (registry-reference §6.2).
+/// ECR Public's API, which exists only in us-east-1.
 pub const ECR_PUBLIC_API_URL: &str = "https://api.ecr-public.us-east-1.amazonaws.com/";
-/// The only region ECR Public's API is in (registry-reference §6.2).
+/// The only region ECR Public's API is in.
 pub const ECR_PUBLIC_REGION: &str = "us-east-1";
-/// The SigV4 service name of ECR Public's API (registry-reference §6.2).
+/// The SigV4 service name of ECR Public's API.
 pub const ECR_PUBLIC_SERVICE: &str = "ecr-public";
-/// `X-Amz-Target` of ECR Public's `GetAuthorizationToken` (registry-reference §6.2). The
+/// `X-Amz-Target` of ECR Public's `GetAuthorizationToken`. The
 /// caller also needs IAM's `sts:GetServiceBearerToken`.
 pub const ECR_PUBLIC_TARGET: &str = "SpencerFrontendService.GetAuthorizationToken";
 
@@ -55,7 +55,7 @@ impl EcrClient {
         })?;
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
         // `registryIds` is deprecated: the token is good for every registry the caller can
-        // read (registry-reference §6.1).
+        // read.
         let body: &[u8] = b"{}";
         let mut signed_headers = vec![
             ("content-type", JSON_CONTENT_TYPE),
@@ -126,7 +126,7 @@ struct TokenAnswer {
     authorization_data: AuthorizationDataShape,
 }
 
-/// Private ECR answers a list, ECR Public a single object (registry-reference §6.2).
+/// Private ECR answers a list, ECR Public a single object.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum AuthorizationDataShape {

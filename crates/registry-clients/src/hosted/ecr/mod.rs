@@ -1,4 +1,4 @@
-//! Amazon ECR's authorization tokens (registry-reference §6): ECR has no token server, so a
+//! Amazon ECR's authorization tokens: ECR has no token server, so a
 //! client asks the ECR API's `GetAuthorizationToken` for a 12-hour password and sends it as
 //! Basic credentials on every registry request. This module makes that call, signed with
 //! AWS Signature Version 4 (implemented here with `sha2` and `hmac`), for private ECR and
@@ -31,15 +31,14 @@ pub use self::credentials::{AwsConfigError, AwsCredentials, AwsSources};
 pub use self::token::{EcrCredentials, EcrTokenCache, REFRESH_MARGIN, TOKEN_LIFETIME};
 use super::constant_url;
 
-/// ECR Public's registry host, as written in image references (registry-reference §6.2).
+/// ECR Public's registry host, as written in image references.
 pub const PUBLIC_REGISTRY: &str = "public.ecr.aws";
 /// ECR Public's anonymous token endpoint, the realm of its Bearer challenge; it answers
-/// `{"token":"..."}` like any Docker token server (registry-reference §6.2).
+/// `{"token":"..."}` like any Docker token server.
 pub const ECR_PUBLIC_TOKEN_URL: &str = "https://public.ecr.aws/token/";
-/// The `service` of ECR Public's Bearer challenge (registry-reference §6.2).
+/// The `service` of ECR Public's Bearer challenge.
 pub const ECR_PUBLIC_TOKEN_SERVICE: &str = "public.ecr.aws";
-/// The `scope` of ECR Public's Bearer challenge: `aws`, not a repository scope
-/// (registry-reference §6.2).
+/// The `scope` of ECR Public's Bearer challenge: `aws`, not a repository scope.
 pub const ECR_PUBLIC_TOKEN_SCOPE: &str = "aws";
 
 // ---------------------------------------------------------------------------------------------
@@ -62,8 +61,8 @@ pub struct EcrHost {
 
 impl EcrHost {
     /// Parses a registry host matching
-    /// `^\d{12}\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$` (registry-reference
-    /// §6.1), case-insensitively; `None` for any other host.
+    /// `^\d{12}\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`, as AWS names
+    /// private registries, case-insensitively; `None` for any other host.
     pub fn parse(host: &str) -> Option<Self> {
         let host = host.to_ascii_lowercase();
         let (rest, china) = match host.strip_suffix(".amazonaws.com.cn") {

@@ -256,7 +256,7 @@ mod tests {
         );
     }
 
-    /// The GetAuthorizationToken request of registry-reference §6.1. The expected values
+    /// A GetAuthorizationToken request as AWS documents it. The expected values
     /// were computed with Python's `hmac` and `hashlib`, an independent implementation that
     /// reproduces the test-suite vectors above.
     #[test]

@@ -13,7 +13,7 @@ use upkeep_versioning_core::Timestamp;
 use super::{AwsCredentials, EcrClient};
 use crate::error::RegistryError;
 
-/// How long ECR's passwords last, for both flavours (registry-reference §6.1, §6.2); the
+/// How long ECR's passwords last, for both flavours; the
 /// answer's `expiresAt` is what counts.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// [`EcrTokenCache`] fetches a new password this long before the old one expires, so that
@@ -44,7 +44,7 @@ impl std::fmt::Debug for EcrCredentials {
 
 impl EcrCredentials {
     /// The `Authorization` header value for registry requests: `Basic base64(user:password)`,
-    /// byte for byte the `authorizationToken` ECR sent (registry-reference §6.1).
+    /// byte for byte the `authorizationToken` ECR sent.
     pub fn basic_authorization(&self) -> String {
         format!(
             "Basic {}",
