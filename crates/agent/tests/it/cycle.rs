@@ -19,7 +19,7 @@ use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_test_registry::docker::{available as docker_available, free_port, run as docker};
 use upkeep_test_registry::{self as support, Auth};
-use upkeep_update_engine::engine::Engine;
+use upkeep_update_engine::engine::{Engine, OutcomeKind};
 use upkeep_versioning_core::{Clock, ManualClock, Timestamp};
 
 use crate::notify::Sink;
@@ -36,6 +36,7 @@ impl Drop for Containers {
             "1.0.0",
             "1.0.1",
             "1.0.2",
+            "1.0.5",
             "1.1.0",
             "1.2.0",
             "1.3.0",
@@ -565,4 +566,34 @@ async fn check_rows(database: &str, id: &str) -> (i64, i64) {
             .unwrap();
     pool.close().await;
     counts
+}
+
+/// One store of failed versions: a version rolled back through the API (`apply_now`) is in
+/// the manifest the cycle plans from, so the cycle passes it by for the next good one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_rolled_back_through_the_api_is_skipped_by_the_cycle() {
+    let Some(scene) = Scene::new("agent-api-failed", "", "2026-11-25T10:00:00Z").await else {
+        return;
+    };
+    let (registry, image, name, agent) = (&scene.registry, &scene.image, &scene.name, &scene.agent);
+    // 1.0.5 is the sick image (its health endpoint answers 500), the newest patch release.
+    registry.alias_web_image("1.1.0", "1.0.5").await.unwrap();
+    let outcomes = agent
+        .apply_now(name, Some("1.0.5".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(outcomes[0].result, OutcomeKind::RolledBack, "{outcomes:#?}");
+    assert_eq!(scene.running(), format!("{image}:1.0.0"));
+
+    // The cycle's check finds 1.0.5 failed and applies the patch before it instead.
+    let report = agent.cycle(&BTreeSet::from([name.clone()])).await.unwrap();
+    assert_eq!(
+        report.of(name),
+        [
+            &Step::Checked(Some("1.0.1".to_owned())),
+            &Step::Applied("1.0.1".to_owned())
+        ],
+        "{report:#?}"
+    );
+    assert_eq!(scene.running(), format!("{image}:1.0.1"));
 }
