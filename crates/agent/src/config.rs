@@ -49,6 +49,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use upkeep_update_engine::config::{Config, ConfigError, Problem, parse_duration};
 use upkeep_versioning_core::manifest::ServiceName;
+use upkeep_versioning_core::suggest::closest;
 pub use upkeep_versioning_core::window::Window;
 
 /// The default check interval: once an hour, well inside anonymous Docker Hub limits.
@@ -519,38 +520,6 @@ fn unknown_keys(value: &mut yaml_serde::Value) -> Vec<Problem> {
         }
     }
     problems
-}
-
-/// The candidate nearest to `word`, when near enough to be a likely typo: within a third of
-/// its length in edits (case aside), or `word` with a suffix (`token` for `token_env`).
-fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .filter_map(|candidate| {
-            let lower = candidate.to_ascii_lowercase();
-            let distance = edit_distance(&word, &lower);
-            let near = distance <= (candidate.len() / 3).max(1)
-                || (word.len() >= 4 && lower.starts_with(&word));
-            near.then_some((distance, candidate))
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// The Levenshtein distance between `a` and `b`, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, a_char) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, b_char) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(a_char != *b_char);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// A time zone by its IANA name, or the problem and its fix, with the nearest name when there

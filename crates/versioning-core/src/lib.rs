@@ -10,6 +10,7 @@
 //! - [`planner`]: what to do for one deployment (move, hold with a reason, nothing), from
 //!   its facts, the user's overrides and what the registry said.
 //! - [`manifest`]: the version manifest with its deployment history, and its YAML form.
+//! - [`suggest`]: "did you mean …?" for likely typos.
 //! - [`window`]: update windows, cron expressions read in a time zone.
 //! - [`journal`]: the journal of an update in progress and how to recover one cut short.
 //! - [`clock`]: the [`Clock`] the crates around the core read the time from, the real one
@@ -33,6 +34,7 @@ pub mod policy;
 pub mod range;
 pub mod reference;
 pub mod select;
+pub mod suggest;
 pub mod version;
 pub mod window;
 

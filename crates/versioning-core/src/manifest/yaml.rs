@@ -664,34 +664,8 @@ fn build_entry(
 /// True when `key` looks like a misspelling of `field`: an optimal-string-alignment distance
 /// of at most 2, and at most a third of the field's length.
 fn is_near(key: &str, field: &str) -> bool {
-    let distance = edit_distance(&key.to_ascii_lowercase(), field);
+    let distance = crate::suggest::edit_distance(&key.to_ascii_lowercase(), field);
     distance <= 2 && distance * 3 <= field.len()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // rows[i][j]: distance between the first i chars of a and the first j of b.
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -104,13 +104,13 @@ impl Policy {
             ("major", Policy::AutoMajor),
             ("disable", Policy::Disabled),
         ];
-        let squashed: Vec<char> = word
+        let squashed: String = word
             .chars()
             .filter(|c| c.is_alphanumeric())
             .flat_map(char::to_lowercase)
             .collect();
         // Very short words are too far from everything for a suggestion to be more than a guess.
-        if squashed.len() < 3 {
+        if squashed.chars().count() < 3 {
             return None;
         }
         let candidates = Self::ALL
@@ -119,29 +119,14 @@ impl Policy {
             .chain(SHORTHANDS);
         let mut best: Option<(usize, Self)> = None;
         for (name, policy) in candidates {
-            let name: Vec<char> = name.chars().filter(|c| c.is_alphanumeric()).collect();
-            let distance = edit_distance(&squashed, &name);
+            let name: String = name.chars().filter(|c| c.is_alphanumeric()).collect();
+            let distance = crate::suggest::edit_distance(&squashed, &name);
             if distance <= 2 && best.is_none_or(|(best_distance, _)| distance < best_distance) {
                 best = Some((distance, policy));
             }
         }
         best.map(|(_, policy)| policy)
     }
-}
-
-/// The Levenshtein distance between two short words.
-fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, a_char) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, b_char) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(a_char != b_char);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
 }
 
 impl fmt::Display for Policy {
