@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
-use upkeep_update_engine::engine::{
-    Engine, OutcomeKind, PlanRequest, Report, Reporter, UpdateRequest,
-};
+use upkeep_update_engine::{Engine, OutcomeKind, PlanRequest, Report, Reporter, UpdateRequest};
 
 /// The tool's reporter: one line per step, on standard error.
 struct Lines;

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error_chain;
 use crate::process::{Ran, STOP_GRACE, last_line};
-use crate::runtime::{Exited, Runtime};
+use crate::runtime::Exited;
+use crate::target::Target;
 
 /// One way to tell that a service is well.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,19 +199,14 @@ impl Probe {
         }
     }
 
-    /// Tries the probe once for the service running as `container`, giving it `timeout`: an
-    /// [`Exec`](Self::Exec) probe runs inside the container through `runtime`, the others as
+    /// Tries the probe once for the service running as `target`, giving it `timeout`: an
+    /// [`Exec`](Self::Exec) probe runs inside the target, the others as
     /// [`attempt`](Self::attempt) does. Whatever happens, it returns within the timeout and
     /// the time it takes to stop what the attempt started.
-    pub async fn attempt_in(
-        &self,
-        timeout: Duration,
-        runtime: &dyn Runtime,
-        container: &str,
-    ) -> Result<(), String> {
+    pub async fn attempt_in(&self, timeout: Duration, target: &dyn Target) -> Result<(), String> {
         let attempt = async {
             match self {
-                Self::Exec { command } => match runtime.exec(container, command, timeout).await {
+                Self::Exec { command } => match target.run_inside(command, timeout).await {
                     Ok(Exited::Code { code: 0, .. }) => Ok(()),
                     Ok(Exited::Code { code, last_line }) => Err(if last_line.is_empty() {
                         format!("exit status: {code}")

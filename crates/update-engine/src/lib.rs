@@ -4,9 +4,9 @@
 //! (what exists) and the parts that touch the host. [`engine`] is the flow a user drives:
 //! plan, apply, rollback, pin, pull, resolve and recover. Around it: [`config`] reads the
 //! deployments from `upkeep.yaml`; [`setup`] writes the first manifest (`upkeep init`);
-//! [`check`] answers "what is newer?" for one image; [`runtime`] pulls and recreates
-//! containers with a rollback point; [`health`] and [`hooks`] judge and surround a change;
-//! [`store`] keeps the manifest, its backups, `versions.env` and the update journal safely
+//! [`check`] answers "what is newer?" for one image; [`target`] is what the engine drives
+//! for anything it updates, and [`runtime`] pulls and recreates containers for the container
+//! targets; [`health`] and [`hooks`] judge and surround a change; [`store`] keeps the manifest, its backups, `versions.env` and the update journal safely
 //! on disk; with the `crash-points` feature, tests can kill the process at a chosen step.
 
 #![warn(missing_docs)]
@@ -23,7 +23,15 @@ mod process;
 pub mod runtime;
 pub mod setup;
 pub mod store;
+pub mod target;
 
+pub use engine::{
+    Approval, ChangeStep, Engine, EngineBuilder, EngineError, Outcome, OutcomeKind, PlanAction,
+    PlanEntry, PlanReason, PlanRequest, Recovered, RecoveryAction, Report, Reporter, Silent,
+    UpdateReport, UpdateRequest,
+};
+pub use hint::{Hint, HintWords};
+pub use target::{PlacedTargets, Target, Targets};
 pub use upkeep_registry_clients as registry;
 pub use upkeep_versioning_core as core;
 

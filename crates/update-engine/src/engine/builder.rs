@@ -1,5 +1,5 @@
 //! Building an [`Engine`]: the state directory and the registries it needs, and what a
-//! caller may choose beyond them (its configuration, a target runtime, the clock, the reporter,
+//! caller may choose beyond them (its configuration, the targets, the clock, the reporter,
 //! the words of its advice, how it waits for another writer).
 
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use crate::config::{CONFIG_FILE, Config};
 use crate::hint::{HintWords, Neutral};
 use crate::runtime::Runtime;
 use crate::store::StateDir;
+use crate::target::{FixedRuntime, PlacedTargets, Targets};
 
 use super::{Engine, EngineError, LockWait, Registries, Reporter, Silent};
 
@@ -19,7 +20,7 @@ use super::{Engine, EngineError, LockWait, Registries, Reporter, Silent};
 pub struct EngineBuilder {
     directory: PathBuf,
     registries: Arc<dyn Registries>,
-    runtime: Option<Arc<dyn Runtime>>,
+    targets: Option<Arc<dyn Targets>>,
     reporter: Arc<dyn Reporter>,
     hint_words: Arc<dyn HintWords>,
     lock_wait: LockWait,
@@ -31,7 +32,7 @@ impl EngineBuilder {
         Self {
             directory: directory.to_owned(),
             registries,
-            runtime: None,
+            targets: None,
             reporter: Arc::new(Silent),
             hint_words: Arc::new(Neutral),
             lock_wait: LockWait::Forever,
@@ -39,9 +40,18 @@ impl EngineBuilder {
         }
     }
 
-    /// Uses `runtime` for every deployment, instead of one chosen by each placement.
+    /// Runs every deployment on the container runtime `runtime`, instead of the one each
+    /// placement chooses.
     pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
-        self.runtime = Some(runtime);
+        self.targets = Some(Arc::new(FixedRuntime(runtime)));
+        self
+    }
+
+    /// Chooses each deployment's target with `targets`, instead of by its placement in
+    /// `upkeep.yaml` ([`PlacedTargets`]): how a tool that updates something else than
+    /// containers plugs in.
+    pub fn targets(mut self, targets: Arc<dyn Targets>) -> Self {
+        self.targets = Some(targets);
         self
     }
 
@@ -80,12 +90,16 @@ impl EngineBuilder {
     /// The engine, with `config` instead of the directory's `upkeep.yaml` (the agent builds
     /// its configuration from its own file and container labels).
     pub fn build_with(self, config: Config) -> Engine {
+        let state = StateDir::new(&self.directory);
+        let targets = self
+            .targets
+            .unwrap_or_else(|| Arc::new(PlacedTargets::new(&self.directory, state.env_path())));
         Engine {
-            state: StateDir::new(&self.directory),
+            state,
             base: self.directory,
             config,
             registries: self.registries,
-            runtime: self.runtime,
+            targets,
             reporter: self.reporter,
             hint_words: self.hint_words,
             lock_wait: self.lock_wait,

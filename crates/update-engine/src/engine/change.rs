@@ -1,21 +1,18 @@
 //! Carrying a change out: journal, hooks, pull, keep, switch, health, record or restore.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use upkeep_registry_clients::ErrorKind;
 use upkeep_versioning_core::journal::{ChangeKind, JournalEntry, JournalVersion, Step};
 use upkeep_versioning_core::manifest::{DeployReason, Manifest, ServiceName};
 
-use crate::config::{Deployment, Placement};
+use crate::config::Deployment;
 use crate::error_chain as chain;
 use crate::fault::{self, CrashPoint};
 use crate::hint::Hint;
 use crate::hooks::{HookContext, HookEvent};
 use crate::lock::{self};
-use crate::runtime::{
-    ContainerState, RollbackPoint, Runtime, RuntimeError, Status, dependency_order,
-};
+use crate::target::{Condition, OwnCheck, Previous, Switched, Target, TargetHealth, Wanted};
 
 use super::{
     ChangeStep, Engine, EngineError, Outcome, OutcomeKind, PlanAction, PlanEntry, Report,
@@ -93,10 +90,12 @@ impl Engine {
         // Read under the lock: another writer may have changed it while this one waited.
         let mut manifest = self.manifest()?;
         let mut outcomes = Vec::new();
-        let order = self.change_order(
+        let order = self.targets.change_order(
+            &self.config,
             plan.iter()
                 .filter(|e| e.action == PlanAction::Update)
-                .map(|e| e.service.as_str()),
+                .map(|e| e.service.clone())
+                .collect(),
         )?;
         for name in order {
             let Some(entry) = plan.iter().find(|entry| entry.service == name) else {
@@ -120,46 +119,6 @@ impl Engine {
             outcomes.push(outcome);
         }
         Ok(outcomes)
-    }
-
-    /// Compose services go in dependency order, dependencies first; others keep their order.
-    fn change_order<'a>(
-        &self,
-        services: impl Iterator<Item = &'a str>,
-    ) -> Result<Vec<String>, EngineError> {
-        let mut order: Vec<String> = services.map(str::to_owned).collect();
-        let mut files: Vec<PathBuf> = Vec::new();
-        for name in &order {
-            if let Some(Placement::Compose { file }) = self
-                .config
-                .deployments
-                .get(name.as_str())
-                .map(|deployment| &deployment.placement)
-                && !files.contains(file)
-            {
-                files.push(file.clone());
-            }
-        }
-        for file in files {
-            // The slots this file's services hold, refilled in dependency order.
-            let slots: Vec<usize> = order
-                .iter()
-                .enumerate()
-                .filter(|(_, name)| {
-                    self.config
-                        .deployments
-                        .get(name.as_str())
-                        .is_some_and(|d| d.placement == Placement::Compose { file: file.clone() })
-                })
-                .map(|(index, _)| index)
-                .collect();
-            let names: Vec<&str> = slots.iter().map(|&index| order[index].as_str()).collect();
-            let sorted = dependency_order(&self.base.join(&file), &names)?;
-            for (slot, name) in slots.into_iter().zip(sorted) {
-                order[slot] = name;
-            }
-        }
-        Ok(order)
     }
 
     /// Puts `services` (all when empty) back to their previous version, or to `to`.
@@ -305,8 +264,7 @@ impl Engine {
                 to: pending.to.tag,
             });
         }
-        let runtime = self.runtime_for(&deployment).await?;
-        let container = Self::container_of(&deployment);
+        let target = self.target_for(&deployment).await?;
         let reference = format!("{image}:{}", planned.to_tag);
         let (pre, post) = match planned.kind {
             Kind::Rollback | Kind::RollbackTo => (HookEvent::PreRollback, HookEvent::PostRollback),
@@ -318,7 +276,7 @@ impl Engine {
             to: &planned.to_tag,
         };
         // The service must exist before anything is written.
-        runtime.inspect(&container).await?;
+        target.running().await?;
 
         let mut journal = JournalEntry::begin(
             &service,
@@ -347,47 +305,36 @@ impl Engine {
         journal.advance(Step::Pull);
         self.state.write_journal(&journal)?;
         // What is pulled is what was planned: the tag must still name the planned image,
-        // which is then pulled by its digest and given the tag here.
-        let pull_reference = match &planned.planned_digest {
-            Some(planned_digest) => {
-                if let Err(why) = self
-                    .still_names(&image, &planned.to_tag, planned_digest)
-                    .await
-                {
-                    self.state.clear_journal()?;
-                    outcome.result = OutcomeKind::Failed;
-                    outcome.message = format!("{why}; nothing was changed");
-                    return Ok(outcome);
-                }
-                format!("{image}@{planned_digest}")
-            }
-            None => reference.clone(),
-        };
+        // which the target then prepares by its digest.
+        if let Some(planned_digest) = &planned.planned_digest
+            && let Err(why) = self
+                .still_names(&image, &planned.to_tag, planned_digest)
+                .await
+        {
+            self.state.clear_journal()?;
+            outcome.result = OutcomeKind::Failed;
+            outcome.message = format!("{why}; nothing was changed");
+            return Ok(outcome);
+        }
+        let wanted = Wanted::new(reference.clone(), planned.planned_digest.clone());
         self.reporter.report(&Report::Step {
             service: &service,
             step: ChangeStep::Pulling {
-                reference: &pull_reference,
+                reference: &pull_reference(&wanted),
             },
         });
         let reporter = Arc::clone(&self.reporter);
         let progress_service = service.clone();
-        let pulled = runtime
-            .pull(&container, &pull_reference, &move |progress| {
+        let prepared = target
+            .prepare(&wanted, &move |progress| {
                 reporter.report(&Report::Pull {
                     service: &progress_service,
                     progress: &progress,
                 });
             })
             .await;
-        let pulled = match pulled {
-            Ok(pulled) if pull_reference != reference => runtime
-                .tag_image(&pulled.id, &reference)
-                .await
-                .map(|()| pulled),
-            other => other,
-        };
-        let pulled = match pulled {
-            Ok(pulled) => pulled,
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
             Err(error) => {
                 self.state.clear_journal()?;
                 outcome.result = OutcomeKind::Failed;
@@ -395,18 +342,15 @@ impl Engine {
                 return Ok(outcome);
             }
         };
-        let digest = planned
-            .planned_digest
-            .clone()
-            .or_else(|| digest_of(&pulled.repo_digests, &reference));
+        let digest = prepared.digest.clone();
         journal.to.digest.clone_from(&digest);
         planned.to_digest.clone_from(&digest);
         fault::point(CrashPoint::AfterPull);
 
         journal.advance(Step::KeepPrevious);
         self.state.write_journal(&journal)?;
-        let point = match runtime.keep_for_rollback(&container).await {
-            Ok(point) => point,
+        let previous = match target.keep_previous().await {
+            Ok(previous) => previous,
             Err(error) => {
                 self.state.clear_journal()?;
                 outcome.result = OutcomeKind::Failed;
@@ -417,7 +361,7 @@ impl Engine {
                 return Ok(outcome);
             }
         };
-        journal.previous_image = Some(point.image_id.clone());
+        journal.previous_image = Some(previous.artifact.clone());
         self.state.write_journal(&journal)?;
         fault::point(CrashPoint::AfterKeep);
 
@@ -426,20 +370,18 @@ impl Engine {
         self.reporter.report(&Report::Step {
             service: &service,
             step: ChangeStep::Switching {
-                target: &container,
+                target: target.name(),
                 reference: &reference,
             },
         });
-        if let Err(error) = runtime.recreate(&container, &reference).await {
-            let put_back = matches!(error, RuntimeError::Recreate { .. });
-            if let RuntimeError::SwarmRolledBack { message, .. } = &error {
-                // Swarm judged the version sick and put the previous one back itself.
-                let why = format!("Swarm rolled it back by itself ({message})");
+        match target.switch(&prepared).await {
+            Ok(Switched::Started) => {}
+            Ok(Switched::RolledBackByItself { why }) => {
+                // The target judged the version sick and put the previous one back itself.
                 return self
                     .undo_failed(
                         manifest,
-                        runtime.as_ref(),
-                        &container,
+                        target.as_ref(),
                         &deployment,
                         None,
                         &planned,
@@ -448,25 +390,27 @@ impl Engine {
                     )
                     .await;
             }
-            if put_back {
+            Ok(Switched::Refused { why }) => {
                 self.state.clear_journal()?;
                 outcome.result = OutcomeKind::Failed;
                 outcome.message = format!(
-                    "{}; {planned_from} runs as before",
-                    chain(&error),
+                    "{why}; {planned_from} runs as before",
                     planned_from = planned.from_tag
                 );
-            } else if error.engine_unreachable() {
+                return Ok(outcome);
+            }
+            Err(error) if error.engine_unreachable() => {
                 return Ok(self.interrupted(outcome, &chain(&error)));
-            } else {
+            }
+            Err(error) => {
                 outcome.result = OutcomeKind::Stranded;
                 outcome.message = format!(
                     "{}; {} once the cause is fixed",
                     chain(&error),
                     self.hint(&mut outcome.hints, Hint::Recover)
                 );
+                return Ok(outcome);
             }
-            return Ok(outcome);
         }
         fault::point(CrashPoint::AfterStart);
         journal.advance(Step::HealthCheck);
@@ -476,10 +420,7 @@ impl Engine {
             step: ChangeStep::CheckingHealth,
         });
 
-        if let Err(unproven) = self
-            .wait_until_healthy(runtime.as_ref(), &container, &deployment)
-            .await
-        {
+        if let Err(unproven) = self.wait_until_healthy(target.as_ref(), &deployment).await {
             let why = match unproven {
                 Unproven::Sick(why) => why,
                 Unproven::EngineAway(why) => return Ok(self.interrupted(outcome, &why)),
@@ -487,10 +428,9 @@ impl Engine {
             return self
                 .undo_failed(
                     manifest,
-                    runtime.as_ref(),
-                    &container,
+                    target.as_ref(),
                     &deployment,
-                    Some(&point),
+                    Some(&previous),
                     &planned,
                     why,
                     outcome,
@@ -566,16 +506,15 @@ impl Engine {
         Ok(())
     }
 
-    /// The new version is sick: put the previous one back (from `point`; `None` when the
-    /// runtime has already done so), record the failed attempt.
+    /// The new version is sick: put the previous one back (`None` when the target has already
+    /// done so), record the failed attempt.
     #[allow(clippy::too_many_arguments)]
     async fn undo_failed(
         &self,
         manifest: &mut Manifest,
-        runtime: &dyn Runtime,
-        container: &str,
+        target: &dyn Target,
         deployment: &Deployment,
-        point: Option<&RollbackPoint>,
+        previous: Option<&Previous>,
         planned: &Planned,
         why: String,
         mut outcome: Outcome,
@@ -597,8 +536,8 @@ impl Engine {
         if let Err(failed) = deployment.hooks.run(HookEvent::PreRollback, &context).await {
             outcome.warnings.push(failed.to_string());
         }
-        let restored = match point {
-            Some(point) => runtime.restore(container, point).await.map(drop),
+        let restored = match previous {
+            Some(previous) => target.restore(previous).await,
             None => Ok(()),
         };
         if let Err(error) = restored {
@@ -617,9 +556,8 @@ impl Engine {
             );
             return Ok(outcome);
         }
-        if let Err(Unproven::Sick(still) | Unproven::EngineAway(still)) = self
-            .wait_until_healthy(runtime, container, deployment)
-            .await
+        if let Err(Unproven::Sick(still) | Unproven::EngineAway(still)) =
+            self.wait_until_healthy(target, deployment).await
         {
             outcome.warnings.push(format!(
                 "{} runs again but is not healthy either: {still}",
@@ -654,16 +592,15 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// Waits until the container runs steadily and every configured check passes, or says
+    /// Waits until the target runs steadily and every configured check passes, or says
     /// which check failed and how.
     async fn wait_until_healthy(
         &self,
-        runtime: &dyn Runtime,
-        container: &str,
+        target: &dyn Target,
         deployment: &Deployment,
     ) -> Result<(), Unproven> {
         let inspect = || async {
-            runtime.inspect(container).await.map_err(|error| {
+            target.health().await.map_err(|error| {
                 if error.engine_unreachable() {
                     Unproven::EngineAway(chain(&error))
                 } else {
@@ -675,7 +612,7 @@ impl Engine {
         let patience = health.patience;
         let attempts = patience.attempts.max(1);
         let first = inspect().await?;
-        let restarts = first.restart_count;
+        let restarts = first.condition.restarts();
         if health.probes.is_empty() && !health.image_healthcheck {
             // Nothing to ask: give a crash at start the time to show.
             tokio::time::sleep(patience.interval).await;
@@ -683,12 +620,12 @@ impl Engine {
         let mut last = String::new();
         for attempt in 1..=attempts {
             let state = inspect().await?;
-            if let Some(dead) = not_running(&state, restarts) {
+            if let Some(dead) = not_running(target, &state, restarts) {
                 return Err(Unproven::Sick(dead));
             }
             let mut passed = true;
             for probe in &health.probes {
-                if let Err(reason) = probe.attempt_in(patience.timeout, runtime, container).await {
+                if let Err(reason) = probe.attempt_in(patience.timeout, target).await {
                     last = format!(
                         "health check {} failed after {attempt} attempt{}: {reason}",
                         probe.describe(),
@@ -699,14 +636,14 @@ impl Engine {
                 }
             }
             if passed && health.image_healthcheck {
-                match state.health {
-                    Some(crate::runtime::Health::Healthy) => {}
-                    Some(crate::runtime::Health::Unhealthy) => {
+                match state.own_check {
+                    Some(OwnCheck::Healthy) => {}
+                    Some(OwnCheck::Unhealthy) => {
                         return Err(Unproven::Sick(
                             "the image's HEALTHCHECK reports unhealthy".to_owned(),
                         ));
                     }
-                    Some(crate::runtime::Health::Starting) => {
+                    Some(OwnCheck::Starting) => {
                         last = format!(
                             "the image's HEALTHCHECK is still starting after {attempt} attempts"
                         );
@@ -720,7 +657,7 @@ impl Engine {
             if passed {
                 // One more look: a container that answered once and then died is not well.
                 let state = inspect().await?;
-                return match not_running(&state, restarts) {
+                return match not_running(target, &state, restarts) {
                     Some(dead) => Err(Unproven::Sick(dead)),
                     None => Ok(()),
                 };
@@ -766,7 +703,7 @@ impl Engine {
                 warnings: Vec::new(),
                 hints: Vec::new(),
             };
-            let runtime = self.runtime_for(&deployment).await?;
+            let target = self.target_for(&deployment).await?;
             self.reporter.report(&Report::Step {
                 service: service.as_str(),
                 step: ChangeStep::Pulling {
@@ -775,25 +712,21 @@ impl Engine {
             });
             let reporter = Arc::clone(&self.reporter);
             let name = service.to_string();
-            let pulled = runtime
-                .pull(
-                    &Self::container_of(&deployment),
-                    &reference,
-                    &move |progress| {
-                        reporter.report(&Report::Pull {
-                            service: &name,
-                            progress: &progress,
-                        });
-                    },
-                )
+            let prepared = target
+                .prepare(&Wanted::new(reference.clone(), None), &move |progress| {
+                    reporter.report(&Report::Pull {
+                        service: &name,
+                        progress: &progress,
+                    });
+                })
                 .await;
-            match pulled {
+            match prepared {
                 Err(error) => {
                     outcome.result = OutcomeKind::Failed;
                     outcome.message = chain(&error);
                 }
-                Ok(pulled) => {
-                    let digest = digest_of(&pulled.repo_digests, &reference);
+                Ok(prepared) => {
+                    let digest = prepared.digest;
                     outcome.message = format!("pulled {reference}");
                     match (&recorded, &digest) {
                         (None, Some(digest)) => {
@@ -920,16 +853,15 @@ impl Engine {
     }
 }
 
-/// The registry digest of `reference`'s repository among an image's repo digests.
-fn digest_of(repo_digests: &[String], reference: &str) -> Option<String> {
-    let repository = crate::runtime::repository(reference);
-    repo_digests.iter().find_map(|entry| {
-        let (name, digest) = entry.split_once('@')?;
-        (name == repository).then(|| digest.to_owned())
-    })
+/// What a target pulls for `wanted`: the planned digest when there is one.
+fn pull_reference(wanted: &Wanted) -> String {
+    match &wanted.digest {
+        Some(digest) => format!("{}@{digest}", crate::runtime::repository(&wanted.reference)),
+        None => wanted.reference.clone(),
+    }
 }
 
-/// Why a container did not prove healthy.
+/// Why a target did not prove healthy.
 enum Unproven {
     /// It failed a check: the version is sick.
     Sick(String),
@@ -937,20 +869,23 @@ enum Unproven {
     EngineAway(String),
 }
 
-/// Why a container is not running steadily, if it is not.
-fn not_running(state: &ContainerState, restarts_before: i64) -> Option<String> {
-    match state.status {
-        Status::Running if state.restart_count == restarts_before => None,
-        Status::Running | Status::Restarting => Some(format!(
-            "container {} keeps restarting (restarted {} times; last exit code {})",
-            state.name,
-            state.restart_count - restarts_before,
-            state.exit_code
+/// Why a target is not running steadily, if it is not.
+fn not_running(target: &dyn Target, health: &TargetHealth, restarts_before: i64) -> Option<String> {
+    let (noun, name) = (target.noun(), target.name());
+    match &health.condition {
+        Condition::Running { restarts, .. } if *restarts == restarts_before => None,
+        Condition::Running {
+            restarts,
+            last_exit,
+        }
+        | Condition::Restarting {
+            restarts,
+            last_exit,
+        } => Some(format!(
+            "{noun} {name} keeps restarting (restarted {} times; last exit code {last_exit})",
+            restarts - restarts_before,
         )),
-        Status::Exited | Status::Dead => Some(format!(
-            "container {} exited with code {}",
-            state.name, state.exit_code
-        )),
-        other => Some(format!("container {} is {other}, not running", state.name)),
+        Condition::Exited { code } => Some(format!("{noun} {name} exited with code {code}")),
+        Condition::Other { state } => Some(format!("{noun} {name} is {state}, not running")),
     }
 }

@@ -18,7 +18,8 @@
 //! # What this module does not do
 //! It renders nothing: callers get [`PlanEntry`]s and [`Outcome`]s (serialisable for
 //! `--json`) and follow progress through a [`Reporter`]. Decisions about versions are the
-//! core's; container mechanics are the [`Runtime`]'s.
+//! core's; what a deployment runs on (a container, a compose or Swarm service) is the
+//! [`Target`]'s, which the engine drives without knowing what it is.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,11 +33,11 @@ use upkeep_versioning_core::clock::Clock;
 use upkeep_versioning_core::manifest::{Manifest, ServiceName};
 use upkeep_versioning_core::reference::ImageRef;
 
-use crate::config::{Config, Deployment, Placement};
+use crate::config::{Config, Deployment};
 use crate::hint::{Hint, HintWords};
 use crate::lock::StateLock;
-use crate::runtime::{ComposeRuntime, DockerRuntime, Runtime, SwarmRuntime, image_variable};
 use crate::store::StateDir;
+use crate::target::{Target, Targets};
 
 mod builder;
 mod change;
@@ -98,7 +99,7 @@ pub struct Engine {
     base: PathBuf,
     config: Config,
     registries: Arc<dyn Registries>,
-    runtime: Option<Arc<dyn Runtime>>,
+    targets: Arc<dyn Targets>,
     reporter: Arc<dyn Reporter>,
     hint_words: Arc<dyn HintWords>,
     lock_wait: LockWait,
@@ -249,63 +250,9 @@ impl Engine {
             .collect()
     }
 
-    fn runtime_for(
-        &self,
-        deployment: &Deployment,
-    ) -> impl Future<Output = Result<Arc<dyn Runtime>, EngineError>> + '_ {
-        let fixed = self.runtime.clone();
-        let placement = deployment.placement.clone();
-        let base = self.base.clone();
-        let env_file = self.state.env_path();
-        let service = deployment.service.clone();
-        async move {
-            if let Some(runtime) = fixed {
-                return Ok(runtime);
-            }
-            match placement {
-                Placement::Container(_) => {
-                    let docker: Arc<dyn Runtime> = Arc::new(DockerRuntime::connect().await?);
-                    Ok(docker)
-                }
-                Placement::Compose { file } => {
-                    let file = base.join(file);
-                    let key = service.env_key();
-                    match image_variable(&file, service.as_str()) {
-                        Ok(Some(variable)) if variable == key => {}
-                        Ok(found) => {
-                            return Err(EngineError::ImageNotChosen {
-                                file,
-                                service: service.to_string(),
-                                found: found.map_or_else(
-                                    || "written out".to_owned(),
-                                    |v| format!("${{{v}}}"),
-                                ),
-                                variable: key,
-                            });
-                        }
-                        Err(error) => return Err(error.into()),
-                    }
-                    let docker = DockerRuntime::connect().await?;
-                    let compose: Arc<dyn Runtime> =
-                        Arc::new(ComposeRuntime::new(file, env_file, None, docker));
-                    Ok(compose)
-                }
-                Placement::Swarm { rollout, .. } => {
-                    let docker = DockerRuntime::connect().await?;
-                    let swarm: Arc<dyn Runtime> = Arc::new(SwarmRuntime::new(docker, rollout));
-                    Ok(swarm)
-                }
-            }
-        }
-    }
-
-    /// The container (or compose service) name the runtime knows the deployment by.
-    fn container_of(deployment: &Deployment) -> String {
-        match &deployment.placement {
-            Placement::Container(name) => name.clone(),
-            Placement::Compose { .. } => deployment.service.to_string(),
-            Placement::Swarm { service, .. } => service.clone(),
-        }
+    /// The target `deployment` runs as.
+    async fn target_for(&self, deployment: &Deployment) -> Result<Arc<dyn Target>, EngineError> {
+        self.targets.target_for(deployment).await
     }
 }
 

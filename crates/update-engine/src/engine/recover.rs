@@ -4,7 +4,7 @@ use upkeep_versioning_core::journal::{self, Observed, Recovery};
 use upkeep_versioning_core::manifest::ServiceName;
 
 use crate::lock::{self};
-use crate::runtime::{ROLLBACK_TAG, RollbackPoint, RuntimeError, Status};
+use crate::target::Previous;
 
 use super::change::{Kind, Planned};
 use super::{Engine, EngineError, Recovered, RecoveryAction, known_services};
@@ -44,31 +44,28 @@ impl Engine {
                 known: known_services(&manifest),
             })?;
         let deployment = self.deployment(&service, &image);
-        let runtime = self.runtime_for(&deployment).await?;
-        let container = Self::container_of(&deployment);
-        // A recreate cut short leaves the old container parked; it goes back first, so that
-        // what runs is one of the two versions.
-        let parked = runtime.undo_interrupted_recreate(&container).await?;
-        let state = match runtime.inspect(&container).await {
+        let target = self.target_for(&deployment).await?;
+        // A switch cut short (a container parked under another name, say) is undone first,
+        // so that what runs is one of the two versions.
+        let parked = target.undo_interrupted_switch().await?;
+        let state = match target.running().await {
             Ok(state) => Some(state),
-            Err(RuntimeError::ContainerNotFound { .. }) => None,
+            Err(error) if error.is_missing() => None,
             Err(error) => return Err(error.into()),
         };
         let from_reference = format!("{image}:{}", entry.from.tag);
         let to_reference = format!("{image}:{}", entry.to.tag);
         let observed = match &state {
-            Some(state)
-                if state.status == Status::Running || state.status == Status::Restarting =>
-            {
-                let kept_image = entry.previous_image.as_deref() == Some(state.image_id.as_str());
+            Some(state) if state.health.condition.is_live() => {
+                let kept_image = entry.previous_image.as_deref() == Some(state.artifact.as_str());
                 // Both versions carry the same reference when a floating tag got a new
                 // image: only the image id tells them apart.
                 let runs_previous = if from_reference == to_reference {
                     kept_image || entry.previous_image.is_none()
                 } else {
-                    state.image == from_reference || kept_image
+                    state.reference == from_reference || kept_image
                 };
-                if state.image == to_reference && !runs_previous {
+                if state.reference == to_reference && !runs_previous {
                     Observed::NewRunning
                 } else if runs_previous {
                     Observed::PreviousRunning
@@ -120,22 +117,20 @@ impl Engine {
             Recovery::Undo { reason } => {
                 let healthy_previous = observed == Observed::PreviousRunning;
                 if !healthy_previous {
-                    let point = RollbackPoint {
-                        container: container.clone(),
-                        reference: from_reference.clone(),
-                        tag: format!("{image}:{ROLLBACK_TAG}"),
-                        image_id: entry
+                    let previous = Previous::new(
+                        from_reference.clone(),
+                        entry
                             .previous_image
                             .clone()
                             .unwrap_or_else(|| from_reference.clone()),
-                        repo_digest: entry.from.digest.clone(),
-                    };
+                        entry.from.digest.clone(),
+                    );
                     if state.is_some() {
-                        runtime.restore(&container, &point).await?;
+                        target.restore(&previous).await?;
                     } else {
                         return Err(EngineError::ContainerGone {
                             service: entry.service.clone(),
-                            container: container.clone(),
+                            container: target.name().to_owned(),
                             image: from_reference.clone(),
                         });
                     }

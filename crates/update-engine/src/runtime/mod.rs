@@ -587,6 +587,16 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
+    /// Whether the container or service asked about does not exist.
+    pub fn is_missing(&self) -> bool {
+        matches!(
+            self,
+            Self::ContainerNotFound { .. }
+                | Self::ServiceNotFound { .. }
+                | Self::SwarmServiceNotFound { .. }
+        )
+    }
+
     /// Whether the Docker Engine did not answer at all (stopped, restarting, its socket
     /// gone), as opposed to answering with an error. A container cannot be judged sick while
     /// its engine is away, so an update in flight is then left to recovery, not rolled back.

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use tempfile::TempDir;
 use upkeep_registry_clients::{ErrorKind, Manifest as RegistryManifest, Registry, RegistryError};
 use upkeep_registry_clients::{TagMetadata, core::reference::Digest};
+use upkeep_update_engine::config::Deployment;
 use upkeep_update_engine::engine::{
     Engine, EngineError, OutcomeKind, PlanAction, PlanEntry, PlanReason, PlanRequest,
     RecoveryAction, Registries, Report, Reporter, Silent, UpdateRequest,
@@ -23,6 +24,10 @@ use upkeep_update_engine::runtime::{
     RuntimeError, Status,
 };
 use upkeep_update_engine::store::StateDir;
+use upkeep_update_engine::target::{
+    Condition, Prepared, Previous, Running, Switched, Target, TargetFuture, TargetHealth, Targets,
+    Wanted,
+};
 use upkeep_versioning_core::journal::{ChangeKind, JournalEntry, JournalVersion, Step};
 use upkeep_versioning_core::manifest::{DeployReason, Manifest, Reason, ServiceName};
 use upkeep_versioning_core::planner::{HoldReason, MoveReason};
@@ -1407,4 +1412,174 @@ async fn a_crashing_rollback_target_is_put_back_too() {
     let web = manifest.service("web").unwrap();
     assert_eq!(web.current_tag(), "1.0.1");
     assert_eq!(web.history()[0].failed(), Some("1.0.0"));
+}
+
+/// A target that is not a container: a release installed in place (as a tarball run by a
+/// service manager would be), kept in memory. It proves that the engine drives anything
+/// through the target's verbs alone.
+#[derive(Default)]
+struct FakeRelease {
+    /// The tag installed now, with the artifact (a checksum) it was installed as.
+    installed: Mutex<(String, String)>,
+    /// Versions that exit as soon as they start.
+    sick: BTreeSet<String>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl FakeRelease {
+    fn installed_at(tag: &str, sick: &[&str]) -> Arc<Self> {
+        Arc::new(Self {
+            installed: Mutex::new((tag.to_owned(), format!("release-{tag}"))),
+            sick: sick.iter().map(|tag| (*tag).to_owned()).collect(),
+            calls: Mutex::default(),
+        })
+    }
+
+    fn tag(&self) -> String {
+        self.installed.lock().unwrap().0.clone()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn called(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+#[async_trait]
+impl Target for FakeRelease {
+    fn name(&self) -> &str {
+        "web"
+    }
+
+    fn noun(&self) -> &'static str {
+        "release"
+    }
+
+    async fn running(&self) -> Result<Running, RuntimeError> {
+        let (tag, artifact) = self.installed.lock().unwrap().clone();
+        Ok(Running::new(
+            reference(&tag),
+            artifact,
+            self.health().await?,
+        ))
+    }
+
+    async fn prepare(
+        &self,
+        version: &Wanted,
+        _progress: &(dyn Fn(PullProgress) + Sync),
+    ) -> Result<Prepared, RuntimeError> {
+        self.called(format!("download {}", version.reference));
+        let digest = version
+            .digest
+            .clone()
+            .unwrap_or_else(|| digest(tag_of(&version.reference)));
+        Ok(Prepared::new(version.reference.clone(), Some(digest)))
+    }
+
+    async fn keep_previous(&self) -> Result<Previous, RuntimeError> {
+        let (tag, artifact) = self.installed.lock().unwrap().clone();
+        self.called(format!("keep {tag}"));
+        Ok(Previous::new(reference(&tag), artifact, None))
+    }
+
+    async fn switch(&self, to: &Prepared) -> Result<Switched, RuntimeError> {
+        let tag = tag_of(&to.reference).to_owned();
+        self.called(format!("switch {tag}"));
+        *self.installed.lock().unwrap() = (tag.clone(), format!("release-{tag}"));
+        Ok(Switched::Started)
+    }
+
+    async fn health(&self) -> Result<TargetHealth, RuntimeError> {
+        let condition = if self.sick.contains(&self.tag()) {
+            Condition::Exited { code: 1 }
+        } else {
+            Condition::Running {
+                restarts: 0,
+                last_exit: 0,
+            }
+        };
+        Ok(TargetHealth::new(condition))
+    }
+
+    async fn restore(&self, previous: &Previous) -> Result<(), RuntimeError> {
+        let tag = tag_of(&previous.reference).to_owned();
+        self.called(format!("restore {tag} {}", previous.artifact));
+        *self.installed.lock().unwrap() = (tag, previous.artifact.clone());
+        Ok(())
+    }
+
+    async fn undo_interrupted_switch(&self) -> Result<bool, RuntimeError> {
+        Ok(false)
+    }
+
+    async fn run_inside(
+        &self,
+        _command: &[String],
+        _timeout: Duration,
+    ) -> Result<Exited, RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            subject: "release `web`".to_owned(),
+            what: "commands run inside it",
+        })
+    }
+}
+
+/// Every deployment is the one release.
+struct OneRelease(Arc<FakeRelease>);
+
+impl Targets for OneRelease {
+    fn target_for<'a>(&'a self, _deployment: &'a Deployment) -> TargetFuture<'a> {
+        let target: Arc<dyn Target> = self.0.clone();
+        Box::pin(async move { Ok(target) })
+    }
+}
+
+#[tokio::test]
+async fn a_target_that_is_not_a_container_is_updated_and_rolled_back_through_its_verbs() {
+    let fx = Fixture::web("policy: auto_minor");
+    let release = FakeRelease::installed_at("1.0.0", &["1.1.0"]);
+    let registries: Arc<dyn Registries> = fx.registries.clone();
+    let engine = Engine::builder(fx.dir.path(), registries)
+        .targets(Arc::new(OneRelease(release.clone())))
+        .build()
+        .unwrap();
+
+    // auto_minor goes to 1.1.0, which exits at once: the release is put back.
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    assert_eq!(plan[0].target.as_deref(), Some("1.1.0"), "{plan:#?}");
+    let outcome = engine.apply(&plan, false).await.unwrap().remove(0);
+    assert_eq!(outcome.result, OutcomeKind::RolledBack, "{outcome:#?}");
+    assert!(
+        outcome.message.contains("release web exited with code 1"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(
+        release.calls(),
+        [
+            format!("download {IMAGE}:1.1.0"),
+            "keep 1.0.0".to_owned(),
+            "switch 1.1.0".to_owned(),
+            "restore 1.0.0 release-1.0.0".to_owned(),
+        ]
+    );
+    assert_eq!(release.tag(), "1.0.0");
+    let manifest = fx.manifest();
+    let web = manifest.service("web").unwrap();
+    assert_eq!(web.current_tag(), "1.0.0");
+    assert_eq!(web.history()[0].failed(), Some("1.1.0"));
+
+    // The failed version is passed by: the next update takes the patch, and it stays.
+    let plan = engine.plan(&PlanRequest::default()).await.unwrap();
+    assert_eq!(plan[0].target.as_deref(), Some("1.0.1"), "{plan:#?}");
+    let outcome = engine.apply(&plan, false).await.unwrap().remove(0);
+    assert_eq!(outcome.result, OutcomeKind::Changed, "{outcome:#?}");
+    assert_eq!(outcome.digest.as_deref(), Some(digest("1.0.1").as_str()));
+    assert_eq!(release.tag(), "1.0.1");
+    assert_eq!(fx.manifest().service("web").unwrap().current_tag(), "1.0.1");
+    assert!(!fx.journal_left());
 }
