@@ -17,9 +17,10 @@ use upkeep_versioning_core::clock::{Clock, SystemClock};
 use upkeep_versioning_core::manifest::{ServiceName, ServiceVersion};
 use upkeep_versioning_core::policy::Policy;
 
-use crate::config::{AgentConfig, PROJECT_SEPARATOR, Schedule};
+use crate::config::{AgentConfig, Schedule};
+use crate::id::DeploymentId;
 use crate::notify::Notifier;
-use crate::store::{Deployment, DeploymentSource, Event, Store};
+use crate::store::{Deployment, DeploymentSource, Event, EventKind, Store};
 
 use crate::cycle::{CycleError, Step};
 
@@ -250,7 +251,7 @@ impl Agent {
             .append_event(&Event {
                 at: self.clock.now(),
                 deployment: Some(id.clone()),
-                kind: "recovered".to_owned(),
+                kind: EventKind::Recovered,
                 from_tag: None,
                 to_tag: None,
                 message: message.clone(),
@@ -277,10 +278,8 @@ impl Agent {
 
     /// The engine and service of deployment `id` (`web`, or `shop:web` in project `shop`).
     pub(crate) fn locate(&self, id: &str) -> Result<(Watched, ServiceName), CycleError> {
-        let (project, service) = match id.split_once(PROJECT_SEPARATOR) {
-            Some((project, service)) => (Some(project), service),
-            None => (None, id),
-        };
+        let parsed = DeploymentId::parse(id);
+        let (project, service) = (parsed.project(), parsed.service());
         let watched = self
             .watched()
             .into_iter()
@@ -411,12 +410,12 @@ impl Agent {
                 self.note_recovered(&watched, recovered).await?;
             }
             let outcomes = report.outcomes;
-            self.log_outcomes("applied_by_api", &watched, &outcomes)
+            self.log_outcomes(EventKind::AppliedByApi, &watched, &outcomes)
                 .await?;
             Ok(outcomes)
         }
         .await;
-        self.log_failure("apply_failed_by_api", deployment, result)
+        self.log_failure(EventKind::ApplyFailedByApi, deployment, result)
             .await
     }
 
@@ -434,12 +433,12 @@ impl Agent {
                 .engine
                 .rollback(&[service.to_string()], None, false)
                 .await?;
-            self.log_outcomes("rolled_back_by_api", &watched, &outcomes)
+            self.log_outcomes(EventKind::RolledBackByApi, &watched, &outcomes)
                 .await?;
             Ok(outcomes)
         }
         .await;
-        self.log_failure("rollback_failed_by_api", deployment, result)
+        self.log_failure(EventKind::RollbackFailedByApi, deployment, result)
             .await
     }
 
@@ -452,7 +451,7 @@ impl Agent {
     /// Logs `result`'s error, if any, as an event of `kind` for `deployment`, and passes it on.
     pub(crate) async fn log_failure<T>(
         &self,
-        kind: &str,
+        kind: EventKind,
         deployment: &str,
         result: Result<T, CycleError>,
     ) -> Result<T, CycleError> {
@@ -464,7 +463,7 @@ impl Agent {
                 .append_event(&Event {
                     at: self.clock.now(),
                     deployment: Some(deployment.to_owned()),
-                    kind: kind.to_owned(),
+                    kind,
                     from_tag: None,
                     to_tag: None,
                     message,
@@ -479,7 +478,7 @@ impl Agent {
 
     pub(crate) async fn log_outcomes(
         &self,
-        kind: &str,
+        kind: EventKind,
         watched: &Watched,
         outcomes: &[upkeep_update_engine::engine::Outcome],
     ) -> Result<(), CycleError> {
@@ -491,7 +490,7 @@ impl Agent {
                 .append_event(&Event {
                     at: now,
                     deployment: Some(id),
-                    kind: kind.to_owned(),
+                    kind,
                     from_tag: Some(outcome.from.clone()),
                     to_tag: Some(outcome.to.clone()),
                     message: outcome.message.clone(),
@@ -570,10 +569,7 @@ pub(crate) struct Watched {
 impl Watched {
     /// The deployment id of `service`: its name, or `PROJECT:SERVICE` in a project.
     pub(crate) fn id(&self, service: &str) -> String {
-        match &self.project {
-            Some(project) => format!("{project}{PROJECT_SEPARATOR}{service}"),
-            None => service.to_owned(),
-        }
+        DeploymentId::new(self.project.as_deref(), service).to_string()
     }
 
     pub(crate) fn source(&self) -> DeploymentSource {

@@ -114,10 +114,6 @@ pub struct Project {
     pub schedule: Schedule,
 }
 
-/// Separates a project's name from its service's in a deployment id: `shop:web`. Service
-/// names cannot hold it, so the ids of projects and of the file never meet.
-pub const PROJECT_SEPARATOR: char = ':';
-
 /// Who may trigger checks by webhook.
 #[derive(Clone, Default)]
 #[non_exhaustive]

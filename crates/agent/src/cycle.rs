@@ -34,7 +34,7 @@ use upkeep_versioning_core::version::classify;
 
 use crate::config::Schedule;
 use crate::notify::Notice;
-use crate::store::{Check, Deployment, Event, StoreError};
+use crate::store::{Check, Deployment, Event, EventKind, StoreError};
 
 use crate::agent::{Agent, CHANGE_WAIT, Watched};
 
@@ -485,7 +485,7 @@ impl Agent {
                 "{target} was not applied: {plan:?}"
             ))));
         };
-        let (step, notice, kind_word) = match outcome.result {
+        let (step, notice, event_kind) = match outcome.result {
             OutcomeKind::Changed => (
                 Step::Applied(target.to_owned()),
                 Some(Notice::update_applied(
@@ -496,7 +496,7 @@ impl Agent {
                     kind,
                     now,
                 )),
-                "applied",
+                EventKind::Applied,
             ),
             // The engine has recorded the failed version in the manifest, which later plans
             // (this agent's, the CLI's, the API's) skip.
@@ -511,7 +511,7 @@ impl Agent {
                     &outcome.message,
                     now,
                 )),
-                "rolled_back",
+                EventKind::RolledBack,
             ),
             OutcomeKind::Stranded => (
                 Step::RollbackFailed(target.to_owned()),
@@ -524,15 +524,23 @@ impl Agent {
                     &outcome.message,
                     now,
                 )),
-                "rollback_failed",
+                EventKind::RollbackFailed,
             ),
             // Not the tag's fault: the journal keeps the change, and the next cycle (or the
             // next start) recovers it once the engine answers.
-            OutcomeKind::Interrupted => (Step::Interrupted(target.to_owned()), None, "interrupted"),
-            _ => (Step::Failed(outcome.message.clone()), None, "failed"),
+            OutcomeKind::Interrupted => (
+                Step::Interrupted(target.to_owned()),
+                None,
+                EventKind::Interrupted,
+            ),
+            _ => (
+                Step::Failed(outcome.message.clone()),
+                None,
+                EventKind::Failed,
+            ),
         };
         self.record_current(id).await?;
-        self.event(now, id, kind_word, record, target, &outcome.message)
+        self.event(now, id, event_kind, record, target, &outcome.message)
             .await?;
         if let Some(mut notice) = notice {
             notice.release_notes = schedule
@@ -641,7 +649,8 @@ impl Agent {
         if !self.store.mark_notified(&key, now).await? {
             return Ok(None);
         }
-        self.event(now, id, "waiting", record, target, &why).await?;
+        self.event(now, id, EventKind::Waiting, record, target, &why)
+            .await?;
         Ok(Some(Step::Waiting(why)))
     }
 
@@ -649,7 +658,7 @@ impl Agent {
         &self,
         now: Timestamp,
         id: &str,
-        kind: &str,
+        kind: EventKind,
         record: &Deployment,
         target: &str,
         message: &str,
@@ -658,7 +667,7 @@ impl Agent {
             .append_event(&Event {
                 at: now,
                 deployment: Some(id.to_owned()),
-                kind: kind.to_owned(),
+                kind,
                 from_tag: Some(record.current_tag.clone()),
                 to_tag: Some(target.to_owned()),
                 message: message.to_owned(),

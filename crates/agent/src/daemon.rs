@@ -20,9 +20,10 @@ use upkeep_versioning_core::reference::ImageRef;
 
 use crate::agent::Agent;
 use crate::api::{self, ApiSettings, ApiState, Control, ControlError, Metrics};
-use crate::config::{AgentConfig, ENABLE_LABEL, PROJECT_SEPARATOR, Schedule, from_labels};
+use crate::config::{AgentConfig, ENABLE_LABEL, Schedule, from_labels};
 use crate::cycle::{CycleError, CycleReport, Step};
 use crate::hints::ApiWords;
+use crate::id::DeploymentId;
 use crate::notify::{Notifier, RetryPolicy, Target};
 use crate::store::{Store, StoreError};
 use crate::webhooks::Push;
@@ -443,7 +444,7 @@ impl Daemon {
                 }
             };
             for (service, deployment) in &mut loaded.deployments {
-                let id = format!("{name}{PROJECT_SEPARATOR}{service}");
+                let id = DeploymentId::new(Some(name), service.as_str()).to_string();
                 if let Ok(Some(record)) = self.agent.store().deployment(&id).await {
                     deployment.policy = record.deployment.policy;
                 }

@@ -7,7 +7,7 @@
 
 use upkeep_update_engine::hint::{Hint, HintWords};
 
-use crate::config::PROJECT_SEPARATOR;
+use crate::id::DeploymentId;
 
 /// The agent's words for the deployments of one engine: the agent's own (no project) or a
 /// compose project's, whose deployments the API names `PROJECT:SERVICE`.
@@ -26,10 +26,7 @@ impl ApiWords {
 
     /// The API's name of `service`.
     fn id(&self, service: &str) -> String {
-        match &self.project {
-            Some(project) => format!("{project}{PROJECT_SEPARATOR}{service}"),
-            None => service.to_owned(),
-        }
+        DeploymentId::new(self.project.as_deref(), service).to_string()
     }
 
     fn apply(&self, service: &str) -> String {

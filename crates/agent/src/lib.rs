@@ -16,6 +16,7 @@ pub mod config;
 pub mod cycle;
 pub mod daemon;
 pub mod hints;
+pub mod id;
 pub mod notify;
 pub mod store;
 pub mod webhooks;

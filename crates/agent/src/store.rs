@@ -20,6 +20,7 @@
 //! events.
 
 mod error;
+mod event;
 
 use std::fmt;
 use std::str::FromStr;
@@ -34,6 +35,7 @@ use upkeep_versioning_core::policy::{CheckResult, Policy};
 use upkeep_versioning_core::{Timestamp, UpdateKind};
 
 pub use error::StoreError;
+pub use event::{EventKind, UnknownEventKind};
 
 /// The SQLite schema, embedded in the binary.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -124,8 +126,8 @@ pub struct Event {
     pub at: Timestamp,
     /// The deployment it concerns, if any.
     pub deployment: Option<String>,
-    /// What happened, as a snake_case word such as `update_applied`.
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// The tag moved from, for a move.
     pub from_tag: Option<String>,
     /// The tag moved (or meant to move) to.
@@ -548,7 +550,7 @@ impl Store {
             )
             .bind(stored(event.at))
             .bind(event.deployment.as_deref())
-            .bind(&event.kind)
+            .bind(event.kind.as_str())
             .bind(event.from_tag.as_deref())
             .bind(event.to_tag.as_deref())
             .bind(&event.message)
@@ -575,7 +577,7 @@ impl Store {
             .await
         })
         .map_err(query_error("reading events"))?;
-        Ok(rows.into_iter().map(EventRecord::from).collect())
+        rows.into_iter().map(EventRecord::try_from).collect()
     }
 }
 
@@ -747,19 +749,21 @@ struct EventRow {
     message: String,
 }
 
-impl From<EventRow> for EventRecord {
-    fn from(row: EventRow) -> Self {
-        Self {
+impl TryFrom<EventRow> for EventRecord {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        Ok(Self {
             id: row.id,
             event: Event {
                 at: row.at,
                 deployment: row.deployment,
-                kind: row.kind,
+                kind: parse_column("events.kind", row.kind)?,
                 from_tag: row.from_tag,
                 to_tag: row.to_tag,
                 message: row.message,
             },
-        }
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use upkeep_versioning_core::reference::Tag;
 use super::error::{ApiError, chain, json, quoted};
 use super::gate::Admission;
 use super::{ApiState, ControlError, MAX_BODY_BYTES, metrics, openapi};
-use crate::store::{Check, DeploymentRecord, Event, EventRecord};
+use crate::store::{Check, DeploymentRecord, Event, EventKind, EventRecord};
 use crate::webhooks::{self, Source};
 
 /// How long `/health` waits for Docker before it counts Docker as unreachable. The database
@@ -295,7 +295,7 @@ pub(super) async fn set_policy(
         let event = Event {
             at: now,
             deployment: Some(id.clone()),
-            kind: "policy_changed".to_owned(),
+            kind: EventKind::PolicyChanged,
             from_tag: None,
             to_tag: None,
             message: format!("policy changed from {previous} to {policy} through the API"),
@@ -478,7 +478,7 @@ struct EventView {
     id: i64,
     at: String,
     deployment: Option<String>,
-    kind: String,
+    kind: &'static str,
     from_tag: Option<String>,
     to_tag: Option<String>,
     message: String,
@@ -509,7 +509,7 @@ pub(super) async fn events(
             id,
             at: time(event.at),
             deployment: event.deployment,
-            kind: event.kind,
+            kind: event.kind.as_str(),
             from_tag: event.from_tag,
             to_tag: event.to_tag,
             message: event.message,

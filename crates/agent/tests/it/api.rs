@@ -16,7 +16,7 @@ use upkeep_agent::api::{
     ROUTES,
 };
 use upkeep_agent::config::AgentConfig;
-use upkeep_agent::store::{Check, Deployment, DeploymentSource, Event, Store};
+use upkeep_agent::store::{Check, Deployment, DeploymentSource, Event, EventKind, Store};
 use upkeep_agent::webhooks::{
     Push, RegistryAllowlist, WebhookConfig, WebhookSecret, WebhookSecrets,
 };
@@ -247,7 +247,7 @@ async fn set_policy_with_the_token_changes_it_and_logs_it() {
     assert_eq!(stored.deployment.policy, Policy::AutoMinor);
     let events = api.store.events(0, 100).await.unwrap();
     let last = &events.last().unwrap().event;
-    assert_eq!(last.kind, "policy_changed");
+    assert_eq!(last.kind, EventKind::PolicyChanged);
     assert_eq!(last.deployment.as_deref(), Some("web"));
     assert_eq!(
         last.message,
@@ -634,7 +634,7 @@ async fn events_page_by_after_and_limit() {
             .append_event(&Event {
                 at: at("2025-11-24T10:00:00Z"),
                 deployment: Some("web".to_owned()),
-                kind: "checked".to_owned(),
+                kind: EventKind::Waiting,
                 from_tag: None,
                 to_tag: None,
                 message: format!("event {n}"),
@@ -671,7 +671,7 @@ async fn events_page_by_after_and_limit() {
             "id": 3,
             "at": "2025-11-24T10:00:00Z",
             "deployment": "web",
-            "kind": "checked",
+            "kind": "waiting",
             "from_tag": null,
             "to_tag": null,
             "message": "event 3",

@@ -8,6 +8,7 @@ use http::Request;
 use tower::ServiceExt as _;
 use upkeep_agent::config::AgentConfig;
 use upkeep_agent::daemon::Daemon;
+use upkeep_agent::store::EventKind;
 use upkeep_test_registry::docker::{available as docker_available, run as docker};
 use upkeep_test_registry::{self as support, Auth};
 use upkeep_update_engine::store::JOURNAL_FILE;
@@ -69,7 +70,7 @@ async fn an_apply_whose_client_goes_away_still_finishes_and_is_logged() {
         let events = store.events(0, 100).await.unwrap();
         if let Some(applied) = events
             .into_iter()
-            .find(|record| record.event.kind == "applied_by_api")
+            .find(|record| record.event.kind == EventKind::AppliedByApi)
         {
             break applied.event;
         }

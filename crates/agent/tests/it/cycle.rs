@@ -14,7 +14,7 @@ use upkeep_agent::api::Metrics;
 use upkeep_agent::config::AgentConfig;
 use upkeep_agent::cycle::Step;
 use upkeep_agent::notify::{Notifier, RetryPolicy, Target};
-use upkeep_agent::store::Store;
+use upkeep_agent::store::{EventKind, Store};
 use upkeep_registry_clients::credentials::CredentialStore;
 use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_test_registry::docker::{available as docker_available, free_port, run as docker};
@@ -281,7 +281,7 @@ async fn the_cycle_applies_announces_skips_and_rolls_back_by_policy() {
     assert_eq!(failed, ["1.1.0", "1.2.0"]);
     let events = agent.store().events(0, 100).await.unwrap();
     assert!(
-        events.iter().any(|e| e.event.kind == "applied"),
+        events.iter().any(|e| e.event.kind == EventKind::Applied),
         "{events:#?}"
     );
 
@@ -472,7 +472,7 @@ async fn updates_wait_for_their_window_and_for_new_tags_to_age() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.event.kind == "waiting")
+        .filter(|e| e.event.kind == EventKind::Waiting)
         .map(|e| (e.event.to_tag, e.event.message))
         .collect();
     assert_eq!(waits.len(), 2, "one event per wait: {waits:#?}");

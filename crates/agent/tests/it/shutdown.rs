@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use upkeep_agent::store::Store;
+use upkeep_agent::store::{EventKind, Store};
 use upkeep_test_registry::docker::{available as docker_available, free_port, run as docker};
 use upkeep_test_registry::{self as support, Auth, TestRegistry};
 use upkeep_update_engine::store::{JOURNAL_FILE, StateDir};
@@ -136,8 +136,10 @@ async fn sigterm_during_an_update_lets_it_finish_before_exiting() {
     let store = scene.store().await;
     let events = store.events(0, 100).await.unwrap();
     assert!(
-        events.iter().any(|record| record.event.kind == "applied"
-            && record.event.to_tag.as_deref() == Some("1.0.1")),
+        events
+            .iter()
+            .any(|record| record.event.kind == EventKind::Applied
+                && record.event.to_tag.as_deref() == Some("1.0.1")),
         "{events:#?}"
     );
 }
@@ -211,7 +213,7 @@ async fn killed_mid_update_recovers(label: &str, database: Option<String>) {
     );
     let recovered = events
         .iter()
-        .find(|record| record.event.kind == "recovered")
+        .find(|record| record.event.kind == EventKind::Recovered)
         .unwrap();
     assert!(
         recovered

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use tempfile::TempDir;
-use upkeep_agent::store::{Check, Deployment, DeploymentSource, Event, Store, StoreError};
+use upkeep_agent::store::{
+    Check, Deployment, DeploymentSource, Event, EventKind, Store, StoreError,
+};
 use upkeep_versioning_core::UpdateKind;
 use upkeep_versioning_core::policy::{CheckResult, Policy};
 
@@ -125,11 +127,11 @@ fn check(checked_at: DateTime<Utc>, current: &str, target: Option<&str>) -> Chec
     }
 }
 
-fn event(seconds: i64, deployment: &str, kind: &str) -> Event {
+fn event(seconds: i64, deployment: &str, kind: EventKind) -> Event {
     Event {
         at: at(seconds),
         deployment: Some(deployment.to_owned()),
-        kind: kind.to_owned(),
+        kind,
         from_tag: Some("1.0.0".to_owned()),
         to_tag: Some("1.0.1".to_owned()),
         message: format!("{deployment}: {kind}"),
@@ -167,11 +169,11 @@ async fn restart_loses_nothing(db: &TestDb) {
             .unwrap()
     );
     let first_event = store
-        .append_event(&event(5, "web", "update_applied"))
+        .append_event(&event(5, "web", EventKind::Applied))
         .await
         .unwrap();
     store
-        .append_event(&event(6, "api", "check_failed"))
+        .append_event(&event(6, "api", EventKind::Failed))
         .await
         .unwrap();
 
@@ -191,7 +193,10 @@ async fn restart_loses_nothing(db: &TestDb) {
             .unwrap()
     );
     // Ids go on from where they were, so an API client's cursor stays valid.
-    let next = store.append_event(&event(8, "web", "check")).await.unwrap();
+    let next = store
+        .append_event(&event(8, "web", EventKind::Waiting))
+        .await
+        .unwrap();
     assert!(next > events[1].id && events[1].id > first_event);
 }
 
@@ -328,7 +333,13 @@ async fn mark_notified_is_true_once_under_concurrency(db: &TestDb) {
 
 async fn events_page_in_order(db: &TestDb) {
     let store = db.open().await;
-    let kinds = ["a", "b", "c", "d", "e"];
+    let kinds = [
+        EventKind::Applied,
+        EventKind::Waiting,
+        EventKind::RolledBack,
+        EventKind::Recovered,
+        EventKind::PolicyChanged,
+    ];
     let mut ids = Vec::new();
     for (seconds, kind) in (0..).zip(kinds) {
         ids.push(
@@ -348,15 +359,22 @@ async fn events_page_in_order(db: &TestDb) {
         cursor = last.id;
         pages.push(
             page.iter()
-                .map(|record| record.event.kind.clone())
+                .map(|record| record.event.kind)
                 .collect::<Vec<_>>(),
         );
     }
-    assert_eq!(pages, [vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
+    assert_eq!(
+        pages,
+        [
+            vec![kinds[0], kinds[1]],
+            vec![kinds[2], kinds[3]],
+            vec![kinds[4]]
+        ]
+    );
 
     let all = store.events(0, 10).await.unwrap();
     assert_eq!(all.iter().map(|record| record.id).collect::<Vec<_>>(), ids);
-    assert_eq!(all[0].event, event(0, "web", "a"));
+    assert_eq!(all[0].event, event(0, "web", kinds[0]));
     assert_eq!(store.events(ids[4], 10).await.unwrap(), []);
     assert_eq!(store.events(0, 0).await.unwrap(), []);
 }
