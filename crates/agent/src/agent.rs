@@ -3,8 +3,8 @@
 //! containers, recovering changes cut short, and the changes the API asks for.
 //!
 //! # What this module does not do
-//! It decides nothing: what to update, hold or announce is the core's planner's and
-//! `decide`'s (asked in [`crate::cycle`]); how a change is made is the engine's.
+//! It decides nothing: what to update, hold or announce is the core's planner's
+//! (asked in [`crate::cycle`]); how a change is made is the engine's.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -518,7 +518,7 @@ impl Agent {
             return Ok(());
         };
         let engine = &watched.engine;
-        let manifest = match engine.manifest() {
+        let manifest = match engine.shared_manifest() {
             Ok(manifest) => manifest,
             // Nothing taken over yet (the Docker Engine was away at start): nothing to store.
             Err(EngineError::NoManifest(_)) => return Ok(()),

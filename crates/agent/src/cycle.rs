@@ -1,8 +1,9 @@
 //! One pass of the agent over its deployments.
 //!
-//! For each deployment the core says what to do (the engine's plan asks the planner, [`decide`]
-//! says when to check and whether to apply or announce, [`planner::gate`] whether the window
-//! and the minimum age allow a move now); the agent only carries it out through the engine
+//! For each deployment the core's planner says what to do (the engine's plan asks
+//! [`planner::plan`] for the target, [`planner::cycle`] says when to check and whether to
+//! apply or announce, [`planner::gate`] whether the window and the minimum age allow a move
+//! now); the agent only carries it out through the engine
 //! and records it. In order:
 //! 1. `disabled` deployments are not checked at all;
 //! 2. a deployment is checked when its last check is older than its interval (or a webhook
@@ -26,10 +27,8 @@ use upkeep_versioning_core::Timestamp;
 use upkeep_versioning_core::UpdateKind;
 use upkeep_versioning_core::manifest::ServiceName;
 use upkeep_versioning_core::planner::{self, HoldReason};
-use upkeep_versioning_core::policy::{
-    Action, CheckResult, DeploymentState, DeploymentStatus, Notice as CoreNotice, Policy,
-    PolicyConfig, decide,
-};
+use upkeep_versioning_core::planner::{CycleAction, CycleState};
+use upkeep_versioning_core::policy::{CheckResult, PolicyConfig};
 use upkeep_versioning_core::version::classify;
 
 use crate::config::Schedule;
@@ -111,7 +110,7 @@ impl Agent {
                 continue;
             }
             // One project's broken manifest does not stop the others.
-            let manifest = match watched.engine.manifest() {
+            let manifest = match watched.engine.shared_manifest() {
                 Ok(manifest) => manifest,
                 Err(error) => {
                     report.steps.push((
@@ -134,7 +133,7 @@ impl Agent {
                     continue;
                 };
                 // Rule 1: a disabled deployment is never checked.
-                if deployment.policy == Policy::Disabled {
+                if !deployment.policy.is_checked() {
                     continue;
                 }
                 let record = watched.record(id.clone(), version, deployment.policy);
@@ -215,7 +214,7 @@ impl Agent {
         )
         .unwrap_or_else(|_| PolicyConfig::from(record.policy));
         let last = self.store.last_check(id).await?;
-        let mut state = DeploymentState::new(DeploymentStatus::Running, record.current_tag.clone());
+        let mut state = CycleState::new(record.current_tag.clone());
         state.last_check = last
             .as_ref()
             .filter(|_| !triggered)
@@ -224,7 +223,7 @@ impl Agent {
         // records each rollback in.
         let failed: Vec<(String, Option<String>)> = watched
             .engine
-            .manifest()?
+            .shared_manifest()?
             .service(service.as_str())
             .map(|version| {
                 version
@@ -233,23 +232,9 @@ impl Agent {
                     .collect()
             })
             .unwrap_or_default();
-        // A failed tag that names another image than the one that failed (pushed again) is
-        // no longer skipped.
-        let still_skipped = |target: Option<&str>, digest: Option<&str>| {
-            failed
-                .iter()
-                .filter(|(tag, failed_digest)| {
-                    let pushed_again = Some(tag.as_str()) == target
-                        && failed_digest.is_some()
-                        && digest.is_some()
-                        && failed_digest.as_deref() != digest;
-                    !pushed_again
-                })
-                .map(|(tag, _)| tag.clone())
-                .collect()
-        };
         let mut latest_digest = last.as_ref().and_then(|check| check.target_digest.clone());
-        state.skipped = still_skipped(
+        state.skipped = planner::skipped_tags(
+            &failed,
             last.as_ref()
                 .and_then(|check| check.result.target.as_deref()),
             latest_digest.as_deref(),
@@ -259,23 +244,24 @@ impl Agent {
             watched.engine.forget_cached(service.as_str()).await?;
         }
         let mut latest = last.map(|check| check.result);
-        let mut decision = decide(&state, &policy, latest.as_ref(), now);
+        let mut decided = planner::cycle(&state, &policy, latest.as_ref(), now);
         let mut newest = None;
-        if decision.actions.contains(&Action::Check) {
+        if decided.action == Some(CycleAction::Check) {
             let (result, newest_found, digest) = self.check(watched, service, record, now).await?;
             newest = newest_found;
             report
                 .steps
                 .push((id.to_owned(), Step::Checked(result.target.clone())));
             state.last_check = Some(now);
-            state.skipped = still_skipped(result.target.as_deref(), digest.as_deref());
+            state.skipped =
+                planner::skipped_tags(&failed, result.target.as_deref(), digest.as_deref());
             latest_digest = digest;
             latest = Some(result);
-            decision = decide(&state, &policy, latest.as_ref(), now);
+            decided = planner::cycle(&state, &policy, latest.as_ref(), now);
         }
-        for action in decision.actions {
+        if let Some(action) = decided.action {
             match action {
-                Action::Apply { target, kind } => {
+                CycleAction::Apply { target, kind } => {
                     let Some(step) = self
                         .apply(
                             watched,
@@ -288,7 +274,8 @@ impl Agent {
                         )
                         .await?
                     else {
-                        continue;
+                        // A wait already reported goes on.
+                        return Ok(());
                     };
                     if step == Step::Applied(target.clone()) {
                         // What the registry said still holds for the new tag until the
@@ -306,7 +293,7 @@ impl Agent {
                     }
                     report.steps.push((id.to_owned(), step));
                 }
-                Action::Notify(CoreNotice::UpdateAvailable { target, kind, .. }) => {
+                CycleAction::Announce { target, kind } => {
                     let notice = Notice::update_available(
                         id,
                         &record.image,
@@ -323,8 +310,8 @@ impl Agent {
                         report.steps.push((id.to_owned(), Step::Announced(target)));
                     }
                 }
-                // A running deployment is never failed here: the engine rolls a failed update
-                // back itself, within `apply`.
+                // Checked above; a failed update is rolled back by the engine itself, within
+                // `apply`.
                 _ => {}
             }
         }
@@ -392,7 +379,7 @@ impl Agent {
         let newest = entry.as_ref().and_then(|entry| entry.newest.clone());
         let target_digest = entry.as_ref().and_then(|entry| entry.target_digest.clone());
         let (target, kind, error) = match &entry {
-            // To apply or to announce: `decide` tells which by the policy.
+            // To apply or to announce: `planner::cycle` tells which by the policy.
             Some(PlanEntry {
                 action: PlanAction::Update | PlanAction::Hold,
                 target: Some(target),

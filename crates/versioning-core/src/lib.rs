@@ -6,9 +6,10 @@
 //!   `regex`), their total order, compatibility and the classification of a move.
 //! - [`range`]: semver-style ranges (`^1.2`, `~1.2.3`, `>=1.2 <2`, `1.x`).
 //! - [`select`]: choosing the update target from a tag list under constraints.
-//! - [`policy`]: per-deployment update policies and a pure `decide`.
+//! - [`policy`]: per-deployment update policies.
 //! - [`planner`]: what to do for one deployment (move, hold with a reason, nothing), from
-//!   its facts, the user's overrides and what the registry said.
+//!   its facts, the user's overrides and what the registry said; when a move may start; what
+//!   one cycle of the agent does.
 //! - [`manifest`]: the version manifest with its deployment history, and its YAML form.
 //! - [`suggest`]: "did you mean …?" for likely typos.
 //! - [`window`]: update windows, cron expressions read in a time zone.

@@ -320,7 +320,7 @@ impl Engine {
         self.reporter.report(&Report::Step {
             service: &service,
             step: ChangeStep::Pulling {
-                reference: &pull_reference(&wanted),
+                reference: &wanted.fetch_reference(),
             },
         });
         let reporter = Arc::clone(&self.reporter);
@@ -850,14 +850,6 @@ impl Engine {
             self.save(&manifest, self.now())?;
         }
         Ok(resolutions)
-    }
-}
-
-/// What a target pulls for `wanted`: the planned digest when there is one.
-fn pull_reference(wanted: &Wanted) -> String {
-    match &wanted.digest {
-        Some(digest) => format!("{}@{digest}", crate::runtime::repository(&wanted.reference)),
-        None => wanted.reference.clone(),
     }
 }
 

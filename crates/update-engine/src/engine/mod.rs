@@ -106,7 +106,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// The manifest as last read, with the file's modification time and length: the agent
     /// plans hundreds of services per cycle, and reading the file once per plan is quadratic.
-    manifest_cache: std::sync::Mutex<Option<(ManifestStamp, Manifest)>>,
+    manifest_cache: std::sync::Mutex<Option<(ManifestStamp, Arc<Manifest>)>>,
 }
 
 /// How often a waiting writer tries the lock again.
@@ -166,7 +166,7 @@ impl Engine {
     /// Forgets what the registry cache holds about `service`'s repository, so that its next
     /// plan sees a push that just happened.
     pub async fn forget_cached(&self, service: &str) -> Result<(), EngineError> {
-        let manifest = self.manifest()?;
+        let manifest = self.shared_manifest()?;
         if let Some(version) = manifest.service(service) {
             self.registries.forget(&parse_image(version.image())?).await;
         }
@@ -183,19 +183,28 @@ impl Engine {
         &self.config
     }
 
-    /// The manifest; an error when there is none.
+    /// The manifest; an error when there is none. A copy to change: readers that only look
+    /// take [`shared_manifest`](Self::shared_manifest).
     pub fn manifest(&self) -> Result<Manifest, EngineError> {
+        Ok(self.shared_manifest()?.as_ref().clone())
+    }
+
+    /// The manifest as last read, shared rather than copied; an error when there is none. The
+    /// agent reads it for every deployment of every cycle, and a copy of a manifest of
+    /// hundreds of services each time makes a cycle quadratic.
+    pub fn shared_manifest(&self) -> Result<Arc<Manifest>, EngineError> {
         let stamp = ManifestStamp::of(&self.state.manifest_path());
         if let (Some(stamp), Ok(cache)) = (stamp, self.manifest_cache.lock())
             && let Some((cached, manifest)) = cache.as_ref()
             && *cached == stamp
         {
-            return Ok(manifest.clone());
+            return Ok(Arc::clone(manifest));
         }
         match self.state.load()? {
             Some((manifest, _warnings)) => {
+                let manifest = Arc::new(manifest);
                 if let (Some(stamp), Ok(mut cache)) = (stamp, self.manifest_cache.lock()) {
-                    *cache = Some((stamp, manifest.clone()));
+                    *cache = Some((stamp, Arc::clone(&manifest)));
                 }
                 Ok(manifest)
             }

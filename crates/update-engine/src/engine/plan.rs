@@ -39,7 +39,7 @@ impl Engine {
     /// What each service asked for runs, without asking any registry: what the manifest
     /// records and the policy, for an offline status.
     pub fn plan_offline(&self, services: &[String]) -> Result<Vec<PlanEntry>, EngineError> {
-        let manifest = self.manifest()?;
+        let manifest = self.shared_manifest()?;
         let services = self.select(&manifest, services)?;
         Ok(services
             .iter()
@@ -57,7 +57,7 @@ impl Engine {
 
     /// What `update` would do for each service asked for, and why.
     pub async fn plan(&self, request: &PlanRequest) -> Result<Vec<PlanEntry>, EngineError> {
-        let manifest = self.manifest()?;
+        let manifest = self.shared_manifest()?;
         let services = self.select(&manifest, &request.services)?;
         let mut entries = Vec::new();
         for service in services {

@@ -63,10 +63,7 @@ impl Target for ContainerTarget {
     ) -> Result<Prepared, RuntimeError> {
         // Pulled by the planned digest, then given the tag the container is made from: what
         // runs is what was planned even if the tag moves meanwhile.
-        let pull_reference = match &version.digest {
-            Some(digest) => format!("{}@{digest}", repository(&version.reference)),
-            None => version.reference.clone(),
-        };
+        let pull_reference = version.fetch_reference();
         let pulled = self
             .runtime
             .pull(&self.name, &pull_reference, progress)

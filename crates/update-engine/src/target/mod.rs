@@ -34,7 +34,7 @@ use crate::config::{Config, Deployment, Placement};
 use crate::engine::EngineError;
 use crate::runtime::{
     ComposeRuntime, DockerRuntime, Exited, PullProgress, Runtime, RuntimeError, SwarmRuntime,
-    dependency_order, image_variable,
+    dependency_order, image_variable, repository,
 };
 
 /// One deployment's running thing, as the engine drives an update of it.
@@ -221,6 +221,14 @@ impl Wanted {
         Self {
             reference: reference.into(),
             digest,
+        }
+    }
+
+    /// What to fetch: `repository@digest` when the digest is pinned, else the reference.
+    pub fn fetch_reference(&self) -> String {
+        match &self.digest {
+            Some(digest) => format!("{}@{digest}", repository(&self.reference)),
+            None => self.reference.clone(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! applies, the line a plan searches, a suggestion for a mistyped word) and its
 //! [`PolicyConfig`], which adds how often the registry may be asked.
 //!
-//! Values only: what a cycle does with them is `decide`'s business.
+//! Values only: what a cycle does with them is the planner's business.
 
 use std::fmt;
 use std::str::FromStr;
@@ -52,6 +52,11 @@ impl Policy {
             Self::AutoMinor => "auto_minor",
             Self::AutoMajor => "auto_major",
         }
+    }
+
+    /// Whether deployments under this policy are checked at all: all but `disabled`.
+    pub fn is_checked(self) -> bool {
+        self != Self::Disabled
     }
 
     /// Whether this policy applies an update of `kind` without asking.

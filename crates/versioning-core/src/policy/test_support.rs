@@ -1,13 +1,13 @@
-//! Helpers shared by the policy module's unit tests.
+//! Helpers shared by the policy module's and the planner's unit tests.
 #![allow(clippy::unwrap_used)]
 
 use crate::{TimeDelta, Timestamp};
 
-pub(super) fn base() -> Timestamp {
+pub(crate) fn base() -> Timestamp {
     Timestamp::from_timestamp(1_760_000_000, 0).unwrap()
 }
 
 /// `base()` moved by `minutes`.
-pub(super) fn at(minutes: i64) -> Timestamp {
+pub(crate) fn at(minutes: i64) -> Timestamp {
     base() + TimeDelta::minutes(minutes)
 }

@@ -26,7 +26,7 @@ pub(crate) fn tags_of(image: &str) -> Vec<&'static str> {
 #[test]
 fn public_types_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
-    use upkeep_versioning_core::{manifest, policy, range, reference, select, version};
+    use upkeep_versioning_core::{manifest, planner, policy, range, reference, select, version};
     assert_send_sync::<version::Version>();
     assert_send_sync::<version::Scheme>();
     assert_send_sync::<version::VersionError>();
@@ -36,8 +36,9 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<select::Selector>();
     assert_send_sync::<select::Selected>();
     assert_send_sync::<select::Rejection>();
-    assert_send_sync::<policy::Decision>();
-    assert_send_sync::<policy::DeploymentState>();
+    assert_send_sync::<planner::Cycle>();
+    assert_send_sync::<policy::PolicyConfig>();
+    assert_send_sync::<planner::CycleState>();
     assert_send_sync::<manifest::Manifest>();
     assert_send_sync::<manifest::ManifestError>();
 }

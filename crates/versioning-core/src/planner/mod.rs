@@ -8,13 +8,21 @@
 //! one typed [`Plan`]: move to a target, hold it (with a [`HoldReason`]), or nothing (with a
 //! [`NothingReason`]). Reasons are data; each frontend puts them in its own words.
 //!
+//! Around a plan: [`gate`] says whether a planned update may start now (its window, its
+//! minimum age), and [`cycle`] what the agent's cycle does for a deployment (check the
+//! registry when it is due; apply what the check found, or announce it, by the policy).
+//!
 //! # What this module does not do
 //! No IO and no clock: the tag list, the registry's answers about digests and `now` come in
 //! as values. It does not carry a decision out, and it does not word messages.
 
+mod cycle;
+
 use std::collections::BTreeSet;
 
 use serde::Serialize;
+
+pub use cycle::{Cycle, CycleAction, CycleState, cycle, skipped_tags};
 
 use crate::policy::Policy;
 use crate::select::{Constraints, Selected, Selector, Within};
