@@ -768,8 +768,25 @@ impl TryFrom<EventRow> for EventRecord {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_file_syncs_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        let store = Store::open(&path.display().to_string()).await.unwrap();
+        let Pool::Sqlite(pool) = &store.pool else {
+            panic!("a file path opens SQLite");
+        };
+        // 2 is FULL: the log is synced at every commit, so a power cut loses no commit.
+        let (level,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(level, 2);
+    }
 
     #[test]
     fn deployment_sources_read_back_as_written() {

@@ -10,6 +10,7 @@ mod check_config;
 mod cycle;
 mod daemon;
 mod labels;
+mod logs;
 mod notify;
 mod projects;
 mod server;

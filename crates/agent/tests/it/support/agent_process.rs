@@ -22,6 +22,16 @@ impl AgentProcess {
     /// Starts the agent on `config` (whose `api_token_env` must be `AGENT_TOKEN`), its
     /// log in `log`, and waits until its API answers.
     pub(crate) async fn start(config: &Path, listen_port: u16, log: &Path) -> Self {
+        Self::start_with(config, listen_port, log, &[]).await
+    }
+
+    /// [`AgentProcess::start`] with more arguments, such as `--log-format json`.
+    pub(crate) async fn start_with(
+        config: &Path,
+        listen_port: u16,
+        log: &Path,
+        args: &[&str],
+    ) -> Self {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -30,6 +40,7 @@ impl AgentProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_upkeep-agent"))
             .arg("--config")
             .arg(config)
+            .args(args)
             .env("AGENT_TOKEN", TOKEN)
             .env("HOOK_TOKEN", HOOK_TOKEN)
             .stdin(Stdio::null())
