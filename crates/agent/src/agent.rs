@@ -24,8 +24,9 @@ use crate::store::{Deployment, DeploymentSource, Event, EventKind, Store};
 
 use crate::cycle::{CycleError, Step};
 
-/// How long the cycle waits for a change under way before it leaves its own for later.
-pub(crate) const CHANGE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long the cycle waits for a change under way before it leaves its own for later,
+/// unless [`Agent::with_change_wait`] says otherwise.
+pub const CHANGE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The agent: configuration, engine, store and notifier, and a clock.
 pub struct Agent {
@@ -42,6 +43,8 @@ pub struct Agent {
     /// Held while a change runs: the engine keeps one journal, so changes go one at a time,
     /// whether the cycle or the API asks.
     pub(crate) changes: tokio::sync::Mutex<()>,
+    /// How long the cycle waits for [`Agent::changes`] before it goes on without it.
+    pub(crate) change_wait: std::time::Duration,
     /// What taking over containers had to say (a container refused, say), logged once each.
     pub(crate) take_over_notes: Mutex<BTreeSet<String>>,
     /// Where notification deliveries are counted, when the daemon serves metrics.
@@ -66,6 +69,7 @@ impl Agent {
             clock: Arc::new(SystemClock),
             sending: Mutex::new(Vec::new()),
             changes: tokio::sync::Mutex::new(()),
+            change_wait: CHANGE_WAIT,
             take_over_notes: Mutex::default(),
             metrics: None,
         }
@@ -82,6 +86,14 @@ impl Agent {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Waits `wait` instead of [`CHANGE_WAIT`] for a change under way before the cycle goes
+    /// on without it, for tests.
+    #[must_use]
+    pub fn with_change_wait(mut self, wait: std::time::Duration) -> Self {
+        self.change_wait = wait;
         self
     }
 
@@ -218,12 +230,12 @@ impl Agent {
         steps
     }
 
-    /// The right to make a change, waiting at most [`CHANGE_WAIT`] for a change under way
+    /// The right to make a change, waiting at most `change_wait` for a change under way
     /// (one the API asked for, say): the cycle goes on with its other deployments rather
     /// than wait behind a long one. The guard frees the right when dropped, however the
     /// change ends.
     pub(crate) async fn change_slot(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        tokio::time::timeout(CHANGE_WAIT, self.changes.lock())
+        tokio::time::timeout(self.change_wait, self.changes.lock())
             .await
             .ok()
     }

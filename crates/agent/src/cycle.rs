@@ -35,7 +35,7 @@ use crate::config::Schedule;
 use crate::notify::Notice;
 use crate::store::{Check, Deployment, Event, EventKind, StoreError};
 
-use crate::agent::{Agent, CHANGE_WAIT, Watched};
+use crate::agent::{Agent, Watched};
 
 /// Why a cycle could not run at all (a deployment's own failures are in its report).
 #[derive(Debug, thiserror::Error)]
@@ -437,7 +437,7 @@ impl Agent {
         let Some(_one_at_a_time) = self.change_slot().await else {
             let why = format!(
                 "another change is still under way after {} s; {target} is applied in a later cycle",
-                CHANGE_WAIT.as_secs()
+                self.change_wait.as_secs()
             );
             return self
                 .wait(now, record, target, "change_under_way", why)

@@ -3,11 +3,13 @@
 //! ignores a minor release, `notify_only` announces once (with its release notes link),
 //! `disabled` is never checked, a failing version is rolled back and never retried, a later
 //! good version is applied, and nothing is asked of the registry again within the interval;
-//! updates wait for their window (in its time zone) and for a new tag to age, and say so once.
+//! updates wait for their window (in its time zone) and for a new tag to age, and say so once;
+//! a change under way holds the cycle back only for a while.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use upkeep_agent::agent::Agent;
 use upkeep_agent::api::Metrics;
@@ -20,6 +22,7 @@ use upkeep_registry_clients::router::{RegistryRouter, RouterConfig};
 use upkeep_test_registry::docker::{available as docker_available, free_port, run as docker};
 use upkeep_test_registry::{self as support, Auth};
 use upkeep_update_engine::engine::{Engine, OutcomeKind};
+use upkeep_update_engine::store::JOURNAL_FILE;
 use upkeep_versioning_core::{Clock, ManualClock, Timestamp};
 
 use crate::notify::Sink;
@@ -555,6 +558,74 @@ async fn a_tag_pushed_again_waits_for_its_own_minimum_age() {
 
 /// How many checks of deployment `id` the SQLite file `database` holds, and how many
 /// distinct tags they chose.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_under_way_holds_the_cycle_back_only_for_a_while() {
+    let Some((_registry, image)) = registry_with_web_images().await else {
+        return;
+    };
+    let id = std::process::id();
+    let (slow, other) = (format!("agent-slow-{id}"), format!("agent-other-{id}"));
+    let _containers = Containers(vec![slow.clone(), other.clone()], image.clone());
+    let port = free_port();
+    start(&slow, &image, "1.0.0", free_port());
+    start(&other, &image, "1.0.0", port);
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start().await;
+    // `slow` has no probe: its update waits `interval` before it checks that the container
+    // still runs, and holds the right to change for all that time.
+    let config = format!(
+        "interval: 1h\nstate: state\ndeployments:\n  {slow}:\n    image: {image}\n    container: {slow}\n    policy: notify_only\n    health:\n      retries: 1\n      interval: 15s\n{}",
+        deployment(&other, &image, "auto_patch", port),
+    );
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::from_timestamp(1_790_000_000, 0).unwrap(),
+    ));
+    let agent = agent(
+        &config,
+        dir.path(),
+        &sink,
+        clock,
+        Arc::new(Metrics::default()),
+    )
+    .await
+    .with_change_wait(Duration::from_secs(1));
+    let journal = dir.path().join("state").join(JOURNAL_FILE);
+    let none = BTreeSet::new();
+
+    let (applied, (report, still_applying)) =
+        tokio::join!(agent.apply_now(&slow, Some("1.0.1".to_owned())), async {
+            // The change holds its right from before its journal is written until after it
+            // is removed.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !journal.exists() {
+                assert!(Instant::now() < deadline, "no update under way");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let report = agent.cycle(&none).await.unwrap();
+            (report, journal.exists())
+        });
+    // The cycle ended while the change still ran: it waited a while, not for the change.
+    assert!(still_applying, "{report:#?}");
+    let waiting = report.of(&other).into_iter().any(|step| {
+        matches!(step, Step::Waiting(why) if why.contains("another change is still under way"))
+    });
+    assert!(waiting, "{report:#?}");
+    let running = |name: &str| docker(&["inspect", "--format", "{{.Config.Image}}", name]);
+    assert_eq!(running(&other), format!("{image}:1.0.0"));
+    // The change went on to its end, and a later cycle makes the one left waiting.
+    let applied = applied.unwrap();
+    assert_eq!(applied[0].result, OutcomeKind::Changed, "{applied:#?}");
+    assert_eq!(running(&slow), format!("{image}:1.0.1"));
+    let report = agent.cycle(&BTreeSet::from([other.clone()])).await.unwrap();
+    assert!(
+        report
+            .of(&other)
+            .contains(&&Step::Applied("1.0.1".to_owned())),
+        "{report:#?}"
+    );
+    assert_eq!(running(&other), format!("{image}:1.0.1"));
+}
+
 async fn check_rows(database: &str, id: &str) -> (i64, i64) {
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(database);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
