@@ -478,6 +478,64 @@ async fn a_second_writer_waits_for_the_update_under_way() {
     .unwrap();
 }
 
+/// Issue 11: what is pulled is what was planned, on the loopback registry and the real
+/// engine. The plan pins the digest its tag names; when the tag names another image by the
+/// time of the pull (here the `pre_update` hook pushes 1.1.0's image as 1.0.1, as a publisher
+/// re-pushing a tag would), the update is refused with both digests and nothing is pulled or
+/// changed. Planned again, the digest the tag names now is the one pulled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_moved_between_plan_and_pull_is_refused() {
+    let Some(fx) = fixture("moved").await else {
+        return;
+    };
+    let short = |digest: &str| digest.trim_start_matches("sha256:")[..12].to_owned();
+    let planned = short(fx.images.digests["1.0.1"].as_str());
+    let moved_to = short(fx.images.digests["1.1.0"].as_str());
+    tokio::task::spawn_blocking(move || {
+        let image = fx.images.image.clone();
+        let config = std::fs::read_to_string(fx.dir().join("upkeep.yaml")).unwrap();
+        let hook = format!(
+            "    hooks:\n      pre_update:\n        command: [skopeo, copy, --quiet, --src-tls-verify=false, --dest-tls-verify=false, 'docker://{image}:1.1.0', 'docker://{image}:1.0.1']\n        timeout: 1min\n"
+        );
+        std::fs::write(fx.dir().join("upkeep.yaml"), config + &hook).unwrap();
+
+        let update = fx.run(&["update", "--yes"]);
+        assert_eq!(update.code, 1, "{update}");
+        let said = format!("{}{}", update.stdout, update.stderr);
+        assert!(
+            said.contains(&format!(
+                "{image}:1.0.1 moved since the update was planned: it named {planned}, it names {moved_to} now"
+            )) && said.contains("nothing was changed"),
+            "{update}"
+        );
+        assert_eq!(fx.running_tag(), "1.0.0");
+        assert_eq!(fx.serves(), "1.0.0");
+        assert_eq!(fx.current_tag(), "1.0.0");
+        let pulled = std::process::Command::new("docker")
+            .args(["image", "inspect", &format!("{image}:1.0.1")])
+            .output()
+            .unwrap();
+        assert!(!pulled.status.success(), "the moved tag was pulled");
+        assert!(!fx.dir().join(".upkeep-journal.json").exists());
+
+        // Planned again, 1.0.1 is what it names now (1.1.0's sick image): that digest is
+        // pulled, and rolled back from.
+        let again = fx.run(&["update", "--yes"]);
+        assert_eq!(again.code, 3, "{again}");
+        let now_named = fx.images.digests["1.1.0"].as_str();
+        assert!(
+            again
+                .stderr
+                .contains(&format!("pulling {image}@{now_named}")),
+            "{again}"
+        );
+        assert_eq!(fx.running_tag(), "1.0.0");
+        assert_eq!(fx.serves(), "1.0.0");
+    })
+    .await
+    .unwrap();
+}
+
 /// The pids of the processes whose command line is exactly `words`, zombies left out.
 fn processes_running(words: &[&str]) -> Vec<String> {
     let wanted = words.join("\0") + "\0";
