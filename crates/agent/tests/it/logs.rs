@@ -4,26 +4,17 @@
 
 use std::time::Duration;
 
-use upkeep_test_registry::docker::free_port;
-
 use crate::support::agent_process::AgentProcess;
 
 /// Runs the agent with `args` until it serves, stops it, and returns what it logged. Its one
 /// deployment points at a registry that refuses connections, so the first cycle logs too.
 async fn logged(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = dir.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\napi_token_env: AGENT_TOKEN\ndatabase: agent.db\nstate: state\ndeployments:\n  web:\n    image: 127.0.0.1:9/team/web\n    container: agent-logs-never-started-{}\n    policy: auto_patch\n",
-            std::process::id()
-        ),
-    )
-    .unwrap();
-    let log = dir.path().join("agent.log");
-    let mut agent = AgentProcess::start_with(&config, port, &log, args).await;
+    let deployment = format!(
+        "deployments:\n  web:\n    image: 127.0.0.1:9/team/web\n    container: agent-logs-never-started-{}\n    policy: auto_patch\n",
+        std::process::id()
+    );
+    let mut agent = AgentProcess::start_in(dir.path(), &deployment, args).await;
     agent.signal("TERM");
     let status = agent.exited(Duration::from_secs(30)).await;
     assert!(status.success(), "{status}:\n{}", agent.log());

@@ -6,24 +6,14 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
-use upkeep_test_registry::docker::free_port;
 
 use crate::support::agent_process::AgentProcess;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_connections_neither_block_health_nor_hold_the_shutdown() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = dir.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\napi_token_env: AGENT_TOKEN\ndatabase: agent.db\nstate: state\n"
-        ),
-    )
-    .unwrap();
-    let mut agent = AgentProcess::start(&config, port, &dir.path().join("agent.log")).await;
-    let address = format!("127.0.0.1:{port}");
+    let mut agent = AgentProcess::start_in(dir.path(), "", &[]).await;
+    let address = agent.api().trim_start_matches("http://").to_owned();
 
     // A thousand connections opened and left silent.
     let mut idle = Vec::new();

@@ -25,6 +25,23 @@ impl AgentProcess {
         Self::start_with(config, listen_port, log, &[]).await
     }
 
+    /// Starts the agent on a configuration of its own in `dir` (`agent.yaml`: the API on a
+    /// free loopback port with `AGENT_TOKEN`, SQLite and state in `dir`, then `more`), its
+    /// log in `dir/agent.log`, with more arguments `args`.
+    #[allow(dead_code)] // Each test binary that includes this module uses a part of it.
+    pub(crate) async fn start_in(dir: &Path, more: &str, args: &[&str]) -> Self {
+        let port = upkeep_test_registry::docker::free_port();
+        let config = dir.join("agent.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: 127.0.0.1:{port}\napi_token_env: AGENT_TOKEN\ndatabase: agent.db\nstate: state\n{more}"
+            ),
+        )
+        .unwrap();
+        Self::start_with(&config, port, &dir.join("agent.log"), args).await
+    }
+
     /// [`AgentProcess::start`] with more arguments, such as `--log-format json`.
     pub(crate) async fn start_with(
         config: &Path,
